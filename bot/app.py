@@ -1,0 +1,105 @@
+"""The composition root: the only place that builds concrete classes from several packages.
+
+Everything is built lazily from :class:`Settings`, so a command that needs no model loads none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from functools import cached_property
+
+from bot.config import Settings
+from bot.store import Store
+from knowledge.chunking import Chunker
+from knowledge.embedders import Embedder, make_embedder
+from knowledge.index import COLLECTION, ChromaIndex
+from knowledge.ingest import Ingestor
+from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
+
+log = logging.getLogger(__name__)
+DEFAULT_EMBEDDER = "use"
+
+
+class App:
+    """Learnbot's parts, wired from settings.
+
+    Example:
+        >>> app = App(Settings.load())
+        >>> app.retriever.retrieve("What is MQTT?")
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+
+    @cached_property
+    def store(self) -> Store:
+        """The SQLite repository."""
+        return Store(self.settings.database_path)
+
+    @cached_property
+    def chroma(self):  # noqa: ANN201 - chromadb's client types are not public
+        """The Chroma client: a server when ``chroma_url`` is set, else the embedded one."""
+        import chromadb
+        from chromadb.config import Settings as ChromaSettings
+
+        chroma_settings = ChromaSettings(anonymized_telemetry=False)
+        if self.settings.chroma_url:
+            from urllib.parse import urlparse
+
+            url = urlparse(self.settings.chroma_url)
+            return chromadb.HttpClient(
+                host=url.hostname or "localhost",
+                port=url.port or 8000,
+                ssl=url.scheme == "https",
+                settings=chroma_settings,
+            )
+        self.settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(self.settings.chroma_path), settings=chroma_settings)
+
+    @property
+    def embedder_name(self) -> str:
+        """The embedder asked for, else the one the index was built with, else the default."""
+        return self.settings.embedder or ChromaIndex.built_by(self.chroma, COLLECTION) or DEFAULT_EMBEDDER
+
+    @cached_property
+    def embedder(self) -> Embedder:
+        """The sentence embedder."""
+        return make_embedder(self.embedder_name)
+
+    @cached_property
+    def index(self) -> ChromaIndex:
+        """The vector index (raises ``IndexMismatch`` if built by another embedder)."""
+        return ChromaIndex(self.chroma, self.embedder)
+
+    @cached_property
+    def chunker(self) -> Chunker:
+        """The heading-aware chunker."""
+        return Chunker(self.settings.chunk_size, self.settings.chunk_overlap)
+
+    @cached_property
+    def ingestor(self) -> Ingestor:
+        """Loads courses into the index and the catalogue."""
+        return Ingestor(self.index, self.embedder, self.store, self.chunker)
+
+    @cached_property
+    def live_records(self) -> LiveRecords:
+        """Live chunk records and the keyword index over them."""
+        return LiveRecords(self.index, self.store.lesson_versions, self.store.catalog_generation)
+
+    @cached_property
+    def dense_retriever(self) -> DenseRetriever:
+        """Embedding search."""
+        return DenseRetriever(self.live_records, self.embedder)
+
+    @cached_property
+    def keyword_retriever(self) -> KeywordRetriever:
+        """BM25 search."""
+        return KeywordRetriever(self.live_records)
+
+    @cached_property
+    def retriever(self) -> FusedRetriever:
+        """The default retriever: dense and keyword fused."""
+        return FusedRetriever(self.dense_retriever, self.keyword_retriever)

@@ -1,0 +1,36 @@
+"""``python -m eval``: Learnbot's measurements. Each subcommand writes a Markdown report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from eval.common import IOT, console
+
+app = typer.Typer(help="Measure Learnbot: retrieval quality, answers, speed.", no_args_is_help=True)
+
+
+@app.callback()
+def main() -> None:
+    """Measure Learnbot; every subcommand writes a Markdown report into its output folder."""
+
+
+@app.command()
+def retrieval(
+    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder (lessons/, quizzes.*.jsonl)."),
+    embedders: str = typer.Option("use,minilm", help="Comma-separated embedders to compare."),
+    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+    work: Path = typer.Option(Path("eval-out/indexes"), help="Folder for the cached indexes."),
+) -> None:
+    """Lesson-level Recall@1/3/5 and MRR@10: BM25, each embedder, fused; en, zh and zh-over-en."""
+    from eval import retrieval as retrieval_eval
+
+    if not corpus.is_dir():
+        console.print(f"[red]corpus not found: {corpus}[/red]")
+        raise typer.Exit(2)
+    retrieval_eval.run(corpus, [e.strip() for e in embedders.split(",") if e.strip()], out, work)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,187 @@
+"""Incremental, crash-safe ingestion of a course into the index and the catalogue.
+
+Unchanged lessons cost nothing; changed lessons get new records (vectors reused for any chunk whose
+text was embedded before); the catalogue switches versions in one transaction; old records go last.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+from knowledge.chunking import Chunker, index_text
+from knowledge.embedders import Embedder
+from knowledge.index import Record, VectorIndex, record_id
+from knowledge.models import Chunk, Course, Lesson, LoadProblem
+
+ProgressFn = Callable[[int, int], None]
+"""Called as ``progress(done, total)`` while embedding."""
+
+
+class Catalog(Protocol):
+    """Where the current version of every lesson is recorded (the SQLite store implements it)."""
+
+    def lesson_versions(self) -> dict[tuple[str, str], str]:
+        """``{(course_id, lesson_id): version}`` for every live lesson."""
+        ...
+
+    def commit_course(self, course: dict[str, Any], lessons: list[dict[str, Any]]) -> None:
+        """Make a course version live, atomically."""
+        ...
+
+    def delete_course(self, course_id: str) -> bool:
+        """Remove a course from the catalogue."""
+        ...
+
+
+@dataclass
+class IngestReport:
+    """What an ingestion did."""
+
+    course_id: str
+    lessons: int = 0
+    chunks: int = 0
+    lessons_changed: int = 0
+    lessons_removed: int = 0
+    chunks_embedded: int = 0
+    chunks_reused: int = 0
+    seconds: float = 0.0
+    embed_seconds: float = 0.0
+    problems: list[LoadProblem] = field(default_factory=list)
+
+
+def lesson_version(course: Course, lesson: Lesson, chunks: list[Chunk]) -> str:
+    """A fingerprint of everything stored about a lesson: its records and its catalogue row."""
+    settings = (course.course_id, course.language, course.track, course.premium, course.title)
+    about = (lesson.lesson_id, lesson.title, lesson.order, lesson.module, lesson.objectives, lesson.minutes,
+             lesson.prerequisites, [asdict(q) for q in lesson.quiz])
+    payload = json.dumps([settings, about, [(c.chunk_id, c.position) for c in chunks]], default=str)
+    return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
+
+
+class Ingestor:
+    """Loads courses into a vector index and a catalogue.
+
+    Example:
+        >>> report = Ingestor(index, embedder, store, Chunker()).ingest(course)
+    """
+
+    def __init__(self, index: VectorIndex, embedder: Embedder, catalog: Catalog, chunker: Chunker,
+                 batch_size: int = 64) -> None:
+        self.index = index
+        self.embedder = embedder
+        self.catalog = catalog
+        self.chunker = chunker
+        self.batch_size = batch_size
+
+    def ingest(self, course: Course, progress: ProgressFn | None = None) -> IngestReport:
+        """Bring the index and the catalogue in line with ``course``."""
+        started = time.perf_counter()
+        report = IngestReport(course_id=course.course_id, problems=list(course.problems))
+        current = {lesson: v for (c, lesson), v in self.catalog.lesson_versions().items() if c == course.course_id}
+        by_lesson = {lesson.lesson_id: self.chunker.chunk_lesson(course, lesson) for lesson in course.lessons}
+        versions = {
+            lesson.lesson_id: lesson_version(course, lesson, by_lesson[lesson.lesson_id]) for lesson in course.lessons
+        }
+        changed = [lid for lid, v in versions.items() if current.get(lid) != v]
+        report.lessons = sum(1 for lid in by_lesson if lid)
+        report.chunks = sum(len(chunks) for chunks in by_lesson.values())
+        report.lessons_changed = len(changed)
+        report.lessons_removed = len(set(current) - set(versions))
+
+        if changed:
+            self._write_records(course, {lid: by_lesson[lid] for lid in changed}, versions, report, progress)
+        if changed or report.lessons_removed or not current:
+            self.catalog.commit_course(self._course_row(course, report), self._lesson_rows(course, by_lesson, versions))
+            self.collect_garbage(course.course_id)
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _write_records(self, course: Course, chunks_by_lesson: dict[str, list[Chunk]], versions: dict[str, str],
+                       report: IngestReport, progress: ProgressFn | None) -> None:
+        records = [
+            Record(record_id(chunk.chunk_id, versions[lid]), chunk, versions[lid])
+            for lid, chunks in chunks_by_lesson.items()
+            for chunk in chunks
+        ]
+        # Vectors of chunks embedded before (same text in an older version of the lesson) are reused.
+        known: dict[str, np.ndarray] = {}
+        old = [r for r in self.index.records(course.course_id)]
+        by_chunk = {r.chunk.chunk_id: r.record_id for r in old}
+        wanted = {by_chunk[r.chunk.chunk_id] for r in records if r.chunk.chunk_id in by_chunk}
+        for rid, vector in self.index.vectors(sorted(wanted)).items():
+            known[rid.split("@")[0]] = vector
+        todo = [r for r in records if r.chunk.chunk_id not in known]
+        report.chunks_reused = len(records) - len(todo)
+        done = 0
+        if progress:
+            progress(0, len(todo))
+        embed_started = time.perf_counter()
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            vectors = self.embedder.embed_documents([index_text(r.chunk) for r in batch])
+            for r, vector in zip(batch, vectors, strict=True):
+                known[r.chunk.chunk_id] = vector
+            done += len(batch)
+            if progress:
+                progress(done, len(todo))
+        report.embed_seconds = time.perf_counter() - embed_started
+        report.chunks_embedded = len(todo)
+        if records:
+            self.index.add(records, np.vstack([known[r.chunk.chunk_id] for r in records]))
+
+    def collect_garbage(self, course_id: str | None = None) -> int:
+        """Delete records whose lesson version is no longer live (after a commit, or a crash)."""
+        live = self.catalog.lesson_versions()
+        stale = [
+            r.record_id
+            for r in self.index.records(course_id)
+            if live.get((r.chunk.course_id, r.chunk.lesson_id)) != r.version
+        ]
+        self.index.delete(stale)
+        return len(stale)
+
+    def remove(self, course_id: str) -> bool:
+        """Remove a course from the catalogue, then its records."""
+        existed = self.catalog.delete_course(course_id)
+        self.index.delete([r.record_id for r in self.index.records(course_id)])
+        return existed
+
+    @staticmethod
+    def _course_row(course: Course, report: IngestReport) -> dict[str, Any]:
+        return {
+            "course_id": course.course_id,
+            "title": course.title,
+            "language": course.language,
+            "track": course.track,
+            "premium": int(course.premium),
+            "description": course.description,
+            "desired_retention": course.desired_retention,
+            "source": str(course.root),
+            "lesson_count": report.lessons,
+            "chunk_count": report.chunks,
+            "ingested_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+        }
+
+    @staticmethod
+    def _lesson_rows(course: Course, by_lesson: dict[str, list[Chunk]], versions: dict[str, str]) -> list[dict[str, Any]]:
+        return [
+            {
+                "lesson_id": lesson.lesson_id,
+                "title": lesson.title,
+                "position": lesson.order,
+                "module": lesson.module,
+                "objectives": lesson.objectives,
+                "minutes": lesson.minutes,
+                "prerequisites": lesson.prerequisites,
+                "version": versions[lesson.lesson_id],
+                "chunk_count": len(by_lesson[lesson.lesson_id]),
+            }
+            for lesson in course.lessons
+        ]
