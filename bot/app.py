@@ -10,10 +10,13 @@ import os
 from functools import cached_property
 
 from bot.config import Settings
+from bot.core import Bot, Limits
 from bot.store import Store
+from knowledge.answer import AnswerChain
 from knowledge.chunking import Chunker
 from knowledge.embedders import Embedder, make_embedder
-from knowledge.index import COLLECTION, ChromaIndex
+from knowledge.generation import Generator, make_generator
+from knowledge.index import COLLECTION, ChromaIndex, Record, rebuild
 from knowledge.ingest import Ingestor
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
 
@@ -103,3 +106,49 @@ class App:
     def retriever(self) -> FusedRetriever:
         """The default retriever: dense and keyword fused."""
         return FusedRetriever(self.dense_retriever, self.keyword_retriever)
+
+    @cached_property
+    def generator(self) -> Generator:
+        """The answer back end named by the ``generator`` setting."""
+        s = self.settings
+        return make_generator(
+            s.generator,
+            data_dir=s.data_dir,
+            local_model=s.local_model,
+            device=s.device,
+            max_new_tokens=s.max_new_tokens,
+            openai_base_url=s.openai_base_url,
+            openai_model=s.openai_model,
+            openai_api_key=s.openai_api_key,
+        )
+
+    @cached_property
+    def answers(self) -> AnswerChain:
+        """The cited-answer chain."""
+        return AnswerChain(
+            self.retriever,
+            self.generator,
+            lambda term: self.live_records.keyword.document_frequency(term),
+            threshold=self.settings.grounding_threshold,
+            top_k=self.settings.top_k,
+        )
+
+    @cached_property
+    def bot(self) -> Bot:
+        """The conversation core."""
+        return Bot(self.store, self.answers, Limits(self.settings.max_message_chars, self.settings.memory_turns))
+
+    def reindex(self, embedder_name: str, progress=None) -> int:  # noqa: ANN001
+        """Rebuild every live chunk's vector with another embedder; returns the number of chunks."""
+        built_by = ChromaIndex.built_by(self.chroma, COLLECTION) or embedder_name
+        old = ChromaIndex(self.chroma, make_embedder(built_by))  # embedders load their model lazily
+        live = self.store.lesson_versions()
+        records: list[Record] = [
+            r for r in old.records() if live.get((r.chunk.course_id, r.chunk.lesson_id)) == r.version
+        ]
+        embedder = make_embedder(embedder_name)
+        self.__dict__["index"] = rebuild(self.chroma, embedder, records, progress)
+        self.__dict__["embedder"] = embedder
+        for name in ("ingestor", "live_records", "dense_retriever", "keyword_retriever", "retriever", "answers", "bot"):
+            self.__dict__.pop(name, None)
+        return len(records)

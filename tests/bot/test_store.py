@@ -1,0 +1,53 @@
+from bot.store import MIGRATIONS, Store
+
+
+def test_migrations_are_numbered_and_idempotent(tmp_path):
+    path = tmp_path / "learnbot.db"
+    store = Store(path)
+    assert store.schema_version == MIGRATIONS[-1][0]
+    store.close()
+    again = Store(path)
+    assert again.migrate() == []  # nothing left to apply
+    assert again.db.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_learner_identity_is_created_once(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    first = store.learner_for("telegram", "42", "Ada")
+    assert store.learner_for("telegram", "42") == first
+    assert store.learner_for("slack", "42") != first
+
+
+def test_commit_course_replaces_lessons_atomically(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    course = {"course_id": "c", "title": "C", "language": "en", "track": "", "premium": 0, "description": "",
+              "desired_retention": 0.9, "source": "/x", "lesson_count": 2, "chunk_count": 3, "ingested_at": "now"}
+    lessons = [
+        {"lesson_id": "a", "title": "A", "position": 0, "module": "", "objectives": ["x"], "minutes": 5,
+         "prerequisites": [], "version": "v1", "chunk_count": 2},
+        {"lesson_id": "b", "title": "B", "position": 1, "module": "", "objectives": [], "minutes": None,
+         "prerequisites": ["a"], "version": "v1", "chunk_count": 1},
+    ]
+    generation = store.catalog_generation()
+    store.commit_course(course, lessons)
+    assert store.catalog_generation() != generation
+    assert store.lesson_versions() == {("c", "a"): "v1", ("c", "b"): "v1"}
+    assert store.lessons("c")[1].prerequisites == ["a"]
+    try:
+        with store.transaction():
+            store.commit_course(course, lessons[:1])
+            raise RuntimeError("crash inside the transaction")
+    except RuntimeError:
+        pass
+    assert set(store.lesson_versions()) == {("c", "a"), ("c", "b")}
+    assert store.delete_course("c") is True
+    assert store.delete_course("c") is False
+    assert store.lesson_versions() == {}
+
+
+def test_questions_log(tmp_path):
+    store = Store(tmp_path / "db.sqlite")
+    qid = store.log_question(learner_id=1, platform="console", question="q?", answer="a [1]", grounded=True,
+                             language="en", citations=[{"n": 1}], latency_ms=12.5)
+    rows = store.questions(1)
+    assert rows[0]["id"] == qid and rows[0]["grounded"] == 1

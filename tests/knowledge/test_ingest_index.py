@@ -1,0 +1,132 @@
+"""Ingestion and retrieval with real Chroma and a real SQLite file; a hashing embedder stands in for the model."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import chromadb
+import pytest
+from chromadb.config import Settings as ChromaSettings
+
+from bot.store import Store
+from bot.testing import HashEmbedder
+from knowledge.chunking import Chunker
+from knowledge.index import ChromaIndex, IndexMismatch
+from knowledge.ingest import Ingestor
+from knowledge.loaders import CourseOverrides, load_course
+from knowledge.models import SearchFilter
+from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
+
+SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
+
+
+class Parts:
+    def __init__(self, data: Path, embedder=None) -> None:
+        self.store = Store(data / "db.sqlite")
+        self.client = chromadb.PersistentClient(str(data / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+        self.embedder = embedder or CountingEmbedder()
+        self.index = ChromaIndex(self.client, self.embedder)
+        self.ingestor = Ingestor(self.index, self.embedder, self.store, Chunker(400, 50))
+        self.records = LiveRecords(self.index, self.store.lesson_versions, self.store.catalog_generation)
+        self.retriever = FusedRetriever(DenseRetriever(self.records, self.embedder), KeywordRetriever(self.records))
+
+
+class CountingEmbedder(HashEmbedder):
+    def __init__(self) -> None:
+        self.embedded = 0
+
+    def embed_documents(self, texts):
+        self.embedded += len(texts)
+        return super().embed_documents(texts)
+
+
+@pytest.fixture
+def course_dir(tmp_path: Path) -> Path:
+    target = tmp_path / "course"
+    shutil.copytree(SAMPLES / "security-basics", target)
+    return target
+
+
+def test_unchanged_course_embeds_nothing(tmp_path, course_dir):
+    parts = Parts(tmp_path / "data")
+    first = parts.ingestor.ingest(load_course(course_dir))
+    assert first.chunks_embedded == first.chunks > 0
+    second = parts.ingestor.ingest(load_course(course_dir))
+    assert second.chunks_embedded == 0 and second.lessons_changed == 0
+    assert parts.index.count() == first.chunks
+
+
+def test_changed_lesson_is_replaced_and_removed_lesson_deleted(tmp_path, course_dir):
+    parts = Parts(tmp_path / "data")
+    parts.ingestor.ingest(load_course(course_dir))
+    mfa = course_dir / "03-mfa.md"
+    mfa.write_text(mfa.read_text() + "\n\n## Hardware keys\n\nA zebracorn key is the strongest second factor.\n")
+    report = parts.ingestor.ingest(load_course(course_dir))
+    assert report.lessons_changed == 1
+    assert 0 < report.chunks_embedded < 5, "only the new text is embedded; the rest of the lesson is reused"
+    hits = parts.retriever.retrieve("zebracorn", k=3)
+    assert hits[0].chunk.lesson_id == "mfa"
+    # remove a lesson from course.toml and its file
+    toml = (course_dir / "course.toml").read_text()
+    start = toml.index('[[lessons]]\nid = "incident-reporting"')
+    (course_dir / "course.toml").write_text(toml[:start])
+    (course_dir / "06-incident-reporting.md").unlink()
+    report = parts.ingestor.ingest(load_course(course_dir))
+    assert report.lessons_removed == 1
+    assert all(r.chunk.lesson_id != "incident-reporting" for r in parts.index.records())
+    assert ("security-basics", "incident-reporting") not in parts.store.lesson_versions()
+
+
+def test_crash_mid_ingest_leaves_the_old_version_whole(tmp_path, course_dir):
+    parts = Parts(tmp_path / "data")
+    parts.ingestor.ingest(load_course(course_dir))
+    before = {h.chunk.chunk_id for h in parts.retriever.retrieve("passphrase words", k=50)}
+    mfa = course_dir / "02-passwords.md"
+    mfa.write_text(mfa.read_text().replace("passphrase", "pass-sentence"))
+
+    def crash(*args, **kwargs):
+        raise KeyboardInterrupt("killed before the catalogue switched versions")
+
+    parts.store.commit_course = crash  # the new records are written, the switch never happens
+    with pytest.raises(KeyboardInterrupt):
+        parts.ingestor.ingest(load_course(course_dir))
+    reopened = Parts(tmp_path / "data")
+    after = {h.chunk.chunk_id for h in reopened.retriever.retrieve("passphrase words", k=50)}
+    assert after == before, "searches see exactly the old version"
+    report = reopened.ingestor.ingest(load_course(course_dir))
+    assert report.lessons_changed == 1
+    live = reopened.store.lesson_versions()
+    assert all(live[(r.chunk.course_id, r.chunk.lesson_id)] == r.version for r in reopened.index.records())
+
+
+def test_premium_is_filtered_inside_the_index_query(tmp_path, course_dir):
+    parts = Parts(tmp_path / "data")
+    parts.ingestor.ingest(load_course(course_dir, CourseOverrides(course_id="paid", track="pro", premium=True)))
+    parts.ingestor.ingest(load_course(SAMPLES / "security-basics-zh"))
+    free = SearchFilter(allow_premium=False)
+    hits = parts.retriever.retrieve("phishing email report", k=20, search_filter=free)
+    assert hits and all(not h.chunk.premium for h in hits)
+    entitled = SearchFilter(allow_premium=False, premium_tracks=("pro",))
+    assert any(h.chunk.premium for h in parts.retriever.retrieve("phishing email report", 20, entitled))
+    only = SearchFilter(course_ids=("security-basics-zh",))
+    assert {h.chunk.course_id for h in parts.retriever.retrieve("phishing", 20, only)} <= {"security-basics-zh"}
+
+
+def test_querying_with_another_embedder_names_reindex(tmp_path, course_dir):
+    parts = Parts(tmp_path / "data")
+    parts.ingestor.ingest(load_course(course_dir))
+
+    class Other(HashEmbedder):
+        name = "other"
+
+    with pytest.raises(IndexMismatch, match="learnbot reindex"):
+        ChromaIndex(parts.client, Other())
+
+
+def test_remove_course(tmp_path, course_dir):
+    parts = Parts(tmp_path / "data")
+    parts.ingestor.ingest(load_course(course_dir))
+    assert parts.ingestor.remove("security-basics") is True
+    assert parts.index.count() == 0
+    assert parts.retriever.retrieve("phishing", k=5) == []
