@@ -32,5 +32,21 @@ def retrieval(
     retrieval_eval.run(corpus, [e.strip() for e in embedders.split(",") if e.strip()], out, work)
 
 
+@app.command()
+def grounding(
+    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
+    embedder: str = typer.Option("use", help="Embedder of the index."),
+    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+    work: Path = typer.Option(Path("eval-out/indexes"), help="Folder for the cached indexes."),
+) -> None:
+    """Fit the grounding model and choose the refusal threshold (covered vs uncovered questions)."""
+    from eval import grounding as grounding_eval
+
+    if not corpus.is_dir():
+        console.print(f"[red]corpus not found: {corpus}[/red]")
+        raise typer.Exit(2)
+    grounding_eval.run(corpus, embedder, out, work)
+
+
 if __name__ == "__main__":
     app()

@@ -4,8 +4,10 @@ A folder with ``course.toml`` names its lessons, their order and prerequisites. 
 (a pile of PDFs, a docs export, a course repository) is still loaded: the folder depth that holds
 the most document folders is taken as the lesson level, so ``module/lessons/lesson/README.md`` and
 ``module/lesson/README.md`` both work; pages above that level (module overviews, the top README)
-belong to no lesson, files below it belong to the lesson folder above them. A flat folder of files
-makes one lesson per file. Order comes from names (``2-x`` before ``10-y``).
+belong to no lesson, files below it belong to the lesson folder above them. Folders that hold material
+rather than lessons (``data``, ``images``, ``solution`` ...) are never lessons themselves. A flat folder of
+files (documents beside the top README outnumber every folder level) makes one lesson per file. Order comes
+from names (``2-x`` before ``10-y``).
 """
 
 from __future__ import annotations
@@ -39,7 +41,9 @@ class CourseOverrides:
 
 _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
 _OVERVIEW_STEMS = {"readme", "index"}
-_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*(?:\n|\Z)", re.S)
+# Folders of material that belongs to a lesson (or to none), never lessons of their own.
+_MATERIAL_DIRS = {"data", "images", "img", "assets", "media", "static", "solution", "solutions"}
+_FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.S)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
@@ -60,6 +64,8 @@ def load_course(path: Path, overrides: CourseOverrides | None = None) -> Course:
     path = path.expanduser()
     if not path.exists():
         raise CourseError(f"{path}: no such file or folder")
+    if path.is_file() and path.name == "course.toml":
+        path = path.parent
     if path.is_file():
         course = _load_single_file(path)
     elif (path / "course.toml").is_file():
@@ -83,12 +89,19 @@ def split_front_matter(text: str) -> tuple[dict[str, Any], str]:
     if not match:
         return {}, text
     try:
-        data = yaml.safe_load(match.group(1)) or {}
+        data = yaml.safe_load(match.group(1) or "") or {}
     except yaml.YAMLError as exc:
-        raise UnreadableDocument(f"invalid front matter: {exc}") from exc
+        raise UnreadableDocument(f"invalid front matter ({_yaml_error(exc)})") from exc
     if not isinstance(data, dict):
         raise UnreadableDocument("front matter must be a mapping of keys to values")
     return data, text[match.end() :]
+
+
+def _yaml_error(exc: yaml.YAMLError) -> str:
+    """One line for a YAML error, with the line number counted in the whole file (``---`` is line 1)."""
+    if isinstance(exc, yaml.MarkedYAMLError) and exc.problem_mark is not None:
+        return f"line {exc.problem_mark.line + 2}: {exc.problem or exc.context}"
+    return " ".join(str(exc).split())
 
 
 def detect_language(text: str) -> str:
@@ -113,8 +126,10 @@ def slugify(text: str) -> str:
 
 def _load_single_file(path: Path) -> Course:
     course = Course(course_id=slugify(path.stem), title=_humanize(path.stem), language="", root=path.parent)
-    lesson = Lesson(lesson_id=path.stem, title=_humanize(path.stem), order=0)
+    lesson = Lesson(lesson_id=path.stem, title="", order=0)
     _add_file(course, lesson, path, path.name)
+    lesson.title = lesson.title or _title_from_text(lesson) or _humanize(path.stem)
+    course.title = lesson.title
     course.lessons.append(lesson)
     return course
 
@@ -131,14 +146,15 @@ def _load_declared(root: Path) -> Course:
     missing = [key for key in ("id", "title") if not str(spec.get(key, "")).strip()]
     if missing:
         raise CourseError(f"{toml_path}: missing required field(s): {', '.join(missing)}")
+    _check_types(spec, toml_path)
     course = Course(
-        course_id=str(spec["id"]),
-        title=str(spec["title"]),
-        language=str(spec.get("language", "")),
+        course_id=str(spec["id"]).strip(),
+        title=str(spec["title"]).strip(),
+        language=spec.get("language", ""),
         root=root,
-        track=str(spec.get("track", "")),
-        premium=bool(spec.get("premium", False)),
-        description=str(spec.get("description", "")),
+        track=spec.get("track", ""),
+        premium=spec.get("premium", False),
+        description=spec.get("description", ""),
         desired_retention=float(spec.get("desired_retention", 0.9)),
     )
     entries = spec.get("lessons")
@@ -153,22 +169,53 @@ def _load_declared(root: Path) -> Course:
     for order, entry in enumerate(entries):
         if not entry.get("id") or not entry.get("file"):
             raise CourseError(f"{toml_path}: lesson #{order + 1} needs both 'id' and 'file'")
+        prerequisites = entry.get("prerequisites", [])
+        if not isinstance(prerequisites, list) or not all(isinstance(p, str) for p in prerequisites):
+            raise CourseError(
+                f"{toml_path}: lesson '{entry['id']}': 'prerequisites' must be a list of lesson ids, "
+                f"like [\"intro\"]"
+            )
         lesson = Lesson(
             lesson_id=str(entry["id"]),
             title=str(entry.get("title", "")),
             order=order,
-            prerequisites=[str(p) for p in entry.get("prerequisites", [])],
+            prerequisites=list(prerequisites),
         )
-        file_path = root / str(entry["file"])
-        if not file_path.is_file():
-            course.problems.append(LoadProblem(str(entry["file"]), "listed in course.toml but not found"))
+        rel = str(entry["file"])
+        file_path = root / rel
+        if not file_path.resolve().is_relative_to(root.resolve()):
+            course.problems.append(LoadProblem(rel, "listed in course.toml but outside the course folder"))
+        elif not file_path.is_file():
+            course.problems.append(LoadProblem(rel, "listed in course.toml but not found"))
         else:
-            _add_file(course, lesson, file_path, str(entry["file"]))
-        lesson.title = lesson.title or _humanize(lesson.lesson_id)
+            _add_file(course, lesson, file_path, rel)
+        lesson.title = lesson.title or _title_from_text(lesson) or _humanize(lesson.lesson_id)
         course.lessons.append(lesson)
     _check_prerequisites(course, toml_path)
     _load_quiz_toml(course, root / "quiz.toml")
     return course
+
+
+_FIELD_TYPES: dict[str, tuple[type, ...]] = {
+    "language": (str,),
+    "track": (str,),
+    "description": (str,),
+    "premium": (bool,),
+    "desired_retention": (int, float),
+}
+
+
+def _check_types(spec: dict[str, Any], toml_path: Path) -> None:
+    for key, types in _FIELD_TYPES.items():
+        if key not in spec:
+            continue
+        value = spec[key]
+        if not isinstance(value, types) or (bool not in types and isinstance(value, bool)):
+            wanted = {"str": "a string", "bool": "true or false", "int": "a number"}[types[0].__name__]
+            raise CourseError(f"{toml_path}: '{key}' must be {wanted}, not {value!r}")
+    retention = spec.get("desired_retention", 0.9)
+    if not 0 < retention < 1:
+        raise CourseError(f"{toml_path}: 'desired_retention' must be between 0 and 1, not {retention!r}")
 
 
 def _check_prerequisites(course: Course, toml_path: Path) -> None:
@@ -180,7 +227,9 @@ def _check_prerequisites(course: Course, toml_path: Path) -> None:
     for lesson_id, prereqs in graph.items():
         unknown = [p for p in prereqs if p not in graph]
         if unknown:
-            raise CourseError(f"{toml_path}: lesson '{lesson_id}' has unknown prerequisite(s): {', '.join(unknown)}")
+            raise CourseError(
+                f"{toml_path}: lesson '{lesson_id}' has unknown prerequisite(s): {', '.join(unknown)}"
+            )
     state: dict[str, int] = {}  # 1 = visiting, 2 = done
 
     def visit(node: str, trail: list[str]) -> None:
@@ -206,8 +255,15 @@ def _load_quiz_toml(course: Course, path: Path) -> None:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         course.problems.append(LoadProblem("quiz.toml", f"not valid TOML ({exc})"))
         return
+    items = data.get("quiz", [])
+    if not isinstance(items, list):
+        course.problems.append(LoadProblem("quiz.toml", "'quiz' must be a list of [[quiz]] tables"))
+        return
     by_id = {lesson.lesson_id: lesson for lesson in course.lessons}
-    for n, raw in enumerate(data.get("quiz", []), start=1):
+    for n, raw in enumerate(items, start=1):
+        if not isinstance(raw, dict):
+            course.problems.append(LoadProblem("quiz.toml", f"item {n}: a quiz item must be a table"))
+            continue
         lesson = by_id.get(str(raw.get("lesson", "")))
         if lesson is None:
             course.problems.append(LoadProblem("quiz.toml", f"item {n} names no known lesson"))
@@ -228,7 +284,7 @@ def _quiz_item(raw: Any, lesson_id: str) -> QuizItemSpec:
         raise ValueError("needs a question and at least two options")
     if len({str(o).strip().lower() for o in options}) != len(options):
         raise ValueError("options must be distinct")
-    if not isinstance(answer, int) or not 0 <= answer < len(options):
+    if not isinstance(answer, int) or isinstance(answer, bool) or not 0 <= answer < len(options):
         raise ValueError(f"answer must be an option index from 0 to {len(options) - 1}")
     return QuizItemSpec(
         question=question,
@@ -249,31 +305,51 @@ def _load_inferred(root: Path) -> Course:
         key=lambda p: [natural_key(part) for part in p.relative_to(root).parts],
     )
     docs = [p for p in files if p.suffix.lower() in SUFFIXES]
-    folders = {p.parent.relative_to(root) for p in docs}
-    depth_counts = Counter(len(folder.parts) for folder in folders)
-    # The deepest of the most populated levels; ties go deeper (lessons sit below modules).
-    lesson_depth = max(depth_counts, key=lambda d: (depth_counts[d], d)) if depth_counts else 0
+    lesson_depth = _lesson_depth(root, docs)
     lessons: dict[str, Lesson] = {}
     for path in docs:
-        rel = path.relative_to(root)
-        folder = PurePosixPath(*rel.parent.parts)
-        if lesson_depth == 0 or len(rel.parent.parts) < lesson_depth:
-            overview = path.stem.lower() in _OVERVIEW_STEMS or lesson_depth > 0
-            lesson_id = "" if overview else str(PurePosixPath(*rel.with_suffix("").parts))
+        rel = PurePosixPath(*path.relative_to(root).parts)
+        folder = rel.parent.parts
+        is_readme = rel.stem.lower() in _OVERVIEW_STEMS
+        if lesson_depth == 0:
+            lesson_id = "" if is_readme and not folder else str(rel.with_suffix(""))
+            main = not folder or lesson_id != ""
+        elif len(folder) < lesson_depth or _is_material(folder[:lesson_depth]):
+            lesson_id, main = "", is_readme and not folder
         else:
-            lesson_id = str(PurePosixPath(*folder.parts[:lesson_depth]))
+            lesson_id = str(PurePosixPath(*folder[:lesson_depth]))
+            main = is_readme and len(folder) == lesson_depth
         lesson = lessons.get(lesson_id)
         if lesson is None:
             lesson = Lesson(lesson_id=lesson_id, title="", order=len(lessons))
-            if lesson_id and lesson_depth:
-                lesson.module = str(PurePosixPath(*folder.parts[: max(lesson_depth - 2, 1)]))
+            if lesson_id and lesson_depth >= 2:
+                lesson.module = str(PurePosixPath(*folder[: max(lesson_depth - 2, 1)]))
             lessons[lesson_id] = lesson
-        _add_file(course, lesson, path, str(PurePosixPath(*rel.parts)))
+        _add_file(course, lesson, path, str(rel), main=main)
     for lesson in lessons.values():
         if not lesson.title:
-            lesson.title = _title_from_text(lesson) or _humanize(PurePosixPath(lesson.lesson_id).name or "Overview")
+            fallback = _humanize(PurePosixPath(lesson.lesson_id).name or "Overview")
+            lesson.title = _title_from_text(lesson) or fallback
     course.lessons = [lesson for lesson in lessons.values() if lesson.sources or lesson.lesson_id]
     return course
+
+
+def _lesson_depth(root: Path, docs: list[Path]) -> int:
+    """The folder depth that holds the most lessons; ties go deeper (lessons sit below modules).
+
+    Depth 0 counts the documents beside the top README (a flat folder: one lesson per file); a deeper
+    level counts its folders that hold documents, leaving out folders of material (``solution/R``).
+    """
+    folders = {p.parent.relative_to(root).parts for p in docs}
+    counts = Counter(len(parts) for parts in folders if parts and not _is_material(parts))
+    flat = sum(1 for p in docs if p.parent == root and p.stem.lower() not in _OVERVIEW_STEMS)
+    if flat:
+        counts[0] = flat
+    return max(counts, key=lambda d: (counts[d], d)) if counts else 0
+
+
+def _is_material(parts: tuple[str, ...]) -> bool:
+    return any(part.lower() in _MATERIAL_DIRS for part in parts)
 
 
 def _skipped(rel: Path) -> bool:
@@ -283,32 +359,52 @@ def _skipped(rel: Path) -> bool:
 # -- shared ------------------------------------------------------------------------------------
 
 
-def _add_file(course: Course, lesson: Lesson, path: Path, rel: str) -> None:
-    """Read one file into a lesson; record a problem instead of raising."""
+def _add_file(course: Course, lesson: Lesson, path: Path, rel: str, main: bool = True) -> None:
+    """Read one file into a lesson; record a problem instead of raising.
+
+    The lesson's main page (its README, or its only file) goes first: titles and language come from it.
+    """
     try:
         text = read_document(path)
-        if path.suffix.lower() in MARKDOWN_SUFFIXES:
-            meta, text = split_front_matter(text)
-            _apply_front_matter(lesson, meta, course, rel)
-            if not text.strip():
-                raise UnreadableDocument("contains only front matter, no lesson text")
     except UnreadableDocument as exc:
         course.problems.append(LoadProblem(rel, str(exc)))
         return
-    is_main = PurePosixPath(rel).stem.lower() in _OVERVIEW_STEMS
+    if path.suffix.lower() in MARKDOWN_SUFFIXES:
+        try:
+            meta, text = split_front_matter(text)
+        except UnreadableDocument as exc:
+            # Broken metadata should not hide the lesson text: report it and keep the body.
+            course.problems.append(LoadProblem(rel, str(exc)))
+            meta, text = {}, _without_front_matter(text)
+        _apply_front_matter(lesson, meta, course, rel, main)
+        if not text.strip():
+            course.problems.append(LoadProblem(rel, "contains only front matter, no lesson text"))
+            return
     source = SourceText(path=rel, text=text)
-    lesson.sources.insert(0, source) if is_main else lesson.sources.append(source)
+    lesson.sources.insert(0, source) if main else lesson.sources.append(source)
 
 
-def _apply_front_matter(lesson: Lesson, meta: dict[str, Any], course: Course, rel: str) -> None:
-    if meta.get("title") and not lesson.title:
-        lesson.title = str(meta["title"])
-    if isinstance(meta.get("objectives"), list):
-        lesson.objectives = [str(o) for o in meta["objectives"]]
+def _without_front_matter(text: str) -> str:
+    match = _FRONT_MATTER.match(text)
+    return text[match.end() :] if match else text
+
+
+def _apply_front_matter(lesson: Lesson, meta: dict[str, Any], course: Course, rel: str, main: bool) -> None:
+    # The main page's metadata wins; another page only fills what is still missing.
+    if meta.get("title") and (main or not lesson.title):
+        lesson.title = str(meta["title"]).strip()
+    objectives = meta.get("objectives")
+    if isinstance(objectives, list) and (main or not lesson.objectives):
+        lesson.objectives = [str(o) for o in objectives]
     minutes = meta.get("minutes")
-    if isinstance(minutes, int) and minutes > 0:
+    valid_minutes = isinstance(minutes, int) and not isinstance(minutes, bool) and minutes > 0
+    if valid_minutes and (main or not lesson.minutes):
         lesson.minutes = minutes
-    for n, raw in enumerate(meta.get("quiz") or [], start=1):
+    quiz = meta.get("quiz") or []
+    if not isinstance(quiz, list):
+        course.problems.append(LoadProblem(rel, "'quiz' in the front matter must be a list of items"))
+        return
+    for n, raw in enumerate(quiz, start=1):
         try:
             lesson.quiz.append(_quiz_item(raw, lesson.lesson_id))
         except ValueError as exc:

@@ -83,10 +83,15 @@ class DenseRetriever:
         """The ``k`` most similar live chunks (cosine similarity as the score)."""
         self.records.refresh()
         vector = self.embedder.embed_query(query)
-        # Ask for a few more: records of a version being written (or left by a crash) are skipped.
-        hits = self.records.index.query(vector, k + 10, search_filter)
-        live = [(r.chunk, s) for r, s in hits if self.records.is_live(r.chunk, r.version)]
-        return [ScoredChunk(c, s, dense_score=s) for c, s in live[:k]]
+        # Records of a version being written (or left by a crash) are skipped; ask for more until
+        # k live ones are found or the index has no more to give.
+        wanted = k + 10
+        while True:
+            hits = self.records.index.query(vector, wanted, search_filter)
+            live = [(r.chunk, s) for r, s in hits if self.records.is_live(r.chunk, r.version)]
+            if len(live) >= k or len(hits) < wanted:
+                return [ScoredChunk(c, s, dense_score=s) for c, s in live[:k]]
+            wanted *= 2
 
 
 class KeywordRetriever:
@@ -113,7 +118,7 @@ class FusedRetriever:
     """
 
     def __init__(self, dense: DenseRetriever, keyword: KeywordRetriever, rrf_k: int = 60, depth: int = 50,
-                 keyword_weight: float = 1.0, cross_lingual_keyword_weight: float = 0.3) -> None:
+                 keyword_weight: float = 1.5, cross_lingual_keyword_weight: float = 0.3) -> None:
         self.dense = dense
         self.keyword = keyword
         self.rrf_k = rrf_k
@@ -123,9 +128,25 @@ class FusedRetriever:
 
     def retrieve(self, query: str, k: int = 5, search_filter: SearchFilter | None = None) -> list[ScoredChunk]:
         """The ``k`` best chunks by fused rank; dense and keyword scores are kept for grounding."""
-        depth = max(self.depth, k)
-        dense = self.dense.retrieve(query, depth, search_filter)
-        keyword = self.keyword.retrieve(query, depth, search_filter)
+        dense, keyword = self._both(query, max(self.depth, k), search_filter)
+        return self._fuse(query, dense, keyword)[:k]
+
+    def lessons(self, query: str, n: int = 5, search_filter: SearchFilter | None = None) -> list[tuple[str, str]]:
+        """The ``n`` lessons that best answer ``query``, as ``(course_id, lesson_id)``.
+
+        A lesson collects evidence from up to three of its chunks in each ranked list, so a lesson
+        that answers the question in several places beats a sibling with one lucky passage.
+        """
+        dense, keyword = self._both(query, self.depth, search_filter)
+        language = detect_language(query)
+        weights = [1.0 if h.chunk.language == language else 0.0 for h in keyword]
+        kw_weights = [self.keyword_weight if same else self.cross_lingual_keyword_weight for same in weights]
+        return lesson_ranking([(dense, [1.0] * len(dense)), (keyword, kw_weights)])[:n]
+
+    def _both(self, query: str, depth: int, search_filter: SearchFilter | None) -> tuple[list[ScoredChunk], ...]:
+        return (self.dense.retrieve(query, depth, search_filter), self.keyword.retrieve(query, depth, search_filter))
+
+    def _fuse(self, query: str, dense: list[ScoredChunk], keyword: list[ScoredChunk]) -> list[ScoredChunk]:
         query_language = detect_language(query)
         fused: dict[str, float] = {}
         chunks: dict[str, Chunk] = {}
@@ -143,7 +164,7 @@ class FusedRetriever:
             same = hit.chunk.language == query_language
             weight = self.keyword_weight if same else self.cross_lingual_keyword_weight
             fused[cid] = fused.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
-        best = sorted(fused, key=lambda cid: -fused[cid])[:k]
+        best = sorted(fused, key=lambda cid: -fused[cid])
         return [
             ScoredChunk(chunks[c], fused[c], dense_score=dense_scores.get(c), keyword_score=keyword_scores.get(c))
             for c in best
@@ -158,3 +179,27 @@ def rank_lessons(hits: Sequence[ScoredChunk]) -> list[tuple[str, str]]:
         if hit.chunk.lesson_id and key not in seen:
             seen.append(key)
     return seen
+
+
+def lesson_ranking(ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], per_lesson: int = 3,
+                   rrf_k: int = 5) -> list[tuple[str, str]]:
+    """Fuse ranked chunk lists into a lesson ranking.
+
+    Each list gives a lesson ``weight / (rrf_k + rank)`` for each of its first ``per_lesson`` chunks;
+    pages that belong to no lesson are skipped.
+
+    Args:
+        ranked_lists: ``(chunks best first, a weight per chunk)`` for each retriever.
+        per_lesson: How many chunks of one lesson count in each list.
+        rrf_k: The reciprocal-rank constant (small: the top ranks matter most).
+    """
+    scores: dict[tuple[str, str], float] = {}
+    for hits, weights in ranked_lists:
+        counted: dict[tuple[str, str], int] = {}
+        for rank, (hit, weight) in enumerate(zip(hits, weights, strict=True), start=1):
+            key = (hit.chunk.course_id, hit.chunk.lesson_id)
+            if not hit.chunk.lesson_id or counted.get(key, 0) >= per_lesson:
+                continue
+            counted[key] = counted.get(key, 0) + 1
+            scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank)
+    return sorted(scores, key=lambda key: -scores[key])
