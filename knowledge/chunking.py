@@ -26,7 +26,8 @@ _IMAGE = re.compile(r'!\[[^\]]*\]\((?:[^()\s]|\([^()]*\))*(?:\s+"[^"]*")?\)|!\[[
 _LINK = re.compile(r'\[([^\]]*)\]\((?:[^()\s]|\([^()]*\))*(?:\s+"[^"]*")?\)')
 _HTML_TAG = re.compile(r"</?(?:img|a|br|p|div|span|sup|sub|details|summary)\b[^>]*>", re.I)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
-_FENCE = re.compile(r"^ {0,3}(`{3,}|~{3,})")
+# Any indentation: most lesson code sits in list items, indented four spaces or more.
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _ATX = re.compile(r"^ {0,3}(#{1,6})(?:[ \t]+(.*?))?(?:[ \t]+#+)?[ \t]*$")
 _SETEXT = re.compile(r"^ {0,3}(=+|-+)[ \t]*$")
 _SENTENCE_SEPARATORS = ["。", "！", "？", "；", ". ", "! ", "? ", "; ", "，", ", ", " ", ""]
@@ -44,8 +45,9 @@ def tidy_markdown(text: str) -> str:
             block = _IMAGE.sub("", block)
             block = _LINK.sub(r"\1", block)
             block = _HTML_TAG.sub("", block)
+            block = re.sub(r"\n{3,}", "\n\n", block)
         parts.append(block)
-    return re.sub(r"\n{3,}", "\n\n", "".join(parts)).strip()
+    return "".join(parts).strip()
 
 
 def _fenced_segments(text: str) -> Iterator[tuple[bool, str]]:
@@ -122,7 +124,9 @@ def split_sections(text: str) -> list[tuple[str, str]]:
 
 def _is_paragraph_line(line: str) -> bool:
     stripped = line.strip()
-    return bool(stripped) and not re.match(r"([-*+>|#]|\d+[.)])(\s|$)|```|~~~", stripped) and "|" not in stripped
+    if not stripped or "|" in stripped:
+        return False
+    return not re.match(r"([-*+>#]|\d+[.)])(\s|$)|```|~~~", stripped)
 
 
 def split_blocks(body: str) -> list[str]:
@@ -208,9 +212,8 @@ class Chunker:
                 )
         return chunks
 
-
     def pack(self, body: str) -> list[str]:
-        """Pack a section's blocks into pieces of at most ``chunk_size``; split only blocks that are longer."""
+        """Pack a section's blocks into pieces of at most ``chunk_size``; only longer blocks are split."""
         pieces: list[str] = []
         current: list[str] = []
         size = 0

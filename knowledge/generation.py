@@ -189,6 +189,28 @@ def clean_answer(text: str, *, cut_off: bool = True) -> str:
     return text
 
 
+def attribute(answer: str, passages: Sequence[ScoredChunk]) -> str:
+    """Drop citations of passages that do not exist; cite the closest passage if none is cited.
+
+    Small models often write a faithful answer but forget the ``[n]``: the passage sharing the most
+    terms with the answer is cited instead.
+    """
+
+    def valid(match: re.Match[str]) -> str:
+        numbers = [int(x) for x in re.findall(r"\d+", match.group())]
+        return match.group() if all(1 <= x <= len(passages) for x in numbers) else ""
+
+    answer = _CITATION.sub(valid, answer).strip()
+    if not answer or not passages or _CITATION.search(answer):
+        return answer
+    terms = set(tokenize(answer))
+    overlaps = [len(terms.intersection(tokenize(p.chunk.text))) for p in passages]
+    best = max(range(len(passages)), key=lambda i: (overlaps[i], -i))
+    if overlaps[best] == 0:
+        return answer
+    return f"{answer}[{best + 1}]" if _CJK.search(answer) else f"{answer} [{best + 1}]"
+
+
 # --- extractive ---------------------------------------------------------------------------------
 
 
@@ -279,12 +301,11 @@ class ExtractiveGenerator:
             first = next((s for s in candidates if s.passage == 1), None)
             text = first.text if first else passages[0].chunk.text
             return f"{shorten(text, self.max_chars)} [1]"
-        parts = []
-        for n, group in itertools.groupby(chosen, key=lambda s: s.passage):
-            texts = [s.text for s in group]
-            joined = "".join(texts) if _CJK.search(texts[0]) else " ".join(texts)
-            parts.append(f"{joined} [{n}]")
-        return " ".join(parts)
+        gap = "" if _CJK.search(chosen[0].text) else " "  # Chinese runs sentences and citations together
+        return gap.join(
+            f"{gap.join(s.text for s in group)}{gap}[{n}]"
+            for n, group in itertools.groupby(chosen, key=lambda s: s.passage)
+        )
 
     def _select(self, question: set[str], candidates: list[_Sentence]) -> list[_Sentence]:
         frequency = Counter(term for s in candidates for term in s.terms)
@@ -450,7 +471,7 @@ class LocalGenerator:
                 output = self._model.generate(**inputs, generation_config=self._config)
         new = output[0, inputs["input_ids"].shape[1] :]
         text = self._tokenizer.decode(new, skip_special_tokens=True)
-        answer = clean_answer(text, cut_off=len(new) >= self.max_new_tokens)
+        answer = attribute(clean_answer(text, cut_off=len(new) >= self.max_new_tokens), passages)
         return answer or ExtractiveGenerator().generate(question, passages, history, language)
 
     def stream(
@@ -601,6 +622,7 @@ class OpenAIGenerator:
             )
         )
         answer = clean_answer(content, cut_off=reply.response_metadata.get("finish_reason") == "length")
+        answer = attribute(answer, passages)
         return answer or ExtractiveGenerator().generate(question, passages, history, language)
 
 

@@ -41,6 +41,7 @@ class LiveRecords:
         self._seen: str | None = None
         self._live: dict[tuple[str, str], str] = {}
         self._keyword: KeywordIndex | None = None
+        self._kinds: set[tuple[str, str, bool]] = set()
 
     def refresh(self) -> None:
         """Reload if the catalogue changed since the last call."""
@@ -57,8 +58,17 @@ class LiveRecords:
             ]
             chunks.sort(key=lambda c: (c.course_id, c.source_path, c.position))
             self._live = live
+            self._kinds = {(c.course_id, c.track, c.premium) for c in chunks}
             self._keyword = KeywordIndex(chunks, [index_text(c) for c in chunks])
             self._seen = generation
+
+    def narrowing(self, search_filter: SearchFilter | None) -> SearchFilter | None:
+        """The filter, or ``None`` when it admits every live chunk (a filtered vector query is slower)."""
+        if search_filter is None:
+            return None
+        probe = [Chunk("", "", course, "", "", "", "", "", track=track, premium=premium)
+                 for course, track, premium in self._kinds]
+        return None if all(search_filter.admits(c) for c in probe) else search_filter
 
     def is_live(self, chunk: Chunk, version: str) -> bool:
         """Whether a record belongs to the live version of its lesson."""
@@ -86,6 +96,7 @@ class DenseRetriever:
         # Records of a version being written (or left by a crash) are skipped; ask for more until
         # k live ones are found or the index has no more to give.
         wanted = k + 10
+        search_filter = self.records.narrowing(search_filter)
         while True:
             hits = self.records.index.query(vector, wanted, search_filter)
             live = [(r.chunk, s) for r, s in hits if self.records.is_live(r.chunk, r.version)]
