@@ -5,9 +5,12 @@ Everything is built lazily from :class:`Settings`, so a command that needs no mo
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 from functools import cached_property
+from pathlib import Path
+from typing import IO
 
 from bot.config import Settings
 from bot.core import Bot, Limits
@@ -22,6 +25,39 @@ from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever
 
 log = logging.getLogger(__name__)
 DEFAULT_EMBEDDER = "use"
+_HELD_LOCKS: dict[Path, IO[str]] = {}
+
+
+class IndexBusy(Exception):
+    """Another process has the embedded index open."""
+
+
+def lock_data_dir(chroma_path: Path) -> None:
+    """Hold an exclusive lock on the embedded index for this process's lifetime.
+
+    Chroma's embedded ``PersistentClient`` is not safe across processes (two writers corrupt it,
+    a reader in another process sees a stale index), so a second process gets a clear error
+    instead. Several processes sharing one index need a Chroma server (``LEARNBOT_CHROMA_URL``).
+    """
+    path = chroma_path.resolve()
+    if path in _HELD_LOCKS:
+        return
+    handle = open(path.parent / f"{path.name}.lock", "a+")  # noqa: SIM115 - held until exit
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        owner = handle.read().strip() or "another process"
+        handle.close()
+        raise IndexBusy(
+            f"the index in {path} is in use by {owner}; stop it first, or run a Chroma server "
+            "(`chroma run`) and set LEARNBOT_CHROMA_URL so several processes can share the index"
+        ) from None
+    handle.seek(0)
+    handle.truncate()
+    handle.write(f"learnbot process {os.getpid()}")
+    handle.flush()
+    _HELD_LOCKS[path] = handle
 
 
 class App:
@@ -60,6 +96,7 @@ class App:
                 settings=chroma_settings,
             )
         self.settings.chroma_path.mkdir(parents=True, exist_ok=True)
+        lock_data_dir(self.settings.chroma_path)
         return chromadb.PersistentClient(path=str(self.settings.chroma_path), settings=chroma_settings)
 
     @property

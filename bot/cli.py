@@ -16,7 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from bot.app import App
+from bot.app import App, IndexBusy
 from bot.config import Settings, SettingsError
 from knowledge.index import IndexMismatch
 from knowledge.loaders import CourseError, CourseOverrides, load_course
@@ -24,8 +24,8 @@ from knowledge.models import SearchFilter
 
 cli = typer.Typer(help="Learnbot: cited answers from course material, in chat.", no_args_is_help=True,
                   add_completion=False, pretty_exceptions_enable=False)
-out = Console()
-err = Console(stderr=True)
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
+err = Console(stderr=True, soft_wrap=True)
 
 
 class CliError(Exception):
@@ -37,7 +37,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         cli()
-    except (CliError, CourseError, IndexMismatch, SettingsError, ValueError) as exc:
+    except (CliError, CourseError, IndexBusy, IndexMismatch, SettingsError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
 
@@ -218,3 +218,7 @@ def demo(
         "收到可疑邮件应该怎么办？",
     ]
     asyncio.run(ConsoleAdapter(app.bot).play(script))
+
+
+if __name__ == "__main__":
+    main()

@@ -7,7 +7,9 @@ the most document folders is taken as the lesson level, so ``module/lessons/less
 belong to no lesson, files below it belong to the lesson folder above them. Folders that hold material
 rather than lessons (``data``, ``images``, ``solution`` ...) are never lessons themselves. A flat folder of
 files (documents beside the top README outnumber every folder level) makes one lesson per file. Order comes
-from names (``2-x`` before ``10-y``).
+from names (``2-x`` before ``10-y``). The course id comes from the folder name, looking past language and
+generic folders (``iot-for-beginners/lessons/en`` is ``iot-for-beginners-en``), and its title from the top
+README's heading.
 """
 
 from __future__ import annotations
@@ -43,6 +45,9 @@ _SKIP_DIRS = {".git", "node_modules", "__pycache__", ".venv"}
 _OVERVIEW_STEMS = {"readme", "index"}
 # Folders of material that belongs to a lesson (or to none), never lessons of their own.
 _MATERIAL_DIRS = {"data", "images", "img", "assets", "media", "static", "solution", "solutions"}
+# Folder names that say nothing about the course: look one level up for its name.
+_GENERIC_DIRS = {"lessons", "docs", "content", "contents", "src", "course", "courses", "translations", "i18n"}
+_LANGUAGE_DIRS = {"en", "en-us", "en-gb", "zh", "zh-cn", "zh-tw", "zh-hans", "zh-hant", "cn"}
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.S)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
@@ -299,7 +304,9 @@ def _quiz_item(raw: Any, lesson_id: str) -> QuizItemSpec:
 
 
 def _load_inferred(root: Path) -> Course:
-    course = Course(course_id=slugify(root.name), title=_humanize(root.name), language="", root=root)
+    name, language = _course_name(root)
+    course_id = slugify(f"{name}-{language}" if language else name)
+    course = Course(course_id=course_id, title=_humanize(name), language="", root=root)
     files = sorted(
         (p for p in root.rglob("*") if p.is_file() and not _skipped(p.relative_to(root))),
         key=lambda p: [natural_key(part) for part in p.relative_to(root).parts],
@@ -331,7 +338,28 @@ def _load_inferred(root: Path) -> Course:
             fallback = _humanize(PurePosixPath(lesson.lesson_id).name or "Overview")
             lesson.title = _title_from_text(lesson) or fallback
     course.lessons = [lesson for lesson in lessons.values() if lesson.sources or lesson.lesson_id]
+    top = lessons.get("")
+    if top and top.sources and "/" not in top.sources[0].path:
+        course.title = top.title  # the top README names the whole course
     return course
+
+
+def _course_name(root: Path) -> tuple[str, str]:
+    """The name a course folder stands for, and the language its folder names, if any.
+
+    ``iot-for-beginners/lessons/en`` is the course ``iot-for-beginners`` in ``en``: without this,
+    every course repository with translations would get the id ``en`` and overwrite each other.
+    """
+    language = ""
+    for folder in [root.resolve(), *root.resolve().parents][:4]:
+        name = folder.name
+        if not name:
+            break
+        if not language and name.lower() in _LANGUAGE_DIRS:
+            language = name.lower()
+        elif name.lower() not in _GENERIC_DIRS:
+            return name, language
+    return root.resolve().name or "course", ""
 
 
 def _lesson_depth(root: Path, docs: list[Path]) -> int:

@@ -448,7 +448,7 @@ def test_flat_folder_makes_one_lesson_per_file_in_name_order(tmp_path: Path) -> 
         "1-one.md": "Plain text without a heading.\n",
     })
     course = load_course(folder)
-    assert course.course_id == "pile-of-notes"
+    assert (course.course_id, course.title) == ("pile-of-notes", "About these notes")
     assert [(item.lesson_id, item.order) for item in course.lessons if item.lesson_id] == [
         ("1-one", 0), ("2-two", 1), ("10-ten", 2),
     ]
@@ -589,6 +589,19 @@ def test_hidden_and_tool_folders_are_skipped(tmp_path: Path) -> None:
     assert [item.lesson_id for item in load_course(folder).lessons] == ["a"]
 
 
+@pytest.mark.parametrize(("folders", "course_id"), [
+    ("security", "security"),
+    ("security/lessons/en", "security-en"),
+    ("security/zh-CN", "security-zh-cn"),
+    ("My Course/docs", "my-course"),
+])
+def test_inferred_course_id_skips_language_and_generic_folder_names(
+    tmp_path: Path, folders: str, course_id: str
+) -> None:
+    folder = write(tmp_path / folders, {"a.md": "# A\n\ntext\n"})
+    assert load_course(folder).course_id == course_id
+
+
 def test_natural_key_orders_numbers_by_value() -> None:
     names = ["10-ten", "2-two", "1-one", "README.md", "1-One-b"]
     assert sorted(names, key=natural_key) == ["1-one", "1-One-b", "2-two", "10-ten", "README.md"]
@@ -661,7 +674,14 @@ class TestIoTForBeginners:
         assert loaded == files
         assert iot_en.problems == []
         assert iot_en.language == "en"
-        assert iot_en.course_id == "en"
+
+    def test_translations_get_distinct_course_ids_and_the_readme_title(
+        self, iot_en: Course, iot_zh: Course, ml_en: Course
+    ) -> None:
+        assert (iot_en.course_id, iot_zh.course_id, ml_en.course_id) == (
+            "iot-for-beginners-en", "iot-for-beginners-zh", "ml-for-beginners-en",
+        )
+        assert iot_en.title == "IoT for Beginners - A Curriculum"
 
     def test_chinese_translation_has_the_same_lessons(self, iot_zh: Course, iot_en: Course) -> None:
         assert iot_zh.language == "zh"

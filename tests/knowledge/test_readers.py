@@ -11,7 +11,7 @@ import docx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from pypdf import PdfWriter
+from pypdf import PdfReader, PdfWriter
 
 from knowledge import readers
 from knowledge.readers import UnreadableDocument, read_document
@@ -180,6 +180,17 @@ def test_password_protected_pdf_is_reported_as_encrypted(tmp_path: Path) -> None
     path = tmp_path / "secret.pdf"
     path.write_bytes(blank_pdf(password="hunter2"))
     assert "encrypted" in reason(path)
+
+
+def test_pdf_encrypted_only_for_permissions_is_read(tmp_path: Path) -> None:
+    # An empty user password (common: "no printing" PDFs) opens without asking anyone.
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(make_pdf(["Permissions only"]))))
+    writer.encrypt(user_password="", owner_password="owner", algorithm="RC4-128")
+    buffer = io.BytesIO()
+    writer.write(buffer)
+    path = tmp_path / "locked.pdf"
+    path.write_bytes(buffer.getvalue())
+    assert read_document(path) == "Permissions only"
 
 
 # -- HTML --------------------------------------------------------------------------------------
