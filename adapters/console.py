@@ -12,6 +12,7 @@ from rich.markup import escape
 from bot.core import Bot
 from bot.messages import IncomingMessage, Reply
 from knowledge.answer import Citation
+from knowledge.models import location
 
 
 def render(text: str, citations: Sequence[Citation]) -> str:
@@ -21,7 +22,7 @@ def render(text: str, citations: Sequence[Citation]) -> str:
         lines.append("")
         lines.append("[dim]Sources:[/dim]")
         for c in citations:
-            where = f"{c.lesson_title} > {c.heading}" if c.heading else c.lesson_title
+            where = location(c.lesson_title, c.heading)
             lines.append(f"[dim]  {escape(f'[{c.n}] {where}  ({c.source_path})')}[/dim]")
     return "\n".join(lines)
 

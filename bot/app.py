@@ -165,7 +165,7 @@ class App:
         return AnswerChain(
             self.retriever,
             self.generator,
-            lambda term: self.live_records.keyword.document_frequency(term),
+            lambda: self.live_records.keyword,
             threshold=self.settings.grounding_threshold,
             top_k=self.settings.top_k,
         )

@@ -41,7 +41,7 @@ class Settings:
     chunk_size: int = _setting(800, "Largest chunk, in characters.")
     chunk_overlap: int = _setting(100, "Characters shared by neighbouring chunks of one section.")
     top_k: int = _setting(4, "Passages given to the generator and cited.")
-    grounding_threshold: float = _setting(0.5, "Evidence score (0-1) below which the bot says the course does not "
+    grounding_threshold: float = _setting(0.6, "Evidence score (0-1) below which the bot says the course does not "
                                           "cover the question. See README, Grounding.")
     memory_turns: int = _setting(3, "Earlier question/answer pairs kept per conversation for follow-ups.")
     max_message_chars: int = _setting(4000, "Longest question accepted; longer messages get a clear refusal.")

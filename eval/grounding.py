@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.common import IOT, app_with_courses, console, progress, read_questions, write_report
-from knowledge.grounding import Evidence
+from knowledge.grounding import Evidence, Weights
 from knowledge.models import SearchFilter
 
 DATASETS = Path(__file__).parent / "datasets"
@@ -31,10 +31,6 @@ class Case:
     covered: bool
     evidence: Evidence
 
-    def features(self) -> list[float]:
-        """The signals the logistic model weighs (cross-lingual cases use dense only, see grounding.py)."""
-        e = self.evidence
-        return [e.dense, e.coverage, e.agreement]
 
 
 def collect(app, questions, course_id: str, covered: bool, set_name: str) -> list[Case]:  # noqa: ANN001
@@ -50,18 +46,24 @@ def collect(app, questions, course_id: str, covered: bool, set_name: str) -> lis
     return cases
 
 
-def fit(cases: list[Case], steps: int = 4000, lr: float = 0.5) -> tuple[float, float, float, float]:
-    """Logistic regression (plain gradient descent) of "covered" on the signals; returns weights + bias."""
-    same = [c for c in cases if not c.evidence.cross_lingual]
-    x = np.array([c.features() for c in same])
-    y = np.array([1.0 if c.covered else 0.0 for c in same])
+def _logistic(x: np.ndarray, y: np.ndarray, steps: int = 6000, lr: float = 0.5) -> tuple[np.ndarray, float]:
+    """Plain gradient-descent logistic regression with a little L2; returns weights and bias."""
     w = np.zeros(x.shape[1])
     b = 0.0
     for _ in range(steps):
         p = 1 / (1 + np.exp(-(x @ w + b)))
         w -= lr * (x.T @ (p - y) / len(y) + 1e-3 * w)
         b -= lr * float(np.mean(p - y))
-    return float(w[0]), float(w[1]), float(w[2]), b
+    return w, b
+
+
+def fit(cases: list[Case]) -> Weights:
+    """Fit "covered" on the signals: all four within one language, the embedding alone across languages."""
+    same = [c for c in cases if not c.evidence.cross_lingual]
+    cross = [c for c in cases if c.evidence.cross_lingual]
+    w, b = _logistic(np.array([c.evidence.features() for c in same]), np.array([float(c.covered) for c in same]))
+    wx, bx = _logistic(np.array([[c.evidence.dense] for c in cross]), np.array([float(c.covered) for c in cross]))
+    return Weights(tuple(round(float(v), 3) for v in w), round(b, 3), (round(float(wx[0]), 3), round(bx, 3)))
 
 
 def rates(cases: list[Case], weights, threshold: float) -> tuple[float, float]:  # noqa: ANN001
@@ -122,8 +124,7 @@ def _report(out: Path, groups, weights, threshold: float, grid, held_out) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lines = ["# Grounding", "", f"Fitted weights (dense, coverage, agreement, bias): "
-             f"{', '.join(f'{w:.2f}' for w in weights)}", f"Chosen threshold: **{threshold:.3f}** (the highest "
+    lines = ["# Grounding", "", f"Fitted weights: {weights}", "", f"Chosen threshold: **{threshold:.3f}** (the highest "
              "threshold that wrongly refuses at most 5% of covered questions in every group)", "",
              "| group | uncovered refused | covered wrongly refused |", "|---|---|---|"]
     fig, ax = plt.subplots(figsize=(7, 4))

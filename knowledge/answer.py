@@ -6,7 +6,7 @@ import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from knowledge.generation import Generator, Turn
 from knowledge.grounding import Evidence, assess
@@ -14,6 +14,17 @@ from knowledge.index import tokenize
 from knowledge.loaders import detect_language
 from knowledge.models import ScoredChunk, SearchFilter
 from knowledge.retrieval import Retriever, rank_lessons
+
+
+
+class _Terms(Protocol):
+    def document_frequency(self, term: str) -> float: ...
+
+    def size(self) -> int: ...
+
+
+Vocabulary = Callable[[], _Terms]
+"""Returns the current keyword index (its term statistics weigh the question's words)."""
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
 
@@ -80,15 +91,15 @@ class AnswerChain:
     """Answers a question from the course material, or says plainly that the material does not cover it.
 
     Example:
-        >>> chain = AnswerChain(retriever, generator, keyword_index.document_frequency, threshold=0.5)
+        >>> chain = AnswerChain(retriever, generator, lambda: keyword_index, threshold=0.5)
         >>> chain.answer("What does a sensor do?").citations[0].lesson_title
         'Sensors and actuators'
     """
 
-    def __init__(self, retriever: Retriever, generator: Generator, document_frequency: Callable[[str], float],
+    def __init__(self, retriever: Retriever, generator: Generator, vocabulary: Vocabulary,
                  threshold: float, top_k: int = 4, evidence_depth: int = 20) -> None:
         self.retriever = retriever
-        self.document_frequency = document_frequency
+        self.vocabulary = vocabulary
         self.generator = generator
         self.threshold = threshold
         self.top_k = top_k
@@ -99,7 +110,8 @@ class AnswerChain:
         """Retrieve passages and measure the evidence (no generation)."""
         query = retrieval_query(question, history)
         hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
-        return hits, assess(query, hits, self.document_frequency, top=self.top_k)
+        vocabulary = self.vocabulary()
+        return hits, assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
 
     def answer(self, question: str, search_filter: SearchFilter | None = None,
                history: Sequence[Turn] = ()) -> Answer:

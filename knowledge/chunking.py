@@ -239,5 +239,5 @@ def stable_id(course_id: str, source_path: str, heading: str, text: str) -> str:
 
 def index_text(chunk: Chunk) -> str:
     """What retrievers see: the lesson title and heading path give a chunk its context."""
-    context = " > ".join(part for part in (chunk.lesson_title, chunk.heading) if part)
+    context = chunk.location
     return f"{context}\n{chunk.text}" if context else chunk.text

@@ -123,7 +123,7 @@ def format_passages(
     left = max_chars
     for n, scored in enumerate(passages, start=1):
         chunk = scored.chunk
-        title = " > ".join(p for p in (chunk.lesson_title, chunk.heading) if p) or chunk.source_path
+        title = chunk.location or chunk.source_path
         header = f"[{n}] {title}".rstrip()
         room = min(max_passage_chars, left - len(header) - 3)
         if parts and room < 100:

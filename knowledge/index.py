@@ -229,7 +229,9 @@ _STOPWORDS = frozenset(
     our you your he him his she her it its they them their what which who whom this that these those am
     would could also may might must shall
     的 了 是 在 和 与 或 也 都 就 而 及 以 之 其 这 那 个 们 吗 呢 吧 啊 什么 怎么 如何 为什么 哪些 哪个 一个 可以
-    能 会 要 把 被 对 从 向 到 中 上 下 为 有 没有 不 我 你 他 她 它 我们 你们 他们""".split()
+    能 会 要 把 被 对 从 向 到 中 上 下 为 有 没有 不 我 你 他 她 它 我们 你们 他们
+    下列 以下 哪 哪一项 哪一个 哪种 哪项 哪里 怎样 怎么样 是否 还是 应该 应当 需要 正确 错误 选项 请问 关于
+    一下 多少 几个 时候 时 后 前 最 更""".split()
 )
 
 
@@ -278,6 +280,10 @@ class KeywordIndex:
     def document_frequency(self, term: str) -> float:
         """Share of chunks that contain ``term`` (0 for an unknown term)."""
         return self._doc_freq.get(term, 0) / max(len(self.chunks), 1)
+
+    def size(self) -> int:
+        """How many chunks are indexed."""
+        return len(self.chunks)
 
     def search(self, query: str, k: int, search_filter: SearchFilter | None = None) -> list[tuple[Chunk, float]]:
         """The ``k`` best-scoring chunks passing the filter (only chunks sharing a query term)."""

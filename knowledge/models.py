@@ -7,6 +7,14 @@ from pathlib import Path
 from typing import Any
 
 
+def location(lesson_title: str, heading: str) -> str:
+    """``Lesson title > section > subsection``, without repeating a title the heading path starts with."""
+    parts = heading.split(" > ") if heading else []
+    if parts and parts[0].strip().lower() == lesson_title.strip().lower():
+        parts = parts[1:]
+    return " > ".join(p for p in [lesson_title, *parts] if p)
+
+
 @dataclass(frozen=True)
 class QuizItemSpec:
     """A quiz item authored in a lesson's front matter or in a course's ``quiz.toml``."""
@@ -87,6 +95,11 @@ class Chunk:
     track: str = ""
     premium: bool = False
     position: int = 0
+
+    @property
+    def location(self) -> str:
+        """Where the chunk sits: ``Lesson title > section > subsection``."""
+        return location(self.lesson_title, self.heading)
 
     def metadata(self) -> dict[str, Any]:
         """Chunk fields for the vector store (flat, scalar values only)."""
