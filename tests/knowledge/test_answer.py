@@ -1,0 +1,49 @@
+from knowledge.answer import keep_supported, resolve_citations, retrieval_query
+from knowledge.generation import Turn
+from knowledge.models import Chunk, ScoredChunk
+
+
+def passage(text: str, lesson: str = "l1", language: str = "en", heading: str = "Intro") -> ScoredChunk:
+    chunk = Chunk(chunk_id=lesson + text[:5], text=text, course_id="c", lesson_id=lesson, lesson_title=lesson.upper(),
+                  heading=heading, source_path=f"{lesson}.md", language=language)
+    return ScoredChunk(chunk, 0.5)
+
+
+PASSAGES = [passage("MQTT brokers route messages between devices using topics."),
+            passage("Sensors measure the physical world; actuators change it.", "l2")]
+
+
+def test_citations_are_renumbered_and_bogus_ones_dropped():
+    text, citations = resolve_citations("Actuators change things [2]. Brokers route [1][1]. Nonsense [7].", PASSAGES)
+    assert text == "Actuators change things [1]. Brokers route [2]. Nonsense."
+    assert [(c.n, c.lesson_id) for c in citations] == [(1, "l2"), (2, "l1")]
+
+
+def test_an_answer_without_citations_is_credited_to_the_best_passage():
+    text, citations = resolve_citations("Brokers route messages.", PASSAGES)
+    assert text.endswith("[1]") and citations[0].lesson_id == "l1"
+
+
+def test_unsupported_sentences_are_dropped():
+    answer = "MQTT brokers route messages between devices [1]. Sensors measure the physical world [2]. " \
+             "Bananas grow fastest on the moon during winter."
+    kept = keep_supported(answer, PASSAGES, "en", 0.6)
+    assert kept is not None and "Bananas" not in kept and "brokers route" in kept
+
+
+def test_a_mostly_invented_answer_is_rejected():
+    answer = "Quantum bananas orbit Saturn weekly. Elephants vote in July. MQTT brokers route messages."
+    assert keep_supported(answer, PASSAGES, "en", 0.6) is None
+
+
+def test_an_english_answer_to_a_chinese_question_over_chinese_passages_is_rejected():
+    zh = [passage("钓鱼邮件通常制造紧迫感。", language="zh")]
+    assert keep_supported("Phishing emails create urgency.", zh, "zh", 0.6) is None
+    assert keep_supported("钓鱼邮件通常制造紧迫感。", zh, "zh", 0.6) is not None
+
+
+def test_follow_up_borrows_the_previous_question_only_when_short():
+    history = [Turn("What does an MQTT broker do?", "It routes messages [1].")]
+    assert retrieval_query("and why?", history) == "What does an MQTT broker do? and why?"
+    assert retrieval_query("What is a digital sensor output?", history) == "What is a digital sensor output?"
+    assert retrieval_query("and why?", []) == "and why?"
