@@ -48,5 +48,21 @@ def grounding(
     grounding_eval.run(corpus, embedder, out, work)
 
 
+@app.command()
+def bench(
+    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
+    embedder: str = typer.Option("use", help="Embedder to measure."),
+    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+    local_questions: int = typer.Option(8, help="Questions for the (slow) local LLM back end."),
+) -> None:
+    """Ingestion throughput against the raw embedder, re-ingest time, retrieval and ask latency."""
+    from eval import bench as bench_eval
+
+    if not corpus.is_dir():
+        console.print(f"[red]corpus not found: {corpus}[/red]")
+        raise typer.Exit(2)
+    bench_eval.run(corpus, embedder, out, local_questions)
+
+
 if __name__ == "__main__":
     app()

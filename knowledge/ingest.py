@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
@@ -73,7 +74,7 @@ class Ingestor:
     """
 
     def __init__(self, index: VectorIndex, embedder: Embedder, catalog: Catalog, chunker: Chunker,
-                 batch_size: int = 64) -> None:
+                 batch_size: int = 256) -> None:
         self.index = index
         self.embedder = embedder
         self.catalog = catalog
@@ -118,23 +119,26 @@ class Ingestor:
         for rid, vector in self.index.vectors(sorted(wanted)).items():
             known[rid.split("@")[0]] = vector
         todo = [r for r in records if r.chunk.chunk_id not in known]
-        report.chunks_reused = len(records) - len(todo)
-        done = 0
+        reused = [r for r in records if r.chunk.chunk_id in known]
+        report.chunks_reused = len(reused)
+        if reused:
+            self.index.add(reused, np.vstack([known[r.chunk.chunk_id] for r in reused]))
         if progress:
             progress(0, len(todo))
         embed_started = time.perf_counter()
-        for start in range(0, len(todo), self.batch_size):
-            batch = todo[start : start + self.batch_size]
-            vectors = self.embedder.embed_documents([index_text(r.chunk) for r in batch])
-            for r, vector in zip(batch, vectors, strict=True):
-                known[r.chunk.chunk_id] = vector
-            done += len(batch)
-            if progress:
-                progress(done, len(todo))
+        # Each batch is written by a background thread while the next one is embedded.
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="index-writer") as writer:
+            pending = []
+            for start in range(0, len(todo), self.batch_size):
+                batch = todo[start : start + self.batch_size]
+                vectors = self.embedder.embed_documents([index_text(r.chunk) for r in batch])
+                pending.append(writer.submit(self.index.add, batch, vectors))
+                if progress:
+                    progress(start + len(batch), len(todo))
+            for future in pending:
+                future.result()  # re-raise a failed write before anything is committed
         report.embed_seconds = time.perf_counter() - embed_started
         report.chunks_embedded = len(todo)
-        if records:
-            self.index.add(records, np.vstack([known[r.chunk.chunk_id] for r in records]))
 
     def collect_garbage(self, course_id: str | None = None) -> int:
         """Delete records whose lesson version is no longer live (after a commit, or a crash)."""
