@@ -173,7 +173,9 @@ class App:
     @cached_property
     def bot(self) -> Bot:
         """The conversation core."""
-        return Bot(self.store, self.answers, Limits(self.settings.max_message_chars, self.settings.memory_turns))
+        return Bot(
+            self.store, self.answers, Limits(self.settings.max_message_chars, self.settings.memory_turns)
+        )
 
     def reindex(self, embedder_name: str, progress=None) -> int:  # noqa: ANN001
         """Rebuild every live chunk's vector with another embedder; returns the number of chunks."""
@@ -186,6 +188,14 @@ class App:
         embedder = make_embedder(embedder_name)
         self.__dict__["index"] = rebuild(self.chroma, embedder, records, progress)
         self.__dict__["embedder"] = embedder
-        for name in ("ingestor", "live_records", "dense_retriever", "keyword_retriever", "retriever", "answers", "bot"):
+        for name in (
+            "ingestor",
+            "live_records",
+            "dense_retriever",
+            "keyword_retriever",
+            "retriever",
+            "answers",
+            "bot",
+        ):
             self.__dict__.pop(name, None)
         return len(records)

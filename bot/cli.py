@@ -13,6 +13,7 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -20,10 +21,14 @@ from bot.app import App, IndexBusy
 from bot.config import Settings, SettingsError
 from knowledge.index import IndexMismatch
 from knowledge.loaders import CourseError, CourseOverrides, load_course
-from knowledge.models import SearchFilter
+from knowledge.models import SearchFilter, location
 
-cli = typer.Typer(help="Learnbot: cited answers from course material, in chat.", no_args_is_help=True,
-                  add_completion=False, pretty_exceptions_enable=False)
+cli = typer.Typer(
+    help="Learnbot: cited answers from course material, in chat.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
 err = Console(stderr=True, soft_wrap=True)
 
@@ -48,8 +53,14 @@ def _app(**overrides: Any) -> App:
 
 @contextmanager
 def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                  console=err, transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        transient=True,
+    ) as bar:
         task = bar.add_task(description, total=None)
         yield lambda done, total: bar.update(task, completed=done, total=total)
 
@@ -57,7 +68,9 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
 @cli.command()
 def ingest(
     path: Path = typer.Argument(..., help="A course folder or a single document (md, pdf, html, docx, txt)."),
-    course_id: str = typer.Option(None, "--course-id", help="Course id (default: course.toml's id or the folder name)."),
+    course_id: str = typer.Option(
+        None, "--course-id", help="Course id (default: course.toml's id or the folder name)."
+    ),
     track: str = typer.Option(None, help="Track the course belongs to."),
     premium: bool = typer.Option(None, "--premium/--free", help="Mark the course premium (or free)."),
     language: str = typer.Option(None, help="Course language, en or zh (default: course.toml or detected)."),
@@ -85,8 +98,16 @@ def courses() -> None:
     rows = _app().store.courses()
     table = Table("course", "title", "lessons", "chunks", "language", "track", "premium", "last ingested")
     for c in rows:
-        table.add_row(c["course_id"], c["title"], str(c["lesson_count"]), str(c["chunk_count"]), c["language"],
-                      c["track"] or "-", "yes" if c["premium"] else "no", c["ingested_at"])
+        table.add_row(
+            c["course_id"],
+            c["title"],
+            str(c["lesson_count"]),
+            str(c["chunk_count"]),
+            c["language"],
+            c["track"] or "-",
+            "yes" if c["premium"] else "no",
+            c["ingested_at"],
+        )
     out.print(table if rows else "No courses yet. Load one with `learnbot ingest PATH`.")
 
 
@@ -136,7 +157,9 @@ def search(
     k: int = typer.Option(5, "-k", help="How many chunks."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     course: str = typer.Option(None, help="Only this course."),
-    from_file: Path = typer.Option(None, "--from-file", help="JSON lines with id and question; one JSON line out each."),
+    from_file: Path = typer.Option(
+        None, "--from-file", help="JSON lines with id and question; one JSON line out each."
+    ),
 ) -> None:
     """Show the ranked chunks for a question (dense and keyword retrieval, fused)."""
     app = _app()
@@ -145,19 +168,30 @@ def search(
         result = {
             "query": row["question"],
             "results": [
-                {"course_id": h.chunk.course_id, "lesson_id": h.chunk.lesson_id, "lesson_title": h.chunk.lesson_title,
-                 "heading": h.chunk.heading, "source_path": h.chunk.source_path, "score": round(h.score, 5),
-                 "text": h.chunk.text}
+                {
+                    "course_id": h.chunk.course_id,
+                    "lesson_id": h.chunk.lesson_id,
+                    "lesson_title": h.chunk.lesson_title,
+                    "heading": h.chunk.heading,
+                    "source_path": h.chunk.source_path,
+                    "score": round(h.score, 5),
+                    "text": h.chunk.text,
+                }
                 for h in hits
             ],
         }
         if from_file is not None:
             result["id"] = row["id"]
         if as_json or from_file is not None:
-            out.print_json(data=result) if from_file is None else print(json.dumps(result, ensure_ascii=False))
+            out.print_json(data=result) if from_file is None else print(
+                json.dumps(result, ensure_ascii=False)
+            )
             continue
         for n, r in enumerate(result["results"], start=1):
-            out.print(f"[bold]{n}. {r['lesson_title']}[/bold] > {r['heading']}  ({r['score']:.4f})  {r['source_path']}")
+            out.print(
+                f"[bold]{n}. {escape(location(r['lesson_title'], r['heading']))}[/bold]"
+                f"  ({r['score']:.4f})  {escape(r['source_path'])}"
+            )
             out.print(r["text"][:300].replace("\n", " "), highlight=False)
 
 
@@ -166,7 +200,9 @@ def ask(
     question: str = typer.Argument(None, help="The question."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
     course: str = typer.Option(None, help="Only this course."),
-    from_file: Path = typer.Option(None, "--from-file", help="JSON lines with id and question; one JSON line out each."),
+    from_file: Path = typer.Option(
+        None, "--from-file", help="JSON lines with id and question; one JSON line out each."
+    ),
     generator: str = typer.Option(None, help="Back end for this run: local, openai or extractive."),
 ) -> None:
     """Answer a question from the course material, with numbered citations."""
@@ -208,8 +244,10 @@ def demo(
         course = load_course(folder)
         with _progress(f"loading {course.course_id}") as progress:
             report = app.ingestor.ingest(course, progress)
-        out.print(f"[dim]loaded {course.course_id}: {report.lessons} lessons, {report.chunks} chunks "
-                  f"({report.chunks_embedded} embedded)[/dim]")
+        out.print(
+            f"[dim]loaded {course.course_id}: {report.lessons} lessons, {report.chunks} chunks "
+            f"({report.chunks_embedded} embedded)[/dim]"
+        )
     script = [
         "/courses",
         "How long should a passphrase be?",

@@ -27,22 +27,41 @@ class SettingsError(ValueError):
 class Settings:
     """All of Learnbot's settings. Build it with :meth:`Settings.load`."""
 
-    data_dir: Path = _setting(Path("data"), "Folder for the SQLite file, the Chroma index and the converted model.")
-    embedder: str = _setting("", "Embedder for a new index: `use` (multilingual) or `minilm` (English). "
-                             "Empty: the one the index was built with, `use` for a new index.")
-    chroma_url: str = _setting("", "URL of a Chroma server (`chroma run`); empty uses the embedded index in the data dir.")
-    generator: str = _setting("local", "Answer back end: `local` (transformers), `openai` (any OpenAI-compatible "
-                              "server) or `extractive` (no LLM).")
-    local_model: str = _setting("", "Path to a local transformers model folder; empty uses the packaged SmolLM2-135M-Instruct.")
-    device: str = _setting("auto", "Where the local model runs: `auto` (CUDA with bf16 when present), `cpu` or `cuda`.")
+    data_dir: Path = _setting(
+        Path("data"), "Folder for the SQLite file, the Chroma index and the converted model."
+    )
+    embedder: str = _setting(
+        "",
+        "Embedder for a new index: `use` (multilingual) or `minilm` (English). "
+        "Empty: the one the index was built with, `use` for a new index.",
+    )
+    chroma_url: str = _setting(
+        "", "URL of a Chroma server (`chroma run`); empty uses the embedded index in the data dir."
+    )
+    generator: str = _setting(
+        "local",
+        "Answer back end: `local` (transformers), `openai` (any OpenAI-compatible "
+        "server) or `extractive` (no LLM).",
+    )
+    local_model: str = _setting(
+        "", "Path to a local transformers model folder; empty uses the packaged SmolLM2-135M-Instruct."
+    )
+    device: str = _setting(
+        "auto", "Where the local model runs: `auto` (CUDA with bf16 when present), `cpu` or `cuda`."
+    )
     max_new_tokens: int = _setting(200, "Longest answer the LLM may write, in tokens.")
-    openai_base_url: str = _setting("", "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 for vLLM.")
+    openai_base_url: str = _setting(
+        "", "Base URL of an OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1 for vLLM."
+    )
     openai_model: str = _setting("", "Model name to ask the OpenAI-compatible server for.")
     chunk_size: int = _setting(800, "Largest chunk, in characters.")
     chunk_overlap: int = _setting(100, "Characters shared by neighbouring chunks of one section.")
     top_k: int = _setting(4, "Passages given to the generator and cited.")
-    grounding_threshold: float = _setting(0.6, "Evidence score (0-1) below which the bot says the course does not "
-                                          "cover the question. See README, Grounding.")
+    grounding_threshold: float = _setting(
+        0.6,
+        "Evidence score (0-1) below which the bot says the course does not "
+        "cover the question. See README, Grounding.",
+    )
     memory_turns: int = _setting(3, "Earlier question/answer pairs kept per conversation for follow-ups.")
     max_message_chars: int = _setting(4000, "Longest question accepted; longer messages get a clear refusal.")
     log_level: str = _setting("INFO", "Logging level.")
@@ -57,7 +76,9 @@ class Settings:
         env = dict(os.environ if env is None else env)
         values: dict[str, Any] = {}
         data_dir = Path(env.get("LEARNBOT_DATA_DIR", "data"))
-        config_path = Path(env["LEARNBOT_CONFIG"]) if env.get("LEARNBOT_CONFIG") else data_dir / "learnbot.toml"
+        config_path = (
+            Path(env["LEARNBOT_CONFIG"]) if env.get("LEARNBOT_CONFIG") else data_dir / "learnbot.toml"
+        )
         if config_path.is_file():
             try:
                 values.update(tomllib.loads(config_path.read_text(encoding="utf-8")))
@@ -74,7 +95,9 @@ class Settings:
             if key in env:
                 values[name] = env[key]
         values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**{f.name: _coerce(f.name, f.type, values[f.name]) for f in fields(cls) if f.name in values})
+        return cls(
+            **{f.name: _coerce(f.name, f.type, values[f.name]) for f in fields(cls) if f.name in values}
+        )
 
     def with_(self, **changes: Any) -> Settings:
         """A copy with some settings changed."""
@@ -112,6 +135,4 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
 
 def describe_settings() -> list[tuple[str, str, str]]:
     """``(environment variable, default, help)`` for every setting, for docs and ``--help``."""
-    return [
-        (f"LEARNBOT_{f.name.upper()}", str(f.default), f.metadata["help"]) for f in fields(Settings)
-    ]
+    return [(f"LEARNBOT_{f.name.upper()}", str(f.default), f.metadata["help"]) for f in fields(Settings)]

@@ -31,7 +31,9 @@ HELP = {
         "/courses - the courses you can study\n"
         "/help - this message"
     ),
-    "zh": "我根据课程材料回答问题，并注明出处。\n直接输入问题，或使用：\n/courses - 可学习的课程\n/help - 帮助",
+    "zh": (
+        "我根据课程材料回答问题，并注明出处。\n直接输入问题，或使用：\n/courses - 可学习的课程\n/help - 帮助"
+    ),
 }
 
 
@@ -77,8 +79,12 @@ class Bot:
         if not text:
             return [Reply("Please type a question, or /help to see what I can do.")]
         if len(text) > self.limits.max_chars:
-            return [Reply(f"That message is {len(text):,} characters long; I read up to "
-                          f"{self.limits.max_chars:,}. Please ask a shorter question.")]
+            return [
+                Reply(
+                    f"That message is {len(text):,} characters long; I read up to "
+                    f"{self.limits.max_chars:,}. Please ask a shorter question."
+                )
+            ]
         if text.startswith("/"):
             name, _, argument = text[1:].partition(" ")
             name = name.split("@", 1)[0].lower()  # Telegram adds "@botname" in groups
@@ -122,8 +128,15 @@ class Bot:
         )
         if answer.grounded:
             memory.append(Turn(text, answer.answer))
-        buttons = [[Button("Helpful", f"feedback:{question_id}:up"), Button("Not helpful", f"feedback:{question_id}:down")]]
-        return [Reply(answer.answer, answer.citations, buttons, grounded=answer.grounded, question_id=question_id)]
+        buttons = [
+            [
+                Button("Helpful", f"feedback:{question_id}:up"),
+                Button("Not helpful", f"feedback:{question_id}:down"),
+            ]
+        ]
+        return [
+            Reply(answer.answer, answer.citations, buttons, grounded=answer.grounded, question_id=question_id)
+        ]
 
     def search_filter_for(self, learner_id: int) -> SearchFilter:
         """What this learner may retrieve: everything that is not premium (entitlements come later)."""

@@ -146,7 +146,9 @@ class Store:
                 continue
             with self.transaction():
                 apply(self.db)
-                self.db["schema_migrations"].insert({"version": version, "name": name, "applied_at": utcnow()})
+                self.db["schema_migrations"].insert(
+                    {"version": version, "name": name, "applied_at": utcnow()}
+                )
             applied.append(version)
         return applied
 
@@ -274,9 +276,11 @@ class Store:
             ).fetchone()
             if row:
                 return int(row[0])
-            learner_id = self.db["learners"].insert(
-                {"display_name": display_name, "language": "", "created_at": utcnow()}
-            ).last_pk
+            learner_id = (
+                self.db["learners"]
+                .insert({"display_name": display_name, "language": "", "created_at": utcnow()})
+                .last_pk
+            )
             self.db["identities"].insert(
                 {
                     "platform": platform,

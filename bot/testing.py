@@ -53,7 +53,9 @@ class FakeGenerator:
     def __init__(self) -> None:
         self.calls: list[tuple[str, list[ScoredChunk], list[Turn], str]] = []
 
-    def generate(self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str) -> str:
+    def generate(
+        self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
+    ) -> str:
         """Return the first sentence of passage 1 with a citation."""
         self.calls.append((question, list(passages), list(history), language))
         first = passages[0].chunk.text.split(". ")[0].strip().rstrip(".")
@@ -70,8 +72,13 @@ class TestBot:
         self.user = user
 
     @classmethod
-    def build(cls, data_dir: Path, embedder: object | None = None, generator: object | None = None,
-              **settings: object) -> TestBot:
+    def build(
+        cls,
+        data_dir: Path,
+        embedder: object | None = None,
+        generator: object | None = None,
+        **settings: object,
+    ) -> TestBot:
         """An app in ``data_dir`` whose embedder and generator are the fakes unless given."""
         app = App(Settings.load(env={}, data_dir=data_dir, **settings))
         app.__dict__["embedder"] = embedder or HashEmbedder()

@@ -40,19 +40,30 @@ def run(corpus: Path, embedder: str, out: Path, local_questions: int = 8) -> lis
         app.embedder.embed_documents(texts)
         raw = time.perf_counter() - started
         report = app.ingestor.ingest(course)
-        again = app.ingestor.ingest(load_course(corpus / "lessons" / "en", CourseOverrides(course_id="iot-en")))
+        again = app.ingestor.ingest(
+            load_course(corpus / "lessons" / "en", CourseOverrides(course_id="iot-en"))
+        )
         rows += [
             ("chunks", f"{len(chunks)}"),
             (f"embedder raw throughput ({embedder})", f"{len(chunks) / raw:.1f} chunks/s"),
-            ("ingestion throughput (load + chunk + embed + write)", f"{report.chunks / report.seconds:.1f} chunks/s"),
+            (
+                "ingestion throughput (load + chunk + embed + write)",
+                f"{report.chunks / report.seconds:.1f} chunks/s",
+            ),
             ("ingestion / raw embedder", f"{raw / report.seconds:.2f}"),
             ("first ingest", f"{report.seconds:.1f} s"),
-            ("re-ingest unchanged", f"{again.seconds:.2f} s ({again.seconds / report.seconds:.1%} of the first)"),
+            (
+                "re-ingest unchanged",
+                f"{again.seconds:.2f} s ({again.seconds / report.seconds:.1%} of the first)",
+            ),
         ]
 
         questions = read_questions(corpus / "quizzes.en.jsonl")
-        for name, retriever in (("dense", app.dense_retriever), ("keyword", app.keyword_retriever),
-                                ("fused", app.retriever)):
+        for name, retriever in (
+            ("dense", app.dense_retriever),
+            ("keyword", app.keyword_retriever),
+            ("fused", app.retriever),
+        ):
             retriever.retrieve("warm up", k=5)
             latencies = []
             for q in questions:
@@ -60,7 +71,9 @@ def run(corpus: Path, embedder: str, out: Path, local_questions: int = 8) -> lis
                 retriever.retrieve(q.question, k=5)
                 latencies.append((time.perf_counter() - started) * 1000)
             p50, p95 = _percentiles(latencies)
-            rows.append((f"retrieval {name} p50 / p95 (k=5, {len(chunks)} chunks)", f"{p50:.1f} / {p95:.1f} ms"))
+            rows.append(
+                (f"retrieval {name} p50 / p95 (k=5, {len(chunks)} chunks)", f"{p50:.1f} / {p95:.1f} ms")
+            )
 
         rows.append(_ask_latency(app, questions, "extractive", len(questions)))
         local = App(Settings.load(env={}, data_dir=work, embedder=embedder, generator="local"))
@@ -85,8 +98,10 @@ def _ask_latency(app: App, questions: list, name: str, count: int) -> tuple[str,
             bar.advance(task)
     p50, p95 = _percentiles(latencies)
     note = f", {fallbacks} of {len(latencies)} answers fell back to quoting" if name != "extractive" else ""
-    return (f"ask {name} p50 / p95 ({len(latencies)} questions{note})",
-            f"{p50:.0f} / {p95:.0f} ms (mean {statistics.mean(latencies):.0f})")
+    return (
+        f"ask {name} p50 / p95 ({len(latencies)} questions{note})",
+        f"{p50:.0f} / {p95:.0f} ms (mean {statistics.mean(latencies):.0f})",
+    )
 
 
 def _report(out: Path, rows: list[tuple[str, str]]) -> None:

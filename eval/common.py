@@ -80,9 +80,13 @@ def app_with_courses(work: Path, embedder: str, courses: dict[str, Path], **sett
         course = load_course(path, CourseOverrides(course_id=course_id))
         with progress() as bar:
             task = bar.add_task(f"ingest {course_id} ({embedder})", total=None)
-            report = app.ingestor.ingest(course, progress=lambda done, total: bar.update(task, completed=done, total=total))
+            report = app.ingestor.ingest(
+                course, progress=lambda done, total, task=task: bar.update(task, completed=done, total=total)
+            )
         if report.chunks_embedded:
-            console.print(f"ingested {course_id} with {embedder}: {report.chunks} chunks in {report.seconds:.1f}s")
+            console.print(
+                f"ingested {course_id} with {embedder}: {report.chunks} chunks in {report.seconds:.1f}s"
+            )
     return app
 
 

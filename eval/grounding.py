@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.common import IOT, app_with_courses, console, progress, read_questions, write_report
+from eval.common import app_with_courses, console, progress, read_questions, write_report
 from knowledge.grounding import Evidence, Weights
 from knowledge.models import SearchFilter
 
@@ -30,7 +30,6 @@ class Case:
     set_name: str
     covered: bool
     evidence: Evidence
-
 
 
 def collect(app, questions, course_id: str, covered: bool, set_name: str) -> list[Case]:  # noqa: ANN001
@@ -61,8 +60,12 @@ def fit(cases: list[Case]) -> Weights:
     """Fit "covered" on the signals: all four within one language, the embedding alone across languages."""
     same = [c for c in cases if not c.evidence.cross_lingual]
     cross = [c for c in cases if c.evidence.cross_lingual]
-    w, b = _logistic(np.array([c.evidence.features() for c in same]), np.array([float(c.covered) for c in same]))
-    wx, bx = _logistic(np.array([[c.evidence.dense] for c in cross]), np.array([float(c.covered) for c in cross]))
+    w, b = _logistic(
+        np.array([c.evidence.features() for c in same]), np.array([float(c.covered) for c in same])
+    )
+    wx, bx = _logistic(
+        np.array([[c.evidence.dense] for c in cross]), np.array([float(c.covered) for c in cross])
+    )
     return Weights(tuple(round(float(v), 3) for v in w), round(b, 3), (round(float(wx[0]), 3), round(bx, 3)))
 
 
@@ -76,15 +79,21 @@ def rates(cases: list[Case], weights, threshold: float) -> tuple[float, float]: 
 
 def run(corpus: Path, embedder: str, out: Path, work: Path, max_wrong: float = 0.05) -> dict:
     """Collect signals, fit, choose the threshold, check on the sample course, write ``grounding.md``."""
-    app = app_with_courses(work, embedder, {"iot-en": corpus / "lessons/en", "iot-zh": corpus / "lessons/zh"},
-                           generator="extractive")
+    app = app_with_courses(
+        work,
+        embedder,
+        {"iot-en": corpus / "lessons/en", "iot-zh": corpus / "lessons/zh"},
+        generator="extractive",
+    )
     uncovered = read_questions(DATASETS / "uncovered.jsonl")
     unc_en = [q for q in uncovered if not q.qid.startswith("zh")]
     unc_zh = [q for q in uncovered if q.qid.startswith("zh")]
     en, zh = read_questions(corpus / "quizzes.en.jsonl"), read_questions(corpus / "quizzes.zh-cn.jsonl")
     groups = {
-        "English": collect(app, en, "iot-en", True, "covered en") + collect(app, unc_en, "iot-en", False, "uncovered en"),
-        "Chinese": collect(app, zh, "iot-zh", True, "covered zh") + collect(app, unc_zh, "iot-zh", False, "uncovered zh"),
+        "English": collect(app, en, "iot-en", True, "covered en")
+        + collect(app, unc_en, "iot-en", False, "uncovered en"),
+        "Chinese": collect(app, zh, "iot-zh", True, "covered zh")
+        + collect(app, unc_zh, "iot-zh", False, "uncovered zh"),
         "Chinese over English": collect(app, zh, "iot-en", True, "covered zh>en")
         + collect(app, unc_zh, "iot-en", False, "uncovered zh>en"),
     }
@@ -99,21 +108,32 @@ def run(corpus: Path, embedder: str, out: Path, work: Path, max_wrong: float = 0
     return {"weights": weights, "threshold": threshold}
 
 
-def _sample_course_check(work: Path, embedder: str, weights, threshold: float) -> dict[str, tuple[float, float]]:  # noqa: ANN001
+def _sample_course_check(
+    work: Path, embedder: str, weights, threshold: float
+) -> dict[str, tuple[float, float]]:  # noqa: ANN001
     """Refusal rates on the bundled security course: its quiz questions (covered) and the uncovered set."""
     from knowledge.loaders import load_course
 
-    app = app_with_courses(work / "samples", embedder, {c: SAMPLES / c for c in ("security-basics", "security-basics-zh")},
-                           generator="extractive")
+    app = app_with_courses(
+        work / "samples",
+        embedder,
+        {c: SAMPLES / c for c in ("security-basics", "security-basics-zh")},
+        generator="extractive",
+    )
     uncovered = read_questions(DATASETS / "uncovered.jsonl")
     result = {}
     for course_id, lang in (("security-basics", "en"), ("security-basics-zh", "zh")):
         course = load_course(SAMPLES / course_id)
         covered = [q for lesson in course.lessons for q in lesson.quiz]
-        cases = [Case(course_id, True, app.answers.evidence(q.question, SearchFilter(course_ids=(course_id,)))[1])
-                 for q in covered]
-        cases += [Case(course_id, False, app.answers.evidence(q.question, SearchFilter(course_ids=(course_id,)))[1])
-                  for q in uncovered if q.qid.startswith(lang)]
+        cases = [
+            Case(course_id, True, app.answers.evidence(q.question, SearchFilter(course_ids=(course_id,)))[1])
+            for q in covered
+        ]
+        cases += [
+            Case(course_id, False, app.answers.evidence(q.question, SearchFilter(course_ids=(course_id,)))[1])
+            for q in uncovered
+            if q.qid.startswith(lang)
+        ]
         result[course_id] = rates(cases, weights, threshold)
     return result
 
@@ -124,9 +144,17 @@ def _report(out: Path, groups, weights, threshold: float, grid, held_out) -> Non
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    lines = ["# Grounding", "", f"Fitted weights: {weights}", "", f"Chosen threshold: **{threshold:.3f}** (the highest "
-             "threshold that wrongly refuses at most 5% of covered questions in every group)", "",
-             "| group | uncovered refused | covered wrongly refused |", "|---|---|---|"]
+    lines = [
+        "# Grounding",
+        "",
+        f"Fitted weights: {weights}",
+        "",
+        f"Chosen threshold: **{threshold:.3f}** (the highest "
+        "threshold that wrongly refuses at most 5% of covered questions in every group)",
+        "",
+        "| group | uncovered refused | covered wrongly refused |",
+        "|---|---|---|",
+    ]
     fig, ax = plt.subplots(figsize=(7, 4))
     for name, cases in groups.items():
         refused, wrong = rates(cases, weights, threshold)

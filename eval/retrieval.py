@@ -54,8 +54,14 @@ def score(retriever: Retriever, questions: list[Question], course_id: str, label
         return sum(1 for r in ranks if r is not None and r <= n) / len(ranks)
 
     mrr = sum(1 / r for r in ranks if r is not None and r <= 10) / len(ranks)
-    return Scores(recall(1), recall(3), recall(5), mrr, float(np.percentile(latencies, 50)),
-                  float(np.percentile(latencies, 95)))
+    return Scores(
+        recall(1),
+        recall(3),
+        recall(5),
+        mrr,
+        float(np.percentile(latencies, 50)),
+        float(np.percentile(latencies, 95)),
+    )
 
 
 def run(corpus: Path, embedders: list[str], out: Path, work: Path) -> dict[tuple[str, str], Scores]:
@@ -71,7 +77,10 @@ def run(corpus: Path, embedders: list[str], out: Path, work: Path) -> dict[tuple
         app = app_with_courses(work, embedder, courses)
         for set_name, question_file, course_id in sets:
             questions = read_questions(corpus / question_file)
-            retrievers: dict[str, Retriever] = {embedder: app.dense_retriever, f"BM25 + {embedder} fused": app.retriever}
+            retrievers: dict[str, Retriever] = {
+                embedder: app.dense_retriever,
+                f"BM25 + {embedder} fused": app.retriever,
+            }
             if embedder == embedders[0]:
                 retrievers = {"BM25": app.keyword_retriever, **retrievers}
             for name, retriever in retrievers.items():
@@ -95,7 +104,14 @@ def _report(results: dict[tuple[str, str], Scores], out: Path) -> None:
         "|---|---|---|---|---|---|---|---|",
     ]
     for (set_name, name), s in results.items():
-        cells = [f"{s.r1:.2f}", f"{s.r3:.2f}", f"{s.r5:.2f}", f"{s.mrr10:.2f}", f"{s.p50_ms:.1f}", f"{s.p95_ms:.1f}"]
+        cells = [
+            f"{s.r1:.2f}",
+            f"{s.r3:.2f}",
+            f"{s.r5:.2f}",
+            f"{s.mrr10:.2f}",
+            f"{s.p50_ms:.1f}",
+            f"{s.p95_ms:.1f}",
+        ]
         table.add_row(set_name, name, *cells)
         lines.append(f"| {set_name} | {name} | " + " | ".join(cells) + " |")
     console.print(table)

@@ -17,7 +17,6 @@ from knowledge.models import ScoredChunk, SearchFilter
 from knowledge.retrieval import Retriever, rank_lessons
 
 
-
 class _Terms(Protocol):
     def document_frequency(self, term: str) -> float: ...
 
@@ -100,8 +99,16 @@ class AnswerChain:
         'Sensors and actuators'
     """
 
-    def __init__(self, retriever: Retriever, generator: Generator, vocabulary: Vocabulary,
-                 threshold: float, top_k: int = 4, evidence_depth: int = 20, min_support: float = 0.6) -> None:
+    def __init__(
+        self,
+        retriever: Retriever,
+        generator: Generator,
+        vocabulary: Vocabulary,
+        threshold: float,
+        top_k: int = 4,
+        evidence_depth: int = 20,
+        min_support: float = 0.6,
+    ) -> None:
         self.retriever = retriever
         self.vocabulary = vocabulary
         self.min_support = min_support
@@ -111,16 +118,18 @@ class AnswerChain:
         self.top_k = top_k
         self.evidence_depth = evidence_depth
 
-    def evidence(self, question: str, search_filter: SearchFilter | None = None,
-                 history: Sequence[Turn] = ()) -> tuple[list[ScoredChunk], Evidence]:
+    def evidence(
+        self, question: str, search_filter: SearchFilter | None = None, history: Sequence[Turn] = ()
+    ) -> tuple[list[ScoredChunk], Evidence]:
         """Retrieve passages and measure the evidence (no generation)."""
         query = retrieval_query(question, history)
         hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
         vocabulary = self.vocabulary()
         return hits, assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
 
-    def answer(self, question: str, search_filter: SearchFilter | None = None,
-               history: Sequence[Turn] = ()) -> Answer:
+    def answer(
+        self, question: str, search_filter: SearchFilter | None = None, history: Sequence[Turn] = ()
+    ) -> Answer:
         """Answer ``question`` from the passages ``search_filter`` admits.
 
         ``history`` holds earlier turns of this conversation, so a follow-up is understood.
@@ -153,14 +162,20 @@ class AnswerChain:
         return Answer(text, False, language, [], closest, evidence=score)
 
 
-def keep_supported(answer: str, passages: Sequence[ScoredChunk], language: str, min_support: float) -> str | None:
+def keep_supported(
+    answer: str, passages: Sequence[ScoredChunk], language: str, min_support: float
+) -> str | None:
     """Drop the answer's sentences that the passages do not support; ``None`` when too little is left.
 
     A sentence is supported when at least ``min_support`` of its words occur in the passages. Small
     models drift into their own memory; this keeps only what the course says. An answer in another
     language than the question's (when the passages have that language) is not accepted either.
     """
-    if language == "zh" and detect_language(answer) != "zh" and any(p.chunk.language == "zh" for p in passages):
+    if (
+        language == "zh"
+        and detect_language(answer) != "zh"
+        and any(p.chunk.language == "zh" for p in passages)
+    ):
         return None
     vocabulary: set[str] = set()
     for passage in passages:
@@ -209,7 +224,14 @@ def resolve_citations(text: str, passages: Sequence[ScoredChunk]) -> tuple[str, 
     for new_n, old_n in enumerate(order, start=1):
         chunk = passages[old_n - 1].chunk
         citations.append(
-            Citation(new_n, chunk.course_id, chunk.lesson_id, chunk.lesson_title, chunk.heading,
-                     chunk.source_path, round(passages[old_n - 1].score, 4))
+            Citation(
+                new_n,
+                chunk.course_id,
+                chunk.lesson_id,
+                chunk.lesson_title,
+                chunk.heading,
+                chunk.source_path,
+                round(passages[old_n - 1].score, 4),
+            )
         )
     return text, citations

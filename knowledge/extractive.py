@@ -129,4 +129,3 @@ class ExtractiveGenerator:
                 chosen.append(s)
                 used += len(s.text) + 5
         return sorted(chosen, key=lambda s: (s.passage, s.position))
-

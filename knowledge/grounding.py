@@ -65,11 +65,18 @@ class Weights:
 
 # Fitted by `python -m eval grounding` on the IoT quiz questions (covered) and
 # eval/datasets/uncovered.jsonl; see README, Grounding.
-DEFAULT_WEIGHTS = Weights(same_language=(5.412, 1.916, 5.412, 0.889), bias=-5.904, cross_lingual=(10.453, -2.246))
+DEFAULT_WEIGHTS = Weights(
+    same_language=(5.412, 1.916, 5.412, 0.889), bias=-5.904, cross_lingual=(10.453, -2.246)
+)
 
 
-def assess(question: str, hits: Sequence[ScoredChunk], document_frequency: Callable[[str], float],
-           index_size: int, top: int = 4) -> Evidence:
+def assess(
+    question: str,
+    hits: Sequence[ScoredChunk],
+    document_frequency: Callable[[str], float],
+    index_size: int,
+    top: int = 4,
+) -> Evidence:
     """Measure how well ``hits`` (fused results, best first) cover ``question``.
 
     Args:
@@ -94,10 +101,16 @@ def assess(question: str, hits: Sequence[ScoredChunk], document_frequency: Calla
         if total:
             coverage = max(coverage, sum(w for t, w in weights.items() if t in passage_terms) / total)
     known = sum(w for t, w in weights.items() if document_frequency(t) > 0) / total if total else 0.0
-    dense_lessons = [h.chunk.lesson_id for h in sorted(hits, key=lambda h: -(h.dense_score or -1))[:top]
-                     if h.dense_score is not None]
-    keyword_lessons = [h.chunk.lesson_id for h in sorted(hits, key=lambda h: -(h.keyword_score or -1))[:top]
-                       if h.keyword_score is not None]
+    dense_lessons = [
+        h.chunk.lesson_id
+        for h in sorted(hits, key=lambda h: -(h.dense_score or -1))[:top]
+        if h.dense_score is not None
+    ]
+    keyword_lessons = [
+        h.chunk.lesson_id
+        for h in sorted(hits, key=lambda h: -(h.keyword_score or -1))[:top]
+        if h.keyword_score is not None
+    ]
     agreement = 1.0 if set(dense_lessons[:2]) & set(keyword_lessons[:2]) else 0.0
     cross = detect_language(question) != hits[0].chunk.language
     return Evidence(dense=dense, coverage=coverage, known=known, agreement=agreement, cross_lingual=cross)

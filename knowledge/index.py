@@ -97,7 +97,9 @@ class VectorIndex(Protocol):
         """Every stored record (of one course, when given)."""
         ...
 
-    def query(self, vector: np.ndarray, k: int, search_filter: SearchFilter | None) -> list[tuple[Record, float]]:
+    def query(
+        self, vector: np.ndarray, k: int, search_filter: SearchFilter | None
+    ) -> list[tuple[Record, float]]:
         """The ``k`` nearest records passing the filter, with cosine similarity."""
         ...
 
@@ -156,7 +158,9 @@ class ChromaIndex:
             self._collection.upsert(
                 ids=[r.record_id for r in batch],
                 documents=[r.chunk.text for r in batch],
-                metadatas=[{**r.chunk.metadata(), "chunk_id": r.chunk.chunk_id, "version": r.version} for r in batch],
+                metadatas=[
+                    {**r.chunk.metadata(), "chunk_id": r.chunk.chunk_id, "version": r.version} for r in batch
+                ],
                 embeddings=np.asarray(vectors[start : start + _PAGE], dtype=np.float32),
             )
 
@@ -189,7 +193,9 @@ class ChromaIndex:
                 return
             offset += _PAGE
 
-    def query(self, vector: np.ndarray, k: int, search_filter: SearchFilter | None) -> list[tuple[Record, float]]:
+    def query(
+        self, vector: np.ndarray, k: int, search_filter: SearchFilter | None
+    ) -> list[tuple[Record, float]]:
         """The ``k`` nearest records passing the filter, with cosine similarity."""
         if k <= 0:
             return []
@@ -228,7 +234,8 @@ _STOPWORDS = frozenset(
     will just don should now is are was were be been being have has had having do does did doing i me my we
     our you your he him his she her it its they them their what which who whom this that these those am
     would could also may might must shall
-    的 了 是 在 和 与 或 也 都 就 而 及 以 之 其 这 那 个 们 吗 呢 吧 啊 什么 怎么 如何 为什么 哪些 哪个 一个 可以
+    的 了 是 在 和 与 或 也 都 就 而 及 以 之 其 这 那 个 们 吗 呢 吧 啊
+    什么 怎么 如何 为什么 哪些 哪个 一个 可以
     能 会 要 把 被 对 从 向 到 中 上 下 为 有 没有 不 我 你 他 她 它 我们 你们 他们
     下列 以下 哪 哪一项 哪一个 哪种 哪项 哪里 怎样 怎么样 是否 还是 应该 应当 需要 正确 错误 选项 请问 关于
     一下 多少 几个 时候 时 后 前 最 更""".split()
@@ -285,7 +292,9 @@ class KeywordIndex:
         """How many chunks are indexed."""
         return len(self.chunks)
 
-    def search(self, query: str, k: int, search_filter: SearchFilter | None = None) -> list[tuple[Chunk, float]]:
+    def search(
+        self, query: str, k: int, search_filter: SearchFilter | None = None
+    ) -> list[tuple[Chunk, float]]:
         """The ``k`` best-scoring chunks passing the filter (only chunks sharing a query term)."""
         terms = tokenize(query)
         if self._bm25 is None or not terms or k <= 0:
@@ -302,8 +311,14 @@ class KeywordIndex:
         return results
 
 
-def rebuild(client: Any, embedder: Embedder, records: Sequence[Record], progress: Any = None,
-            batch_size: int = 64, collection: str = COLLECTION) -> ChromaIndex:
+def rebuild(
+    client: Any,
+    embedder: Embedder,
+    records: Sequence[Record],
+    progress: Any = None,
+    batch_size: int = 64,
+    collection: str = COLLECTION,
+) -> ChromaIndex:
     """Re-embed ``records`` with ``embedder`` into a fresh collection that then replaces the old one.
 
     The new collection is filled under a staging name first; the old one is dropped only when the

@@ -9,8 +9,8 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
@@ -60,8 +60,16 @@ class IngestReport:
 def lesson_version(course: Course, lesson: Lesson, chunks: list[Chunk]) -> str:
     """A fingerprint of everything stored about a lesson: its records and its catalogue row."""
     settings = (course.course_id, course.language, course.track, course.premium, course.title)
-    about = (lesson.lesson_id, lesson.title, lesson.order, lesson.module, lesson.objectives, lesson.minutes,
-             lesson.prerequisites, [asdict(q) for q in lesson.quiz])
+    about = (
+        lesson.lesson_id,
+        lesson.title,
+        lesson.order,
+        lesson.module,
+        lesson.objectives,
+        lesson.minutes,
+        lesson.prerequisites,
+        [asdict(q) for q in lesson.quiz],
+    )
     payload = json.dumps([settings, about, [(c.chunk_id, c.position) for c in chunks]], default=str)
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
@@ -73,8 +81,14 @@ class Ingestor:
         >>> report = Ingestor(index, embedder, store, Chunker()).ingest(course)
     """
 
-    def __init__(self, index: VectorIndex, embedder: Embedder, catalog: Catalog, chunker: Chunker,
-                 batch_size: int = 256) -> None:
+    def __init__(
+        self,
+        index: VectorIndex,
+        embedder: Embedder,
+        catalog: Catalog,
+        chunker: Chunker,
+        batch_size: int = 256,
+    ) -> None:
         self.index = index
         self.embedder = embedder
         self.catalog = catalog
@@ -85,10 +99,13 @@ class Ingestor:
         """Bring the index and the catalogue in line with ``course``."""
         started = time.perf_counter()
         report = IngestReport(course_id=course.course_id, problems=list(course.problems))
-        current = {lesson: v for (c, lesson), v in self.catalog.lesson_versions().items() if c == course.course_id}
+        current = {
+            lesson: v for (c, lesson), v in self.catalog.lesson_versions().items() if c == course.course_id
+        }
         by_lesson = {lesson.lesson_id: self.chunker.chunk_lesson(course, lesson) for lesson in course.lessons}
         versions = {
-            lesson.lesson_id: lesson_version(course, lesson, by_lesson[lesson.lesson_id]) for lesson in course.lessons
+            lesson.lesson_id: lesson_version(course, lesson, by_lesson[lesson.lesson_id])
+            for lesson in course.lessons
         }
         changed = [lid for lid, v in versions.items() if current.get(lid) != v]
         report.lessons = sum(1 for lid in by_lesson if lid)
@@ -99,13 +116,21 @@ class Ingestor:
         if changed:
             self._write_records(course, {lid: by_lesson[lid] for lid in changed}, versions, report, progress)
         if changed or report.lessons_removed or not current:
-            self.catalog.commit_course(self._course_row(course, report), self._lesson_rows(course, by_lesson, versions))
+            self.catalog.commit_course(
+                self._course_row(course, report), self._lesson_rows(course, by_lesson, versions)
+            )
             self.collect_garbage(course.course_id)
         report.seconds = time.perf_counter() - started
         return report
 
-    def _write_records(self, course: Course, chunks_by_lesson: dict[str, list[Chunk]], versions: dict[str, str],
-                       report: IngestReport, progress: ProgressFn | None) -> None:
+    def _write_records(
+        self,
+        course: Course,
+        chunks_by_lesson: dict[str, list[Chunk]],
+        versions: dict[str, str],
+        report: IngestReport,
+        progress: ProgressFn | None,
+    ) -> None:
         records = [
             Record(record_id(chunk.chunk_id, versions[lid]), chunk, versions[lid])
             for lid, chunks in chunks_by_lesson.items()
@@ -174,7 +199,9 @@ class Ingestor:
         }
 
     @staticmethod
-    def _lesson_rows(course: Course, by_lesson: dict[str, list[Chunk]], versions: dict[str, str]) -> list[dict[str, Any]]:
+    def _lesson_rows(
+        course: Course, by_lesson: dict[str, list[Chunk]], versions: dict[str, str]
+    ) -> list[dict[str, Any]]:
         return [
             {
                 "lesson_id": lesson.lesson_id,

@@ -178,7 +178,7 @@ def _load_declared(root: Path) -> Course:
         if not isinstance(prerequisites, list) or not all(isinstance(p, str) for p in prerequisites):
             raise CourseError(
                 f"{toml_path}: lesson '{entry['id']}': 'prerequisites' must be a list of lesson ids, "
-                f"like [\"intro\"]"
+                f'like ["intro"]'
             )
         lesson = Lesson(
             lesson_id=str(entry["id"]),

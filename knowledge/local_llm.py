@@ -260,4 +260,3 @@ class LocalGenerator:
                 turns = turns[1:]
             else:
                 budget //= 2
-

@@ -157,9 +157,7 @@ class SearchFilter:
             clauses.append({"track": {"$in": list(self.tracks) or [""]}})
         if not self.allow_premium:
             if self.premium_tracks:
-                clauses.append(
-                    {"$or": [{"premium": False}, {"track": {"$in": list(self.premium_tracks)}}]}
-                )
+                clauses.append({"$or": [{"premium": False}, {"track": {"$in": list(self.premium_tracks)}}]})
             else:
                 clauses.append({"premium": False})
         if not clauses:

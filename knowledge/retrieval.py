@@ -20,7 +20,9 @@ from knowledge.models import Chunk, ScoredChunk, SearchFilter
 class Retriever(Protocol):
     """Finds the passages most likely to answer a question."""
 
-    def retrieve(self, query: str, k: int = 5, search_filter: SearchFilter | None = None) -> list[ScoredChunk]:
+    def retrieve(
+        self, query: str, k: int = 5, search_filter: SearchFilter | None = None
+    ) -> list[ScoredChunk]:
         """The ``k`` best chunks for ``query``, best first."""
         ...
 
@@ -32,8 +34,12 @@ class LiveRecords:
     every commit, also one made by another process, so a serving bot picks up a CLI ingestion.
     """
 
-    def __init__(self, index: VectorIndex, versions: Callable[[], dict[tuple[str, str], str]],
-                 generation: Callable[[], str]) -> None:
+    def __init__(
+        self,
+        index: VectorIndex,
+        versions: Callable[[], dict[tuple[str, str], str]],
+        generation: Callable[[], str],
+    ) -> None:
         self.index = index
         self._versions = versions
         self._generation = generation
@@ -53,7 +59,8 @@ class LiveRecords:
                 return
             live = self._versions()
             chunks = [
-                r.chunk for r in self.index.records()
+                r.chunk
+                for r in self.index.records()
                 if live.get((r.chunk.course_id, r.chunk.lesson_id)) == r.version
             ]
             chunks.sort(key=lambda c: (c.course_id, c.source_path, c.position))
@@ -66,8 +73,10 @@ class LiveRecords:
         """The filter, or ``None`` when it admits every live chunk (a filtered vector query is slower)."""
         if search_filter is None:
             return None
-        probe = [Chunk("", "", course, "", "", "", "", "", track=track, premium=premium)
-                 for course, track, premium in self._kinds]
+        probe = [
+            Chunk("", "", course, "", "", "", "", "", track=track, premium=premium)
+            for course, track, premium in self._kinds
+        ]
         return None if all(search_filter.admits(c) for c in probe) else search_filter
 
     def is_live(self, chunk: Chunk, version: str) -> bool:
@@ -89,7 +98,9 @@ class DenseRetriever:
         self.records = records
         self.embedder = embedder
 
-    def retrieve(self, query: str, k: int = 5, search_filter: SearchFilter | None = None) -> list[ScoredChunk]:
+    def retrieve(
+        self, query: str, k: int = 5, search_filter: SearchFilter | None = None
+    ) -> list[ScoredChunk]:
         """The ``k`` most similar live chunks (cosine similarity as the score)."""
         self.records.refresh()
         vector = self.embedder.embed_query(query)
@@ -111,7 +122,9 @@ class KeywordRetriever:
     def __init__(self, records: LiveRecords) -> None:
         self.records = records
 
-    def retrieve(self, query: str, k: int = 5, search_filter: SearchFilter | None = None) -> list[ScoredChunk]:
+    def retrieve(
+        self, query: str, k: int = 5, search_filter: SearchFilter | None = None
+    ) -> list[ScoredChunk]:
         """The ``k`` best BM25 matches (raw BM25 as the score)."""
         hits = self.records.keyword.search(query, k, search_filter)
         return [ScoredChunk(c, s, keyword_score=s) for c, s in hits]
@@ -128,8 +141,15 @@ class FusedRetriever:
         >>> FusedRetriever(dense, keyword).retrieve("what does a sensor do?", k=5)
     """
 
-    def __init__(self, dense: DenseRetriever, keyword: KeywordRetriever, rrf_k: int = 60, depth: int = 50,
-                 keyword_weight: float = 1.5, cross_lingual_keyword_weight: float = 0.3) -> None:
+    def __init__(
+        self,
+        dense: DenseRetriever,
+        keyword: KeywordRetriever,
+        rrf_k: int = 60,
+        depth: int = 50,
+        keyword_weight: float = 1.5,
+        cross_lingual_keyword_weight: float = 0.3,
+    ) -> None:
         self.dense = dense
         self.keyword = keyword
         self.rrf_k = rrf_k
@@ -137,12 +157,16 @@ class FusedRetriever:
         self.keyword_weight = keyword_weight
         self.cross_lingual_keyword_weight = cross_lingual_keyword_weight
 
-    def retrieve(self, query: str, k: int = 5, search_filter: SearchFilter | None = None) -> list[ScoredChunk]:
+    def retrieve(
+        self, query: str, k: int = 5, search_filter: SearchFilter | None = None
+    ) -> list[ScoredChunk]:
         """The ``k`` best chunks by fused rank; dense and keyword scores are kept for grounding."""
         dense, keyword = self._both(query, max(self.depth, k), search_filter)
         return self._fuse(query, dense, keyword)[:k]
 
-    def lessons(self, query: str, n: int = 5, search_filter: SearchFilter | None = None) -> list[tuple[str, str]]:
+    def lessons(
+        self, query: str, n: int = 5, search_filter: SearchFilter | None = None
+    ) -> list[tuple[str, str]]:
         """The ``n`` lessons that best answer ``query``, as ``(course_id, lesson_id)``.
 
         A lesson collects evidence from up to three of its chunks in each ranked list, so a lesson
@@ -154,8 +178,13 @@ class FusedRetriever:
         kw_weights = [self.keyword_weight if same else self.cross_lingual_keyword_weight for same in weights]
         return lesson_ranking([(dense, [1.0] * len(dense)), (keyword, kw_weights)])[:n]
 
-    def _both(self, query: str, depth: int, search_filter: SearchFilter | None) -> tuple[list[ScoredChunk], ...]:
-        return (self.dense.retrieve(query, depth, search_filter), self.keyword.retrieve(query, depth, search_filter))
+    def _both(
+        self, query: str, depth: int, search_filter: SearchFilter | None
+    ) -> tuple[list[ScoredChunk], ...]:
+        return (
+            self.dense.retrieve(query, depth, search_filter),
+            self.keyword.retrieve(query, depth, search_filter),
+        )
 
     def _fuse(self, query: str, dense: list[ScoredChunk], keyword: list[ScoredChunk]) -> list[ScoredChunk]:
         query_language = detect_language(query)
@@ -177,7 +206,9 @@ class FusedRetriever:
             fused[cid] = fused.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
         best = sorted(fused, key=lambda cid: -fused[cid])
         return [
-            ScoredChunk(chunks[c], fused[c], dense_score=dense_scores.get(c), keyword_score=keyword_scores.get(c))
+            ScoredChunk(
+                chunks[c], fused[c], dense_score=dense_scores.get(c), keyword_score=keyword_scores.get(c)
+            )
             for c in best
         ]
 
@@ -192,8 +223,9 @@ def rank_lessons(hits: Sequence[ScoredChunk]) -> list[tuple[str, str]]:
     return seen
 
 
-def lesson_ranking(ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], per_lesson: int = 3,
-                   rrf_k: int = 5) -> list[tuple[str, str]]:
+def lesson_ranking(
+    ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], per_lesson: int = 3, rrf_k: int = 5
+) -> list[tuple[str, str]]:
     """Fuse ranked chunk lists into a lesson ranking.
 
     Each list gives a lesson ``weight / (rrf_k + rank)`` for each of its first ``per_lesson`` chunks;

@@ -1,4 +1,4 @@
-"""Shared fixtures: no network beyond 127.0.0.1, paths to the corpora and the sample courses, real models once."""
+"""Shared fixtures: no network beyond 127.0.0.1, corpora and sample-course paths, real models loaded once."""
 
 from __future__ import annotations
 

@@ -18,8 +18,14 @@ pytestmark = pytest.mark.slow
 def learnbot(data_dir: Path, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNBOT_")}
     env.update(LEARNBOT_DATA_DIR=str(data_dir), LEARNBOT_GENERATOR="extractive", HF_HUB_OFFLINE="1")
-    result = subprocess.run([sys.executable, "-m", "bot.cli", *args], capture_output=True, text=True,
-                            env=env, cwd=ROOT, timeout=300)
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
     if check and result.returncode != 0:
         raise AssertionError(f"learnbot {' '.join(args)} failed:\n{result.stdout}\n{result.stderr}")
     return result
@@ -42,17 +48,23 @@ def test_ingest_is_incremental_and_courses_lists_it(data_dir):
 def test_search_and_ask_json(data_dir):
     found = json.loads(learnbot(data_dir, "search", "passphrase length", "-k", "3", "--json").stdout)
     assert found["query"] == "passphrase length" and len(found["results"]) == 3
-    assert {"course_id", "lesson_id", "lesson_title", "heading", "source_path", "score", "text"} <= set(found["results"][0])
+    assert {"course_id", "lesson_id", "lesson_title", "heading", "source_path", "score", "text"} <= set(
+        found["results"][0]
+    )
     answer = json.loads(learnbot(data_dir, "ask", "How long must a company password be?", "--json").stdout)
     assert answer["grounded"] is True and answer["language"] == "en"
     assert answer["citations"][0]["lesson_id"] == "passwords"
-    assert {"n", "course_id", "lesson_id", "lesson_title", "heading", "source_path", "score"} <= set(answer["citations"][0])
+    assert {"n", "course_id", "lesson_id", "lesson_title", "heading", "source_path", "score"} <= set(
+        answer["citations"][0]
+    )
     assert answer["latency_ms"] > 0
 
 
 def test_batch_mode_keeps_ids(data_dir, tmp_path):
     questions = tmp_path / "q.jsonl"
-    questions.write_text('{"id": "a", "question": "What is phishing?"}\n{"id": 7, "question": "Who won the 2014 World Cup?"}\n')
+    questions.write_text(
+        '{"id": "a", "question": "What is phishing?"}\n{"id": 7, "question": "Who won the 2014 World Cup?"}\n'
+    )
     lines = learnbot(data_dir, "ask", "--from-file", str(questions), "--json").stdout.strip().splitlines()
     rows = [json.loads(line) for line in lines]
     assert [r["id"] for r in rows] == ["a", 7]
@@ -96,9 +108,16 @@ def test_reindex_switches_embedder_and_a_mismatch_names_reindex(tmp_path):
     assert env_mismatch.returncode == 0
     learnbot(data, "reindex", "--embedder", "minilm")
     result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "search", "密码"], capture_output=True, text=True, cwd=ROOT, timeout=300,
-        env={**{k: v for k, v in os.environ.items() if not k.startswith("LEARNBOT_")},
-             "LEARNBOT_DATA_DIR": str(data), "LEARNBOT_EMBEDDER": "use"},
+        [sys.executable, "-m", "bot.cli", "search", "密码"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+        env={
+            **{k: v for k, v in os.environ.items() if not k.startswith("LEARNBOT_")},
+            "LEARNBOT_DATA_DIR": str(data),
+            "LEARNBOT_EMBEDDER": "use",
+        },
     )
     assert result.returncode == 2 and "learnbot reindex" in result.stderr
     assert learnbot(data, "search", "密码", "--json").returncode == 0  # follows the index's own embedder

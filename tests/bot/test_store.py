@@ -20,13 +20,42 @@ def test_learner_identity_is_created_once(tmp_path):
 
 def test_commit_course_replaces_lessons_atomically(tmp_path):
     store = Store(tmp_path / "db.sqlite")
-    course = {"course_id": "c", "title": "C", "language": "en", "track": "", "premium": 0, "description": "",
-              "desired_retention": 0.9, "source": "/x", "lesson_count": 2, "chunk_count": 3, "ingested_at": "now"}
+    course = {
+        "course_id": "c",
+        "title": "C",
+        "language": "en",
+        "track": "",
+        "premium": 0,
+        "description": "",
+        "desired_retention": 0.9,
+        "source": "/x",
+        "lesson_count": 2,
+        "chunk_count": 3,
+        "ingested_at": "now",
+    }
     lessons = [
-        {"lesson_id": "a", "title": "A", "position": 0, "module": "", "objectives": ["x"], "minutes": 5,
-         "prerequisites": [], "version": "v1", "chunk_count": 2},
-        {"lesson_id": "b", "title": "B", "position": 1, "module": "", "objectives": [], "minutes": None,
-         "prerequisites": ["a"], "version": "v1", "chunk_count": 1},
+        {
+            "lesson_id": "a",
+            "title": "A",
+            "position": 0,
+            "module": "",
+            "objectives": ["x"],
+            "minutes": 5,
+            "prerequisites": [],
+            "version": "v1",
+            "chunk_count": 2,
+        },
+        {
+            "lesson_id": "b",
+            "title": "B",
+            "position": 1,
+            "module": "",
+            "objectives": [],
+            "minutes": None,
+            "prerequisites": ["a"],
+            "version": "v1",
+            "chunk_count": 1,
+        },
     ]
     generation = store.catalog_generation()
     store.commit_course(course, lessons)
@@ -47,7 +76,15 @@ def test_commit_course_replaces_lessons_atomically(tmp_path):
 
 def test_questions_log(tmp_path):
     store = Store(tmp_path / "db.sqlite")
-    qid = store.log_question(learner_id=1, platform="console", question="q?", answer="a [1]", grounded=True,
-                             language="en", citations=[{"n": 1}], latency_ms=12.5)
+    qid = store.log_question(
+        learner_id=1,
+        platform="console",
+        question="q?",
+        answer="a [1]",
+        grounded=True,
+        language="en",
+        citations=[{"n": 1}],
+        latency_ms=12.5,
+    )
     rows = store.questions(1)
     assert rows[0]["id"] == qid and rows[0]["grounded"] == 1

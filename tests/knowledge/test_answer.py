@@ -4,17 +4,29 @@ from knowledge.models import Chunk, ScoredChunk
 
 
 def passage(text: str, lesson: str = "l1", language: str = "en", heading: str = "Intro") -> ScoredChunk:
-    chunk = Chunk(chunk_id=lesson + text[:5], text=text, course_id="c", lesson_id=lesson, lesson_title=lesson.upper(),
-                  heading=heading, source_path=f"{lesson}.md", language=language)
+    chunk = Chunk(
+        chunk_id=lesson + text[:5],
+        text=text,
+        course_id="c",
+        lesson_id=lesson,
+        lesson_title=lesson.upper(),
+        heading=heading,
+        source_path=f"{lesson}.md",
+        language=language,
+    )
     return ScoredChunk(chunk, 0.5)
 
 
-PASSAGES = [passage("MQTT brokers route messages between devices using topics."),
-            passage("Sensors measure the physical world; actuators change it.", "l2")]
+PASSAGES = [
+    passage("MQTT brokers route messages between devices using topics."),
+    passage("Sensors measure the physical world; actuators change it.", "l2"),
+]
 
 
 def test_citations_are_renumbered_and_bogus_ones_dropped():
-    text, citations = resolve_citations("Actuators change things [2]. Brokers route [1][1]. Nonsense [7].", PASSAGES)
+    text, citations = resolve_citations(
+        "Actuators change things [2]. Brokers route [1][1]. Nonsense [7].", PASSAGES
+    )
     assert text == "Actuators change things [1]. Brokers route [2]. Nonsense."
     assert [(c.n, c.lesson_id) for c in citations] == [(1, "l2"), (2, "l1")]
 
@@ -25,8 +37,10 @@ def test_an_answer_without_citations_is_credited_to_the_best_passage():
 
 
 def test_unsupported_sentences_are_dropped():
-    answer = "MQTT brokers route messages between devices [1]. Sensors measure the physical world [2]. " \
-             "Bananas grow fastest on the moon during winter."
+    answer = (
+        "MQTT brokers route messages between devices [1]. Sensors measure the physical world [2]. "
+        "Bananas grow fastest on the moon during winter."
+    )
     kept = keep_supported(answer, PASSAGES, "en", 0.6)
     assert kept is not None and "Bananas" not in kept and "brokers route" in kept
 

@@ -23,8 +23,9 @@ SLACK = 10  # the size bound is exact today; a few characters of slack keep the 
 
 
 def course_of(*texts: str, language: str = "en", course_id: str = "net") -> Course:
-    course = Course(course_id=course_id, title="Networking", language=language, root=Path("."), track="it",
-                    premium=True)
+    course = Course(
+        course_id=course_id, title="Networking", language=language, root=Path("."), track="it", premium=True
+    )
     sources = [SourceText(path=f"lesson-{n}.md", text=text) for n, text in enumerate(texts)]
     course.lessons.append(Lesson(lesson_id="basics", title="Network basics", order=0, sources=sources))
     return course
@@ -96,7 +97,8 @@ def test_heading_lines_are_not_repeated_in_the_text() -> None:
 
 def test_text_before_the_first_heading_has_an_empty_path() -> None:
     assert [(c.heading, c.text) for c in chunk("Preface text.\n\n# Title\n\nBody text.\n")] == [
-        ("", "Preface text."), ("Title", "Body text."),
+        ("", "Preface text."),
+        ("Title", "Body text."),
     ]
 
 
@@ -170,8 +172,9 @@ def contains_whole(chunks: list[Chunk], block: str) -> bool:
 @pytest.mark.parametrize("before", [0, 1, 2, 3, 5, 8])
 @pytest.mark.parametrize("after", [0, 1, 4])
 def test_code_block_shorter_than_chunk_size_is_never_split(before: int, after: int) -> None:
-    text = "\n\n".join(["# Connecting", *(paragraph(n) for n in range(before)), CODE,
-                       *(paragraph(n) for n in range(after))])
+    text = "\n\n".join(
+        ["# Connecting", *(paragraph(n) for n in range(before)), CODE, *(paragraph(n) for n in range(after))]
+    )
     chunks = chunk(text)
     assert contains_whole(chunks, CODE), [c.text for c in chunks]
 
@@ -234,8 +237,18 @@ def test_a_change_in_one_section_changes_only_that_sections_ids() -> None:
 def test_ids_depend_on_course_source_heading_and_text() -> None:
     base = stable_id("c", "a.md", "H", "text")
     assert base == stable_id("c", "a.md", "H", "text")
-    assert len({base, stable_id("d", "a.md", "H", "text"), stable_id("c", "b.md", "H", "text"),
-                stable_id("c", "a.md", "G", "text"), stable_id("c", "a.md", "H", "text!")}) == 5
+    assert (
+        len(
+            {
+                base,
+                stable_id("d", "a.md", "H", "text"),
+                stable_id("c", "b.md", "H", "text"),
+                stable_id("c", "a.md", "G", "text"),
+                stable_id("c", "a.md", "H", "text!"),
+            }
+        )
+        == 5
+    )
     ids = {c.chunk_id for c in chunk(DOC)} & {c.chunk_id for c in chunk(DOC, course_id="other")}
     assert not ids
 
@@ -261,15 +274,28 @@ def test_chunks_carry_the_course_and_lesson_and_their_position() -> None:
 def test_index_text_puts_the_context_first() -> None:
     first = chunk(DOC)[1]
     assert index_text(first) == f"Network basics > Routers > Forwarding\n{first.text}"
-    bare = Chunk(chunk_id="x", text="Just text.", course_id="c", lesson_id="", lesson_title="", heading="",
-                 source_path="a.md", language="en")
+    bare = Chunk(
+        chunk_id="x",
+        text="Just text.",
+        course_id="c",
+        lesson_id="",
+        lesson_title="",
+        heading="",
+        source_path="a.md",
+        language="en",
+    )
     assert index_text(bare) == "Just text."
 
 
 # -- Chinese -----------------------------------------------------------------------------------
 
-SENTENCES = ["物联网设备通过传感器收集数据", "然后把数据发送到云端进行处理", "云端的应用程序根据数据做出决定",
-             "例如在土壤太干的时候打开水泵", "最后设备把结果报告给用户"]
+SENTENCES = [
+    "物联网设备通过传感器收集数据",
+    "然后把数据发送到云端进行处理",
+    "云端的应用程序根据数据做出决定",
+    "例如在土壤太干的时候打开水泵",
+    "最后设备把结果报告给用户",
+]
 
 
 def test_chinese_text_is_cut_at_sentence_punctuation() -> None:
@@ -307,8 +333,17 @@ Connect the sensor as in the [Grove guide](https://wiki.seeedstudio.com/Grove(se
     (only,) = chunk(text)
     assert "Connect the sensor as in the Grove guide and read\nthe docs." in only.text
     assert "See this page." in only.text
-    for gone in ("circuit.png", "A diagram", "wiki.seeedstudio", "example.com", "<img", "x.png", "](", "![",
-                 "translators"):
+    for gone in (
+        "circuit.png",
+        "A diagram",
+        "wiki.seeedstudio",
+        "example.com",
+        "<img",
+        "x.png",
+        "](",
+        "![",
+        "translators",
+    ):
         assert gone not in only.text
     assert '<a href="https://keep.me/in/code">code keeps its links</a>' in only.text
 

@@ -1,4 +1,4 @@
-"""Ingestion and retrieval with real Chroma and a real SQLite file; a hashing embedder stands in for the model."""
+"""Ingestion and retrieval with real Chroma and a real SQLite file; a hashing embedder replaces the model."""
 
 from __future__ import annotations
 
@@ -24,12 +24,16 @@ SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 class Parts:
     def __init__(self, data: Path, embedder=None) -> None:
         self.store = Store(data / "db.sqlite")
-        self.client = chromadb.PersistentClient(str(data / "chroma"), settings=ChromaSettings(anonymized_telemetry=False))
+        self.client = chromadb.PersistentClient(
+            str(data / "chroma"), settings=ChromaSettings(anonymized_telemetry=False)
+        )
         self.embedder = embedder or CountingEmbedder()
         self.index = ChromaIndex(self.client, self.embedder)
         self.ingestor = Ingestor(self.index, self.embedder, self.store, Chunker(400, 50))
         self.records = LiveRecords(self.index, self.store.lesson_versions, self.store.catalog_generation)
-        self.retriever = FusedRetriever(DenseRetriever(self.records, self.embedder), KeywordRetriever(self.records))
+        self.retriever = FusedRetriever(
+            DenseRetriever(self.records, self.embedder), KeywordRetriever(self.records)
+        )
 
 
 class CountingEmbedder(HashEmbedder):
@@ -61,7 +65,9 @@ def test_changed_lesson_is_replaced_and_removed_lesson_deleted(tmp_path, course_
     parts = Parts(tmp_path / "data")
     parts.ingestor.ingest(load_course(course_dir))
     mfa = course_dir / "03-mfa.md"
-    mfa.write_text(mfa.read_text() + "\n\n## Hardware keys\n\nA zebracorn key is the strongest second factor.\n")
+    mfa.write_text(
+        mfa.read_text() + "\n\n## Hardware keys\n\nA zebracorn key is the strongest second factor.\n"
+    )
     report = parts.ingestor.ingest(load_course(course_dir))
     assert report.lessons_changed == 1
     assert 0 < report.chunks_embedded < 5, "only the new text is embedded; the rest of the lesson is reused"
@@ -110,7 +116,9 @@ def test_crash_mid_ingest_leaves_the_old_version_whole(tmp_path, course_dir):
 
 def test_premium_is_filtered_inside_the_index_query(tmp_path, course_dir):
     parts = Parts(tmp_path / "data")
-    parts.ingestor.ingest(load_course(course_dir, CourseOverrides(course_id="paid", track="pro", premium=True)))
+    parts.ingestor.ingest(
+        load_course(course_dir, CourseOverrides(course_id="paid", track="pro", premium=True))
+    )
     parts.ingestor.ingest(load_course(SAMPLES / "security-basics-zh"))
     free = SearchFilter(allow_premium=False)
     hits = parts.retriever.retrieve("phishing email report", k=20, search_filter=free)
@@ -118,7 +126,9 @@ def test_premium_is_filtered_inside_the_index_query(tmp_path, course_dir):
     entitled = SearchFilter(allow_premium=False, premium_tracks=("pro",))
     assert any(h.chunk.premium for h in parts.retriever.retrieve("phishing email report", 20, entitled))
     only = SearchFilter(course_ids=("security-basics-zh",))
-    assert {h.chunk.course_id for h in parts.retriever.retrieve("phishing", 20, only)} <= {"security-basics-zh"}
+    assert {h.chunk.course_id for h in parts.retriever.retrieve("phishing", 20, only)} <= {
+        "security-basics-zh"
+    }
 
 
 def test_querying_with_another_embedder_names_reindex(tmp_path, course_dir):

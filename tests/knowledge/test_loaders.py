@@ -123,11 +123,20 @@ def test_sample_course_loads_with_its_settings_lessons_and_quizzes() -> None:
     course = load_course(SAMPLES / "security-basics")
     assert course.problems == []
     assert (course.course_id, course.title, course.language, course.track, course.premium) == (
-        "security-basics", "Security Basics for Employees", "en", "onboarding", False,
+        "security-basics",
+        "Security Basics for Employees",
+        "en",
+        "onboarding",
+        False,
     )
     assert course.desired_retention == 0.9
     assert [item.lesson_id for item in course.lessons] == [
-        "phishing", "passwords", "mfa", "data-handling", "remote-work", "incident-reporting",
+        "phishing",
+        "passwords",
+        "mfa",
+        "data-handling",
+        "remote-work",
+        "incident-reporting",
     ]
     assert [item.order for item in course.lessons] == list(range(6))
     phishing = lesson(course, "phishing")
@@ -154,7 +163,11 @@ def test_chinese_sample_course_is_chinese() -> None:
 def test_declared_course_reads_every_field(tmp_path: Path) -> None:
     course = load_course(declared(tmp_path))
     assert (course.course_id, course.title, course.track, course.premium, course.desired_retention) == (
-        "net", "Networking", "it", True, 0.85,
+        "net",
+        "Networking",
+        "it",
+        True,
+        0.85,
     )
     intro, routing = course.lessons
     assert (intro.title, intro.minutes) == ("What a network is", 7)
@@ -201,12 +214,15 @@ def test_invalid_quiz_toml_is_a_problem_not_a_failure(tmp_path: Path) -> None:
 
 
 def test_lessons_default_to_the_folder_files_when_course_toml_lists_none(tmp_path: Path) -> None:
-    folder = write(tmp_path / "c", {
-        "course.toml": 'id = "c"\ntitle = "C"\n',
-        "10-last.md": "# Last\n\ntext\n",
-        "2-second.md": "# Second\n\ntext\n",
-        "1-first.txt": "First\n",
-    })
+    folder = write(
+        tmp_path / "c",
+        {
+            "course.toml": 'id = "c"\ntitle = "C"\n',
+            "10-last.md": "# Last\n\ntext\n",
+            "2-second.md": "# Second\n\ntext\n",
+            "1-first.txt": "First\n",
+        },
+    )
     course = load_course(folder)
     assert [item.lesson_id for item in course.lessons] == ["1-first", "2-second", "10-last"]
 
@@ -228,10 +244,13 @@ def test_language_override_wins_over_detection(tmp_path: Path) -> None:
 
 
 def test_language_is_detected_when_course_toml_does_not_say(tmp_path: Path) -> None:
-    folder = write(tmp_path / "c", {
-        "course.toml": 'id = "c"\ntitle = "C"\n',
-        "a.md": "# 密码\n\n请使用密码管理器，为每个账号设置不同的长密码。\n",
-    })
+    folder = write(
+        tmp_path / "c",
+        {
+            "course.toml": 'id = "c"\ntitle = "C"\n',
+            "a.md": "# 密码\n\n请使用密码管理器，为每个账号设置不同的长密码。\n",
+        },
+    )
     assert load_course(folder).language == "zh"
 
 
@@ -260,12 +279,17 @@ def test_split_front_matter() -> None:
     assert split_front_matter("---\ntitle: Only\n---") == ({"title": "Only"}, "")
 
 
-@pytest.mark.parametrize(("text", "message"), [
-    ("---\ntitle: [unclosed\n---\nBody", "invalid front matter (line 2"),
-    ("---\ntitle: ok\nminutes: 5\nkey: value: other\nmore: 1\n---\nBody",
-     "invalid front matter (line 4: mapping values are not allowed here)"),
-    ("---\n- a list\n---\nBody", "front matter must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("---\ntitle: [unclosed\n---\nBody", "invalid front matter (line 2"),
+        (
+            "---\ntitle: ok\nminutes: 5\nkey: value: other\nmore: 1\n---\nBody",
+            "invalid front matter (line 4: mapping values are not allowed here)",
+        ),
+        ("---\n- a list\n---\nBody", "front matter must be a mapping"),
+    ],
+)
 def test_bad_front_matter_raises_unreadable(text: str, message: str) -> None:
     with pytest.raises(UnreadableDocument, match=re.escape(message)):
         split_front_matter(text)
@@ -291,12 +315,18 @@ def test_quiz_item_with_answer_out_of_range_is_a_problem_and_the_lesson_loads(tm
     assert intro.sources and [q.question for q in intro.quiz] == ["Good one?"]
 
 
-@pytest.mark.parametrize(("item", "reason"), [
-    ("  - question: Q?\n    options: [only]\n    answer: 0\n", "needs a question and at least two options"),
-    ("  - question: Q?\n    options: [same, Same]\n    answer: 0\n", "options must be distinct"),
-    ("  - question: Q?\n    options: [a, b]\n    answer: true\n", "answer must be an option index"),
-    ("  - just a string\n", "a quiz item must be a mapping"),
-])
+@pytest.mark.parametrize(
+    ("item", "reason"),
+    [
+        (
+            "  - question: Q?\n    options: [only]\n    answer: 0\n",
+            "needs a question and at least two options",
+        ),
+        ("  - question: Q?\n    options: [same, Same]\n    answer: 0\n", "options must be distinct"),
+        ("  - question: Q?\n    options: [a, b]\n    answer: true\n", "answer must be an option index"),
+        ("  - just a string\n", "a quiz item must be a mapping"),
+    ],
+)
 def test_malformed_quiz_items_are_problems(tmp_path: Path, item: str, reason: str) -> None:
     text = f"---\nquiz:\n{item}---\n# Routing\n\nRouters forward packets.\n"
     course = load_course(declared(tmp_path, **{"02-routing.md": text}))
@@ -360,12 +390,15 @@ def test_lesson_without_a_file_is_a_course_error(tmp_path: Path) -> None:
     assert "lesson #2 needs both 'id' and 'file'" in message
 
 
-@pytest.mark.parametrize(("line", "field"), [
-    ('premium = "false"', "premium"),
-    ("desired_retention = 1.5", "desired_retention"),
-    ('desired_retention = "high"', "desired_retention"),
-    ("track = 3", "track"),
-])
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ('premium = "false"', "premium"),
+        ("desired_retention = 1.5", "desired_retention"),
+        ('desired_retention = "high"', "desired_retention"),
+        ("track = 3", "track"),
+    ],
+)
 def test_course_toml_values_of_the_wrong_type_name_the_field(tmp_path: Path, line: str, field: str) -> None:
     key = line.split(" =")[0]
     toml = "\n".join(line if row.startswith(f"{key} =") else row for row in COURSE_TOML.splitlines())
@@ -407,11 +440,14 @@ def test_missing_path_is_a_course_error(tmp_path: Path) -> None:
 
 
 def test_folder_where_every_file_is_unreadable_is_a_course_error_naming_them(tmp_path: Path) -> None:
-    folder = write(tmp_path / "bad", {
-        "a.pdf": b"%PDF-1.4 garbage",
-        "b.md": b"\x00\x01\x02binary",
-        "notes.xyz": "ignored: not a document type",
-    })
+    folder = write(
+        tmp_path / "bad",
+        {
+            "a.pdf": b"%PDF-1.4 garbage",
+            "b.md": b"\x00\x01\x02binary",
+            "notes.xyz": "ignored: not a document type",
+        },
+    )
     message = course_error(folder)
     assert "no readable document found" in message
     assert "a.pdf: corrupt PDF" in message or "a.pdf: not a readable PDF" in message
@@ -419,13 +455,16 @@ def test_folder_where_every_file_is_unreadable_is_a_course_error_naming_them(tmp
 
 
 def test_bad_files_are_listed_and_the_rest_loads(tmp_path: Path) -> None:
-    folder = write(tmp_path / "mixed", {
-        "1-good.md": "# Good\n\nReadable lesson.\n",
-        "2-corrupt.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog",
-        "3-image.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
-        "4-empty.txt": "",
-        "5-bad-yaml.md": "---\ntitle: [x\n---\n# Still here\n\nBody survives.\n",
-    })
+    folder = write(
+        tmp_path / "mixed",
+        {
+            "1-good.md": "# Good\n\nReadable lesson.\n",
+            "2-corrupt.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog",
+            "3-image.md": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00",
+            "4-empty.txt": "",
+            "5-bad-yaml.md": "---\ntitle: [x\n---\n# Still here\n\nBody survives.\n",
+        },
+    )
     course = load_course(folder)
     found = problems(course)
     assert set(found) == {"2-corrupt.pdf", "3-image.md", "4-empty.txt", "5-bad-yaml.md"}
@@ -441,16 +480,21 @@ def test_bad_files_are_listed_and_the_rest_loads(tmp_path: Path) -> None:
 
 
 def test_flat_folder_makes_one_lesson_per_file_in_name_order(tmp_path: Path) -> None:
-    folder = write(tmp_path / "Pile of notes", {
-        "README.md": "# About these notes\n\nAn overview.\n",
-        "10-ten.md": "# Ten\n\ntext\n",
-        "2-two.txt": "Two\n",
-        "1-one.md": "Plain text without a heading.\n",
-    })
+    folder = write(
+        tmp_path / "Pile of notes",
+        {
+            "README.md": "# About these notes\n\nAn overview.\n",
+            "10-ten.md": "# Ten\n\ntext\n",
+            "2-two.txt": "Two\n",
+            "1-one.md": "Plain text without a heading.\n",
+        },
+    )
     course = load_course(folder)
     assert (course.course_id, course.title) == ("pile-of-notes", "About these notes")
     assert [(item.lesson_id, item.order) for item in course.lessons if item.lesson_id] == [
-        ("1-one", 0), ("2-two", 1), ("10-ten", 2),
+        ("1-one", 0),
+        ("2-two", 1),
+        ("10-ten", 2),
     ]
     assert lesson(course, "10-ten").title == "Ten"
     assert lesson(course, "1-one").title == "One", "without a heading the name is humanised"
@@ -459,12 +503,15 @@ def test_flat_folder_makes_one_lesson_per_file_in_name_order(tmp_path: Path) -> 
 
 
 def test_flat_folder_with_one_subfolder_still_makes_one_lesson_per_file(tmp_path: Path) -> None:
-    folder = write(tmp_path / "pile", {
-        "a.md": "# A\n\ntext\n",
-        "b.md": "# B\n\ntext\n",
-        "c.txt": "C\n",
-        "appendix/extra.md": "# Extra\n\ntext\n",
-    })
+    folder = write(
+        tmp_path / "pile",
+        {
+            "a.md": "# A\n\ntext\n",
+            "b.md": "# B\n\ntext\n",
+            "c.txt": "C\n",
+            "appendix/extra.md": "# Extra\n\ntext\n",
+        },
+    )
     course = load_course(folder)
     assert [item.lesson_id for item in course.lessons] == ["a", "appendix/extra", "b", "c"]
 
@@ -473,19 +520,27 @@ def test_every_supported_format_loads_in_one_folder(tmp_path: Path) -> None:
     document = docx.Document()
     document.add_heading("Word lesson", level=1)
     document.add_paragraph("From a DOCX.")
-    folder = write(tmp_path / "formats", {
-        "1-md.md": "# Markdown lesson\n\nFrom Markdown.\n",
-        "2-pdf.pdf": make_pdf(["From a PDF."]),
-        "3-html.html": "<h1>Web lesson</h1><p>From HTML.</p>",
-        "5-txt.txt": "From plain text.\n",
-    })
+    folder = write(
+        tmp_path / "formats",
+        {
+            "1-md.md": "# Markdown lesson\n\nFrom Markdown.\n",
+            "2-pdf.pdf": make_pdf(["From a PDF."]),
+            "3-html.html": "<h1>Web lesson</h1><p>From HTML.</p>",
+            "5-txt.txt": "From plain text.\n",
+        },
+    )
     document.save(str(folder / "4-docx.docx"))
     course = load_course(folder)
     assert course.problems == []
     texts = {item.lesson_id: item.sources[0].text for item in course.lessons}
     assert list(texts) == ["1-md", "2-pdf", "3-html", "4-docx", "5-txt"]
-    for lesson_id, words in [("1-md", "From Markdown"), ("2-pdf", "From a PDF"), ("3-html", "From HTML"),
-                             ("4-docx", "From a DOCX"), ("5-txt", "From plain text")]:
+    for lesson_id, words in [
+        ("1-md", "From Markdown"),
+        ("2-pdf", "From a PDF"),
+        ("3-html", "From HTML"),
+        ("4-docx", "From a DOCX"),
+        ("5-txt", "From plain text"),
+    ]:
         assert words in texts[lesson_id]
     assert lesson(course, "3-html").title == "Web lesson"
     assert lesson(course, "4-docx").title == "Word lesson"
@@ -519,20 +574,23 @@ def test_single_unreadable_file_is_a_course_error(tmp_path: Path) -> None:
 
 def test_repository_layout_lessons_are_folders(tmp_path: Path) -> None:
     lesson_text = "# {0}\n\nLesson text.\n"
-    folder = write(tmp_path / "repo", {
-        "README.md": "# The course\n\nStart here.\n",
-        "1-basics/README.md": "# Basics module\n\nOverview.\n",
-        "1-basics/lessons/2-second/README.md": lesson_text.format("Second"),
-        "1-basics/lessons/10-tenth/README.md": lesson_text.format("Tenth"),
-        "1-basics/lessons/1-first/assignment.md": "# Assignment\n\nDo it.\n",
-        "1-basics/lessons/1-first/README.md": lesson_text.format("First"),
-        "1-basics/lessons/1-first/pi.md": "# On a Pi\n\nSteps.\n",
-        "1-basics/lessons/1-first/images/diagram.png": b"\x89PNG",
-        "2-more/README.md": "# More module\n\nOverview.\n",
-        "2-more/lessons/1-third/README.md": lesson_text.format("Third"),
-        ".git/config": "[core]\n",
-        "node_modules/pkg/README.md": "# not course material\n",
-    })
+    folder = write(
+        tmp_path / "repo",
+        {
+            "README.md": "# The course\n\nStart here.\n",
+            "1-basics/README.md": "# Basics module\n\nOverview.\n",
+            "1-basics/lessons/2-second/README.md": lesson_text.format("Second"),
+            "1-basics/lessons/10-tenth/README.md": lesson_text.format("Tenth"),
+            "1-basics/lessons/1-first/assignment.md": "# Assignment\n\nDo it.\n",
+            "1-basics/lessons/1-first/README.md": lesson_text.format("First"),
+            "1-basics/lessons/1-first/pi.md": "# On a Pi\n\nSteps.\n",
+            "1-basics/lessons/1-first/images/diagram.png": b"\x89PNG",
+            "2-more/README.md": "# More module\n\nOverview.\n",
+            "2-more/lessons/1-third/README.md": lesson_text.format("Third"),
+            ".git/config": "[core]\n",
+            "node_modules/pkg/README.md": "# not course material\n",
+        },
+    )
     course = load_course(folder)
     assert course.problems == []
     ids = [item.lesson_id for item in course.lessons if item.lesson_id]
@@ -558,20 +616,25 @@ def test_repository_layout_lessons_are_folders(tmp_path: Path) -> None:
 
 
 def test_material_folders_are_never_lessons(tmp_path: Path) -> None:
-    folder = write(tmp_path / "ml", {
-        "1-intro/1-what/README.md": "# What\n\ntext\n",
-        "1-intro/2-why/README.md": "# Why\n\ntext\n",
-        "1-intro/2-why/solution/R/README.md": "# R solution\n\ncode\n",
-        "1-intro/2-why/solution/Julia/README.md": "# Julia solution\n\ncode\n",
-        "1-intro/3-how/solution/R/README.md": "# R solution\n\ncode\n",
-        "1-intro/3-how/solution/Julia/README.md": "# Julia solution\n\ncode\n",
-        "1-intro/3-how/solution/Python/README.md": "# Python solution\n\ncode\n",
-        "1-intro/3-how/README.md": "# How\n\ntext\n",
-        "1-intro/data/README.md": "Download the data here.\n",
-    })
+    folder = write(
+        tmp_path / "ml",
+        {
+            "1-intro/1-what/README.md": "# What\n\ntext\n",
+            "1-intro/2-why/README.md": "# Why\n\ntext\n",
+            "1-intro/2-why/solution/R/README.md": "# R solution\n\ncode\n",
+            "1-intro/2-why/solution/Julia/README.md": "# Julia solution\n\ncode\n",
+            "1-intro/3-how/solution/R/README.md": "# R solution\n\ncode\n",
+            "1-intro/3-how/solution/Julia/README.md": "# Julia solution\n\ncode\n",
+            "1-intro/3-how/solution/Python/README.md": "# Python solution\n\ncode\n",
+            "1-intro/3-how/README.md": "# How\n\ntext\n",
+            "1-intro/data/README.md": "Download the data here.\n",
+        },
+    )
     course = load_course(folder)
     assert [item.lesson_id for item in course.lessons if item.lesson_id] == [
-        "1-intro/1-what", "1-intro/2-why", "1-intro/3-how",
+        "1-intro/1-what",
+        "1-intro/2-why",
+        "1-intro/3-how",
     ]
     how = lesson(course, "1-intro/3-how")
     assert how.title == "How", "the lesson's own README is its main page, not a solution README"
@@ -581,20 +644,26 @@ def test_material_folders_are_never_lessons(tmp_path: Path) -> None:
 
 
 def test_hidden_and_tool_folders_are_skipped(tmp_path: Path) -> None:
-    folder = write(tmp_path / "c", {
-        "a.md": "# A\n\ntext\n",
-        ".github/README.md": "# hidden\n",
-        "__pycache__/x.md": "# cache\n",
-    })
+    folder = write(
+        tmp_path / "c",
+        {
+            "a.md": "# A\n\ntext\n",
+            ".github/README.md": "# hidden\n",
+            "__pycache__/x.md": "# cache\n",
+        },
+    )
     assert [item.lesson_id for item in load_course(folder).lessons] == ["a"]
 
 
-@pytest.mark.parametrize(("folders", "course_id"), [
-    ("security", "security"),
-    ("security/lessons/en", "security-en"),
-    ("security/zh-CN", "security-zh-cn"),
-    ("My Course/docs", "my-course"),
-])
+@pytest.mark.parametrize(
+    ("folders", "course_id"),
+    [
+        ("security", "security"),
+        ("security/lessons/en", "security-en"),
+        ("security/zh-CN", "security-zh-cn"),
+        ("My Course/docs", "my-course"),
+    ],
+)
 def test_inferred_course_id_skips_language_and_generic_folder_names(
     tmp_path: Path, folders: str, course_id: str
 ) -> None:
@@ -663,9 +732,17 @@ class TestIoTForBeginners:
         overview = lesson(iot_en, "")
         paths = [s.path for s in overview.sources]
         assert paths[0] == "README.md"
-        assert paths[1:] == [f"{m}/README.md" for m in (
-            "1-getting-started", "2-farm", "3-transport", "4-manufacturing", "5-retail", "6-consumer",
-        )]
+        assert paths[1:] == [
+            f"{m}/README.md"
+            for m in (
+                "1-getting-started",
+                "2-farm",
+                "3-transport",
+                "4-manufacturing",
+                "5-retail",
+                "6-consumer",
+            )
+        ]
 
     def test_every_file_is_loaded_once_without_problems(self, iot_en: Course) -> None:
         root = IOT / "lessons" / "en"
@@ -679,7 +756,9 @@ class TestIoTForBeginners:
         self, iot_en: Course, iot_zh: Course, ml_en: Course
     ) -> None:
         assert (iot_en.course_id, iot_zh.course_id, ml_en.course_id) == (
-            "iot-for-beginners-en", "iot-for-beginners-zh", "ml-for-beginners-en",
+            "iot-for-beginners-en",
+            "iot-for-beginners-zh",
+            "ml-for-beginners-en",
         )
         assert iot_en.title == "IoT for Beginners - A Curriculum"
 
@@ -718,7 +797,8 @@ class TestMLForBeginners:
         assert tools.module == "2-Regression"
         nlp = lesson(ml_en, "6-NLP/3-Translation-Sentiment")
         assert {s.path.split("/solution/")[-1] for s in nlp.sources if "/solution/" in s.path} == {
-            "Julia/README.md", "R/README.md",
+            "Julia/README.md",
+            "R/README.md",
         }
 
     def test_data_folder_is_not_a_lesson(self, ml_en: Course) -> None:
