@@ -48,7 +48,9 @@ def main() -> None:
 
 
 def _app(**overrides: Any) -> App:
-    return App(Settings.load(**overrides))
+    settings = Settings.load(**overrides)
+    logging.getLogger().setLevel(settings.log_level.upper())
+    return App(settings)
 
 
 @contextmanager

@@ -64,7 +64,7 @@ class Settings:
     )
     memory_turns: int = _setting(3, "Earlier question/answer pairs kept per conversation for follow-ups.")
     max_message_chars: int = _setting(4000, "Longest question accepted; longer messages get a clear refusal.")
-    log_level: str = _setting("INFO", "Logging level.")
+    log_level: str = _setting("WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

@@ -3,17 +3,29 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from knowledge.answer import Citation
 
 
 @dataclass(frozen=True)
+class FileRef:
+    """A file a user sent. The core checks who sent it and its size before ``fetch`` downloads it."""
+
+    name: str
+    size: int
+    fetch: Callable[[], Awaitable[bytes]]
+
+
+@dataclass(frozen=True)
 class IncomingMessage:
-    """One message (or button press) from a learner, whatever the platform.
+    """One message (or button press, or file) from a learner, whatever the platform.
 
     ``chat_id`` (and ``thread_id`` where the platform has threads) identify the conversation whose
     memory a follow-up uses; ``callback_data`` is set for a button press instead of text.
+    ``delivery_id`` is the platform's id of this delivery (Telegram ``update_id``, Slack event id):
+    a delivery seen before is not handled again. ``locale`` is the user's language tag if known.
     """
 
     platform: str
@@ -24,6 +36,9 @@ class IncomingMessage:
     thread_id: str = ""
     message_id: str = ""
     callback_data: str | None = None
+    delivery_id: str = ""
+    file: FileRef | None = None
+    locale: str = ""
 
     @property
     def conversation(self) -> tuple[str, str, str]:
