@@ -15,6 +15,7 @@ from typing import IO
 from bot.config import Settings
 from bot.core import Bot, Limits
 from bot.store import Store
+from bot.uploads import ingest_with
 from knowledge.answer import AnswerChain
 from knowledge.chunking import Chunker
 from knowledge.embedders import Embedder, make_embedder
@@ -173,8 +174,17 @@ class App:
     @cached_property
     def bot(self) -> Bot:
         """The conversation core."""
+        s = self.settings
+        limits = Limits(
+            s.max_message_chars, s.memory_turns, s.questions_per_minute, s.max_upload_mb * 1024 * 1024
+        )
+        admins = frozenset(a.strip() for a in s.admins.split(",") if a.strip())
         return Bot(
-            self.store, self.answers, Limits(self.settings.max_message_chars, self.settings.memory_turns)
+            self.store,
+            self.answers,
+            limits,
+            ingest=lambda path: ingest_with(self.ingestor, path),
+            admins=admins,
         )
 
     def reindex(self, embedder_name: str, progress=None) -> int:  # noqa: ANN001

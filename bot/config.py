@@ -64,6 +64,28 @@ class Settings:
     )
     memory_turns: int = _setting(3, "Earlier question/answer pairs kept per conversation for follow-ups.")
     max_message_chars: int = _setting(4000, "Longest question accepted; longer messages get a clear refusal.")
+    questions_per_minute: int = _setting(
+        12, "Questions one learner may ask per minute before a polite refusal."
+    )
+    max_upload_mb: int = _setting(20, "Largest course file an admin may send to the bot, in MiB.")
+    admins: str = _setting(
+        "",
+        "Comma-separated admins as platform:user_id (e.g. `telegram:12345,slack:U0123`); "
+        "more with `learnbot admin add`.",
+    )
+    telegram_api_url: str = _setting(
+        "", "Root URL of a Bot API server (e.g. http://127.0.0.1:8081); empty uses Telegram's own."
+    )
+    telegram_webhook_url: str = _setting(
+        "", "Public HTTPS URL for Telegram webhooks; empty uses long polling."
+    )
+    telegram_webhook_port: int = _setting(8443, "Local port the Telegram webhook server listens on.")
+    slack_api_url: str = _setting(
+        "", "Slack Web API base URL (e.g. http://127.0.0.1:8082/api/); empty uses Slack's own."
+    )
+    slack_port: int = _setting(
+        3000, "Port of the Slack Events API HTTP server (when SLACK_APP_TOKEN is not set)."
+    )
     log_level: str = _setting("WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @classmethod

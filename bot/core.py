@@ -9,12 +9,16 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
+import secrets
+import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 
 from bot.messages import Button, IncomingMessage, Reply
 from bot.store import Store
+from bot.uploads import IngestFn, UploadError, ingest_upload
 from knowledge.answer import Answer, AnswerChain
 from knowledge.generation import Turn
 from knowledge.loaders import detect_language
@@ -23,58 +27,103 @@ from knowledge.models import SearchFilter
 log = logging.getLogger(__name__)
 Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+LINK_CODE_MINUTES = 10
 
 HELP = {
     "en": (
         "I answer questions about your courses, citing the lessons I used.\n"
         "Just type a question, or use:\n"
+        "/ask QUESTION - ask about the course material\n"
         "/courses - the courses you can study\n"
+        "/link - join your Slack and Telegram accounts\n"
         "/help - this message"
     ),
     "zh": (
-        "我根据课程材料回答问题，并注明出处。\n直接输入问题，或使用：\n/courses - 可学习的课程\n/help - 帮助"
+        "我根据课程材料回答问题，并注明出处。\n直接输入问题，或使用：\n"
+        "/ask 问题 - 提问\n/courses - 可学习的课程\n/link - 关联 Slack 与 Telegram 账号\n/help - 帮助"
     ),
 }
+COMMANDS = {
+    "start": "Start",
+    "help": "What I can do",
+    "ask": "Ask about the course",
+    "courses": "Courses",
+    "link": "Join your Slack and Telegram accounts",
+}
+"""The commands the core answers, for the adapters' command menus."""
 
 
 @dataclass(frozen=True)
 class Limits:
-    """Input limits for one message."""
+    """Per-message and per-learner limits."""
 
     max_chars: int = 4000
     memory_turns: int = 3
+    questions_per_minute: int = 12
+    max_upload_bytes: int = 20 * 1024 * 1024
+
+
+@dataclass
+class _Window:
+    times: deque[float] = field(default_factory=deque)
 
 
 class Bot:
-    """Routes messages: commands (``/start``, ``/help``, ``/courses``) and free-text questions.
+    """Routes messages: commands, button presses, admin uploads and free-text questions.
 
     Example:
         >>> replies = await bot.handle(IncomingMessage("console", "me", "me", "What is MQTT?"))
         >>> replies[0].citations[0].lesson_title
     """
 
-    def __init__(self, store: Store, answers: AnswerChain, limits: Limits | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        answers: AnswerChain,
+        limits: Limits | None = None,
+        ingest: IngestFn | None = None,
+        admins: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.store = store
         self.answers = answers
         self.limits = limits or Limits()
+        self.ingest = ingest
+        self.configured_admins = admins
+        self.clock = clock
         self._memory: dict[tuple[str, str, str], deque[Turn]] = defaultdict(
             lambda: deque(maxlen=self.limits.memory_turns)
         )
+        self._windows: dict[int, _Window] = defaultdict(_Window)
         self.commands: dict[str, Handler] = {
             "start": self._start,
             "help": self._help,
             "courses": self._courses,
+            "ask": self._ask,
+            "link": self._link,
         }
 
     async def handle(self, message: IncomingMessage) -> list[Reply]:
-        """Answer one message. Never raises: an internal error becomes an apology."""
+        """Answer one message. Never raises: an internal error becomes an apology.
+
+        A delivery the platform sends again (same ``delivery_id``) gets no reply at all.
+        """
         try:
+            if message.delivery_id and not self.store.first_delivery(message.platform, message.delivery_id):
+                log.info("duplicate delivery %s on %s ignored", message.delivery_id, message.platform)
+                return []
             return await self._route(message)
         except Exception:
-            log.exception("handler failed for learner message on %s", message.platform)
+            log.exception(
+                "handler failed for a message on %s from user %s", message.platform, message.user_id
+            )
             return [Reply("Sorry, something went wrong on my side. Please try again in a moment.")]
 
     async def _route(self, message: IncomingMessage) -> list[Reply]:
+        if message.callback_data is not None:
+            return await self._button(message)
+        if message.file is not None:
+            return await self._upload(message)
         text = clean_input(message.text)
         if not text:
             return [Reply("Please type a question, or /help to see what I can do.")]
@@ -94,25 +143,107 @@ class Bot:
             return await handler(message, argument.strip())
         return await self._question(message, text)
 
+    def is_admin(self, message: IncomingMessage) -> bool:
+        """Whether the sender is an admin (configured list or ``learnbot admin add``)."""
+        key = f"{message.platform}:{message.user_id}"
+        return key in self.configured_admins or self.store.is_admin(message.platform, message.user_id)
+
+    # -- commands --------------------------------------------------------------------------
+
     async def _start(self, message: IncomingMessage, argument: str) -> list[Reply]:
         self.store.learner_for(message.platform, message.user_id, message.display_name)
         name = message.display_name or "there"
         return [Reply(f"Hi {name}! " + HELP["en"])]
 
     async def _help(self, message: IncomingMessage, argument: str) -> list[Reply]:
-        return [Reply(HELP["zh" if detect_language(argument) == "zh" else "en"])]
+        chinese = message.locale.lower().startswith("zh") or detect_language(argument) == "zh"
+        return [Reply(HELP["zh" if chinese else "en"])]
 
     async def _courses(self, message: IncomingMessage, argument: str) -> list[Reply]:
-        courses = self.store.courses()
+        courses = [c for c in self.store.courses() if not c["premium"]]
         if not courses:
-            return [Reply("No courses are loaded yet.")]
+            return [Reply("No courses are available yet.")]
         lines = ["Courses:"]
         for c in courses:
             lines.append(f"- {c['title']} ({c['course_id']}): {c['lesson_count']} lessons, {c['language']}")
         return [Reply("\n".join(lines))]
 
+    async def _ask(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        if not argument:
+            return [Reply("Ask me something after /ask, for example: /ask what is phishing?")]
+        return await self._question(message, argument)
+
+    async def _link(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
+        now = datetime.now(UTC)
+        if not argument:
+            code = f"{secrets.randbelow(10**8):08d}"
+            expires = (now + timedelta(minutes=LINK_CODE_MINUTES)).isoformat(timespec="seconds")
+            self.store.create_link_code(learner_id, code, expires)
+            return [
+                Reply(
+                    f"Your link code is {code}. Within {LINK_CODE_MINUTES} minutes, send "
+                    f"/link {code} from your other account (Slack or Telegram) to join them. "
+                    "The code works once."
+                )
+            ]
+        joined = self.store.redeem_link_code(
+            argument.strip(), message.platform, message.user_id, now.isoformat(timespec="seconds")
+        )
+        if joined is None:
+            return [
+                Reply(
+                    "That link code is unknown, already used or expired. Send /link on your other "
+                    "account to get a new one."
+                )
+            ]
+        self._windows.pop(learner_id, None)
+        return [Reply("Done: this account and your other account are now one learner.")]
+
+    # -- buttons and files -----------------------------------------------------------------
+
+    async def _button(self, message: IncomingMessage) -> list[Reply]:
+        kind, _, rest = (message.callback_data or "").partition(":")
+        if kind == "feedback":
+            question_id, _, value = rest.partition(":")
+            learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
+            if (
+                question_id.isdigit()
+                and value in ("up", "down")
+                and self.store.record_feedback(int(question_id), learner_id, value)
+            ):
+                return [Reply("Thanks for the feedback!")]
+        return [Reply("That button has expired.")]
+
+    async def _upload(self, message: IncomingMessage) -> list[Reply]:
+        assert message.file is not None
+        if not self.is_admin(message):
+            return [Reply("Only admins can load course material. Ask an admin to add you.")]
+        if self.ingest is None:
+            return [Reply("Course uploads are not enabled here.")]
+        try:
+            return [await ingest_upload(message.file, self.limits.max_upload_bytes, self.ingest)]
+        except UploadError as exc:
+            return [Reply(f"I could not load that file: {exc}")]
+
+    # -- questions -------------------------------------------------------------------------
+
+    def _rate_limited(self, learner_id: int) -> float:
+        """Seconds to wait before the next question, or 0."""
+        window = self._windows[learner_id].times
+        now = self.clock()
+        while window and now - window[0] >= 60:
+            window.popleft()
+        if len(window) >= self.limits.questions_per_minute:
+            return 60 - (now - window[0])
+        window.append(now)
+        return 0.0
+
     async def _question(self, message: IncomingMessage, text: str) -> list[Reply]:
         learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
+        wait = self._rate_limited(learner_id)
+        if wait:
+            return [Reply(f"You're asking faster than I can read. Please try again in {wait:.0f} seconds.")]
         memory = self._memory[message.conversation]
         search_filter = self.search_filter_for(learner_id)
         answer: Answer = await asyncio.to_thread(self.answers.answer, text, search_filter, tuple(memory))

@@ -89,8 +89,28 @@ def _migration_1(db: sqlite_utils.Database) -> None:
     db["questions_log"].create_index(["learner_id"], if_not_exists=True)
 
 
+def _migration_2(db: sqlite_utils.Database) -> None:
+    db["processed_deliveries"].create(
+        {"platform": str, "delivery_id": str, "created_at": str},
+        pk=("platform", "delivery_id"),
+        if_not_exists=True,
+    )
+    db["admins"].create(
+        {"platform": str, "platform_user_id": str, "created_at": str},
+        pk=("platform", "platform_user_id"),
+        if_not_exists=True,
+    )
+    db["link_codes"].create(
+        {"code": str, "learner_id": int, "expires_at": str, "used_at": str},
+        pk="code",
+        foreign_keys=[("learner_id", "learners", "id")],
+        if_not_exists=True,
+    )
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "courses, lessons, learners, identities, questions log", _migration_1),
+    (2, "processed deliveries, admins, link codes", _migration_2),
 ]
 
 
@@ -331,3 +351,104 @@ class Store:
         if learner_id is None:
             return list(self.db["questions_log"].rows_where(order_by="id"))
         return list(self.db["questions_log"].rows_where("learner_id = ?", [learner_id], order_by="id"))
+
+    def record_feedback(self, question_id: int, learner_id: int, feedback: str) -> bool:
+        """Store "up"/"down" on a logged question of this learner; returns whether it was found."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "update questions_log set feedback = ? where id = ? and learner_id = ?",
+                [feedback, question_id, learner_id],
+            )
+            return cursor.rowcount > 0
+
+    # -- deliveries ------------------------------------------------------------------------
+
+    def first_delivery(self, platform: str, delivery_id: str) -> bool:
+        """Record a platform delivery; ``False`` when it was seen before (so it is not handled twice)."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "insert or ignore into processed_deliveries(platform, delivery_id, created_at) values (?, ?, ?)",
+                [platform, delivery_id, utcnow()],
+            )
+            return cursor.rowcount == 1
+
+    # -- admins ----------------------------------------------------------------------------
+
+    def add_admin(self, platform: str, platform_user_id: str) -> None:
+        """Make a platform user an admin."""
+        with self.transaction():
+            self.db["admins"].upsert(
+                {"platform": platform, "platform_user_id": platform_user_id, "created_at": utcnow()},
+                pk=("platform", "platform_user_id"),
+            )
+
+    def remove_admin(self, platform: str, platform_user_id: str) -> bool:
+        """Revoke an admin; returns whether they were one."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "delete from admins where platform = ? and platform_user_id = ?", [platform, platform_user_id]
+            )
+            return cursor.rowcount > 0
+
+    def is_admin(self, platform: str, platform_user_id: str) -> bool:
+        """Whether a platform user is an admin."""
+        row = self.db.execute(
+            "select 1 from admins where platform = ? and platform_user_id = ?", [platform, platform_user_id]
+        ).fetchone()
+        return row is not None
+
+    def admins(self) -> list[dict[str, Any]]:
+        """Every admin."""
+        return list(self.db["admins"].rows_where(order_by="platform, platform_user_id"))
+
+    # -- linking identities ----------------------------------------------------------------
+
+    def create_link_code(self, learner_id: int, code: str, expires_at: str) -> None:
+        """Store a one-time code that lets another platform identity join this learner."""
+        with self.transaction():
+            self.db["link_codes"].insert(
+                {"code": code, "learner_id": learner_id, "expires_at": expires_at, "used_at": ""}
+            )
+
+    def redeem_link_code(self, code: str, platform: str, platform_user_id: str, now: str) -> int | None:
+        """Join the identity to the code's learner; ``None`` if the code is unknown, used or expired.
+
+        The identity's old learner record is merged: its questions move to the code's learner.
+        """
+        with self.transaction():
+            row = self.db.execute(
+                "select learner_id from link_codes where code = ? and used_at = '' and expires_at > ?",
+                [code, now],
+            ).fetchone()
+            if row is None:
+                return None
+            target = int(row[0])
+            self.db.execute("update link_codes set used_at = ? where code = ?", [now, code])
+            current = self.db.execute(
+                "select learner_id from identities where platform = ? and platform_user_id = ?",
+                [platform, platform_user_id],
+            ).fetchone()
+            if current is not None and int(current[0]) != target:
+                old = int(current[0])
+                for table in MERGED_BY_LEARNER:
+                    self.db.execute(f"update {table} set learner_id = ? where learner_id = ?", [target, old])
+                self.db.execute("update identities set learner_id = ? where learner_id = ?", [target, old])
+                self.db.execute("delete from learners where id = ?", [old])
+            elif current is None:
+                self.db["identities"].insert(
+                    {
+                        "platform": platform,
+                        "platform_user_id": platform_user_id,
+                        "learner_id": target,
+                        "created_at": now,
+                    }
+                )
+            return target
+
+    def identities(self, learner_id: int) -> list[dict[str, Any]]:
+        """The platform identities of a learner."""
+        return list(self.db["identities"].rows_where("learner_id = ?", [learner_id], order_by="platform"))
+
+
+MERGED_BY_LEARNER = ["questions_log", "link_codes"]
+"""Tables whose rows follow a learner when two identities are linked (later features append theirs)."""
