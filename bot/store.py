@@ -367,7 +367,8 @@ class Store:
         """Record a platform delivery; ``False`` when it was seen before (so it is not handled twice)."""
         with self.transaction():
             cursor = self.db.execute(
-                "insert or ignore into processed_deliveries(platform, delivery_id, created_at) values (?, ?, ?)",
+                "insert or ignore into processed_deliveries(platform, delivery_id, created_at) "
+                "values (?, ?, ?)",
                 [platform, delivery_id, utcnow()],
             )
             return cursor.rowcount == 1
