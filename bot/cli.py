@@ -233,6 +233,39 @@ def chat(
     asyncio.run(ConsoleAdapter(app.bot).run())
 
 
+admin_cli = typer.Typer(help="Manage admins (who may upload courses through chat).", no_args_is_help=True)
+cli.add_typer(admin_cli, name="admin")
+
+
+def _identity(who: str) -> tuple[str, str]:
+    platform, _, user_id = who.partition(":")
+    if platform not in ("telegram", "slack", "console") or not user_id:
+        raise CliError(f"expected PLATFORM:USER_ID such as telegram:12345 or slack:U0123, not {who!r}")
+    return platform, user_id
+
+
+@admin_cli.command("add")
+def admin_add(who: str = typer.Argument(..., help="PLATFORM:USER_ID, e.g. telegram:12345")) -> None:
+    """Make a platform user an admin."""
+    _app().store.add_admin(*_identity(who))
+    out.print(f"{who} is now an admin")
+
+
+@admin_cli.command("remove")
+def admin_remove(who: str = typer.Argument(..., help="PLATFORM:USER_ID")) -> None:
+    """Revoke an admin."""
+    if not _app().store.remove_admin(*_identity(who)):
+        raise CliError(f"{who} is not an admin")
+    out.print(f"{who} is no longer an admin")
+
+
+@admin_cli.command("list")
+def admin_list() -> None:
+    """List admins added with `learnbot admin add` (LEARNBOT_ADMINS adds more)."""
+    for row in _app().store.admins():
+        out.print(f"{row['platform']}:{row['platform_user_id']}  (since {row['created_at']})")
+
+
 @cli.command()
 def demo(
     generator: str = typer.Option(None, help="Back end: local (default), openai or extractive."),

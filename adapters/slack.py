@@ -1,0 +1,417 @@
+"""The Slack front door: slack-bolt's ``AsyncApp`` over Socket Mode or the HTTP Events API.
+
+Handlers only translate: a DM, an @mention, ``/learn``, a button press or a shared file becomes an
+:class:`IncomingMessage` for ``Bot.handle()``; the replies are rendered as Block Kit
+(:mod:`adapters.slack_render`). Every path acknowledges Slack first, then posts "Looking it up…" and
+replaces it with the answer.
+
+Example:
+    >>> adapter = SlackAdapter.from_env(app.bot)  # SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, ...
+    >>> await adapter.start()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+from collections import OrderedDict
+from collections.abc import Coroutine, Mapping
+from functools import partial
+from typing import Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.response import BoltResponse
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholder
+from bot.core import Bot
+from bot.messages import FileRef, IncomingMessage, Reply
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "slack"
+EVENTS_PATH = "/slack/events"
+DEFAULT_API_URL = AsyncWebClient.BASE_URL
+LOOKING_IT_UP = "Looking it up…"
+READING_FILE = "Reading your file…"
+SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
+IN_DM = "I'll answer you in a direct message."
+# `/learn <word> …` words that mean a command; anything else after /learn is a question
+SUBCOMMANDS = frozenset({"ask", "help", "courses", "link", "next", "quiz", "progress", "start"})
+HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
+
+_LEADING_MENTIONS = re.compile(r"^(?:\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>)+\s*")
+_ANGLE = re.compile(r"<([^<>]*)>")
+
+
+def plain_text(slack_text: str) -> str:
+    """What a person typed, from Slack's encoded message text (mentions, links, ``&amp;``)."""
+
+    def unwrap(match: re.Match[str]) -> str:
+        target, _, label = match.group(1).partition("|")
+        if target.startswith(("@", "#")):
+            return (target[0] + label) if label else target
+        if target.startswith("!"):
+            return "@" + (label or target[1:].split("^")[0])
+        return label or target
+
+    text = _ANGLE.sub(unwrap, _LEADING_MENTIONS.sub("", slack_text or ""))
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
+
+
+def command_text(text: str, commands: Mapping[str, Any]) -> str:
+    """``/learn X rest`` as the core's ``/X rest``; ``/learn <free text>`` as the question itself."""
+    word, _, rest = text.strip().partition(" ")
+    name = word.lower()
+    if not name:
+        return "/help"
+    if name == "ask" and "ask" not in commands:
+        return rest.strip()
+    if name in SUBCOMMANDS or name in commands:
+        return f"/{name} {rest.strip()}".strip()
+    return text.strip()
+
+
+class Recent:
+    """A bounded, ordered record of keys seen lately, with optional values (an LRU)."""
+
+    def __init__(self, size: int = 2048) -> None:
+        self.size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+
+    def add(self, key: str, value: Any = True) -> bool:
+        """Remember ``key``; False if it was already there."""
+        if key in self._items:
+            self._items.move_to_end(key)
+            return False
+        self._items[key] = value
+        if len(self._items) > self.size:
+            self._items.popitem(last=False)
+        return True
+
+    def get(self, key: str) -> Any:
+        """The value stored with ``key``, or None."""
+        return self._items.get(key)
+
+
+def _delivery_key(body: Mapping[str, Any]) -> str:
+    if body.get("event_id"):
+        return str(body["event_id"])
+    if body.get("trigger_id"):
+        return f"{body.get('type') or 'command'}:{body['trigger_id']}"
+    return ""
+
+
+def _bot_users(body: Mapping[str, Any]) -> set[str]:
+    return {a.get("user_id", "") for a in body.get("authorizations") or [] if a.get("is_bot")}
+
+
+class SlackAdapter:
+    """Learnbot in Slack: DMs, @mentions (answered in the thread), ``/learn``, buttons, admin uploads.
+
+    Socket Mode when ``app_token`` is given, otherwise the Events API served over HTTP on
+    ``host:port`` at ``/slack/events`` (requests are signature-checked by bolt).
+
+    Example:
+        >>> adapter = SlackAdapter(app.bot, bot_token="xoxb-…", signing_secret="…", port=3000)
+        >>> await adapter.start()
+    """
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        bot_token: str,
+        signing_secret: str,
+        app_token: str = "",
+        api_url: str = "",
+        port: int = 3000,
+        host: str = "127.0.0.1",
+    ) -> None:
+        if not bot_token:
+            raise ValueError("Slack needs a bot token (SLACK_BOT_TOKEN, starting with xoxb-)")
+        if not app_token and not signing_secret:
+            raise ValueError("the Slack Events API needs SLACK_SIGNING_SECRET (or set SLACK_APP_TOKEN)")
+        self.bot = bot
+        self.host = host
+        self.port = port
+        self.api_url = api_url or DEFAULT_API_URL
+        self._bot_token = bot_token
+        self._app_token = app_token
+        self._seen = Recent()
+        self._profiles = Recent(1024)
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._runner: web.AppRunner | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._session: aiohttp.ClientSession | None = None
+        retries = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
+        self.client = AsyncWebClient(token=bot_token, base_url=self.api_url, retry_handlers=retries)
+        # bolt's own per-request clients copy this one; the token reaches them through authorize=
+        self.app = AsyncApp(
+            client=AsyncWebClient(base_url=self.api_url, retry_handlers=list(retries)),
+            signing_secret=signing_secret or "unused-in-socket-mode",
+            authorize=self._authorize,
+            process_before_response=False,
+        )
+        self.app.middleware(self._once)
+        self.app.event("message")(self._on_message)
+        self.app.event("app_mention")(self._on_mention)
+        self.app.event("file_shared")(self._on_file_shared)
+        self.app.command("/learn")(self._on_command)
+        self.app.action(re.compile(f"^{ACTION_PREFIX}"))(self._on_action)
+
+    def __repr__(self) -> str:
+        mode = "socket" if self._app_token else f"http {self.host}:{self.port}"
+        return f"SlackAdapter({mode}, api={self.api_url})"
+
+    @classmethod
+    def from_env(cls, bot: Bot, env: Mapping[str, str] | None = None) -> SlackAdapter:
+        """Build from the environment names Slack's docs use, plus ``LEARNBOT_SLACK_*``."""
+        env = os.environ if env is None else env
+        port = env.get("LEARNBOT_SLACK_PORT", "3000")
+        if not port.isdigit():
+            raise ValueError(f"LEARNBOT_SLACK_PORT must be a port number, not {port!r}")
+        return cls(
+            bot,
+            bot_token=env.get("SLACK_BOT_TOKEN", ""),
+            signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
+            app_token=env.get("SLACK_APP_TOKEN", ""),
+            api_url=env.get("LEARNBOT_SLACK_API_URL", ""),
+            port=int(port),
+            host="0.0.0.0",  # Slack (or the proxy in front) must reach the Events API
+        )
+
+    @property
+    def url(self) -> str:
+        """The Events API request URL this adapter serves (HTTP mode)."""
+        return f"http://{self.host}:{self.port}{EVENTS_PATH}"
+
+    # -- ChatAdapter -------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Connect over Socket Mode, or start serving the Events API over HTTP."""
+        self._session = aiohttp.ClientSession()
+        self.client.session = self._session
+        if self._app_token:
+            self._socket = AsyncSocketModeHandler(
+                self.app, self._app_token, web_client=AsyncWebClient(base_url=self.api_url)
+            )
+            await self._socket.connect_async()
+            log.info("Slack adapter connected over Socket Mode")
+            return
+        web_app = web.Application()
+        web_app.router.add_post(EVENTS_PATH, self._http)
+        self._runner = web.AppRunner(web_app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, self.host, self.port).start()
+        self.port = self._runner.addresses[0][1]  # the real one when port 0 asked for any free port
+        log.info("Slack adapter serving the Events API on %s", self.url)
+
+    async def stop(self) -> None:
+        """Stop receiving, let answers in progress finish (briefly), release connections."""
+        if self._socket is not None:
+            await self._socket.close_async()
+            self._socket = None
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+        if self._tasks:
+            _, pending = await asyncio.wait(set(self._tasks), timeout=10)
+            for task in pending:
+                task.cancel()
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+            self.client.session = None
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Post a reply to a channel, or to a user id (their DM with the bot)."""
+        await deliver(self.client, Where(chat_id), [reply])
+
+    # -- bolt plumbing -----------------------------------------------------------------------------
+
+    async def _http(self, request: web.Request) -> web.Response:
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+        # one workspace, one static token: no auth.test round trip per request
+        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self._bot_token)
+
+    async def _once(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
+        """Acknowledge a retry or duplicate of a delivery already seen, without handling it again."""
+        key = _delivery_key(body)
+        if key and not self._seen.add(key):
+            log.info("Slack delivered %s again; acknowledged, not handled twice", key)
+            return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
+        return await next()
+
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    # -- listeners: translate, then hand over --------------------------------------------------------
+
+    async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("user") in _bot_users(body):
+            return
+        if event.get("subtype") not in HANDLED_SUBTYPES or not event.get("user"):
+            return
+        thread = event.get("thread_ts") or ""
+        where = Where(event["channel"], thread or None)
+        fields = {
+            "user_id": event["user"],
+            "chat_id": event["channel"],
+            "thread_id": thread,
+            "message_id": event.get("ts", ""),
+            "text": plain_text(event.get("text", "")),
+            "delivery_id": body.get("event_id", ""),
+        }
+        files = event.get("files") or []
+        for f in files:
+            self._take_file(where, fields, f["id"], f)
+        if not files:
+            self._spawn(self._converse(where, fields, LOOKING_IT_UP))
+
+    async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        channel = event.get("channel", "")
+        if channel.startswith("D") or event.get("bot_id") or not event.get("user"):
+            return  # a mention in a DM also arrives as a message event
+        thread = event.get("thread_ts") or event["ts"]
+        fields = {
+            "user_id": event["user"],
+            "chat_id": channel,
+            "thread_id": thread,
+            "message_id": event["ts"],
+            "text": plain_text(event.get("text", "")),
+            "delivery_id": body.get("event_id", ""),
+        }
+        self._spawn(self._converse(Where(channel, thread), fields, LOOKING_IT_UP))
+
+    async def _on_file_shared(self, body: dict[str, Any], event: dict[str, Any]) -> None:
+        channel, user = event.get("channel_id", ""), event.get("user_id", "")
+        if not channel.startswith("D") or not user or user in _bot_users(body):
+            return  # only files sent to the bot itself are admin uploads
+        fields = {"user_id": user, "chat_id": channel, "delivery_id": body.get("event_id", "")}
+        self._take_file(Where(channel), fields, event["file_id"], None)
+
+    async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
+        channel, user = body.get("channel_id", ""), body["user_id"]
+        in_dm = channel.startswith("D")
+        if in_dm:
+            await ack()
+        else:
+            await ack(text=IN_DM)
+        where = Where(channel, fallback=user) if in_dm else Where(user)
+        fields = {
+            "user_id": user,
+            "chat_id": channel if in_dm else user,
+            "display_name": body.get("user_name", ""),
+            "text": command_text(body.get("text", ""), self.bot.commands),
+            "delivery_id": f"command:{body.get('trigger_id', '')}",
+        }
+        self._spawn(self._converse(where, fields, LOOKING_IT_UP))
+
+    async def _on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
+        await ack()
+        if not action.get("value"):
+            return  # a link button: Slack opened the URL already
+        user = body["user"]["id"]
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
+        message = body.get("message") or {}
+        thread = message.get("thread_ts") or ""
+        fields = {
+            "user_id": user,
+            "chat_id": channel or user,
+            "thread_id": thread,
+            "message_id": message.get("ts", ""),
+            "callback_data": action["value"],
+            "delivery_id": f"action:{body.get('trigger_id') or action.get('action_ts', '')}",
+        }
+        self._spawn(self._converse(Where(channel or user, thread or None), fields, placeholder=None))
+
+    def _take_file(self, where: Where, fields: dict[str, Any], file_id: str, info: dict | None) -> None:
+        # a DM upload arrives twice (file_shared and a file_share message): handle the file once
+        if not self._seen.add(f"file:{file_id}"):
+            return
+        fields = {**fields, "delivery_id": f"file:{file_id}"}
+        self._spawn(self._converse(where, fields, READING_FILE, file=(file_id, info)))
+
+    # -- one conversation turn ---------------------------------------------------------------------
+
+    async def _converse(
+        self, where: Where, fields: dict[str, Any], placeholder: str | None, file: tuple | None = None
+    ) -> None:
+        try:
+            where, (name, locale) = await asyncio.gather(
+                post_placeholder(self.client, where, placeholder), self._profile(fields["user_id"])
+            )
+            if file:
+                fields["file"] = await self._file_ref(*file)
+            fields["display_name"] = name or fields.get("display_name", "")
+            replies = await self.bot.handle(IncomingMessage(PLATFORM, locale=locale, **fields))
+            await deliver(self.client, where, replies)
+        except Exception:
+            log.exception("Slack turn failed (chat %s, user %s)", fields["chat_id"], fields["user_id"])
+            with contextlib.suppress(Exception):
+                await deliver(self.client, where, [Reply(SORRY)])
+
+    async def _profile(self, user_id: str) -> tuple[str, str]:
+        """The user's display name and locale, looked up once and remembered."""
+        cached = self._profiles.get(user_id)
+        if cached is not None:
+            return cached
+        try:
+            user = (await self.client.users_info(user=user_id, include_locale=True))["user"]
+        except SlackApiError as error:
+            log.warning("users.info failed for %s: %s", user_id, error.response.get("error"))
+            return "", ""
+        profile = user.get("profile") or {}
+        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or ""
+        found = (name or user.get("name", ""), user.get("locale", ""))
+        self._profiles.add(user_id, found)
+        return found
+
+    async def _file_ref(self, file_id: str, info: dict | None) -> FileRef:
+        if not info or "url_private_download" not in info:
+            info = (await self.client.files_info(file=file_id))["file"]
+        url = info.get("url_private_download") or info.get("url_private") or ""
+        size = int(info.get("size") or 0)
+        return FileRef(
+            info.get("name") or info.get("title") or file_id, size, partial(self._download, url, size)
+        )
+
+    async def _download(self, url: str, size: int) -> bytes:
+        """Fetch a private file with the bot token (only when the core decides to)."""
+        limit = size + (1 << 20)
+        session = self._session or aiohttp.ClientSession()
+        try:
+            headers = {"Authorization": f"Bearer {self._bot_token}"}
+            async with session.get(url, headers=headers) as response:
+                if response.status != 200:
+                    raise OSError(f"Slack refused the file download (HTTP {response.status})")
+                if response.content_type == "text/html":
+                    # Slack answers a request it won't serve with its sign-in page
+                    raise OSError("Slack sent a web page instead of the file: does the app have files:read?")
+                data = bytearray()
+                async for chunk in response.content.iter_chunked(1 << 16):
+                    data += chunk
+                    if len(data) > limit:
+                        raise OSError(f"the file is larger than the {size:,} bytes Slack announced")
+                return bytes(data)
+        finally:
+            if session is not self._session:
+                await session.close()

@@ -1,0 +1,392 @@
+"""The Telegram front door: python-telegram-bot's ``Application`` translating updates for the core.
+
+Every update (command, text, button press, document) becomes an :class:`IncomingMessage` for
+:meth:`Bot.handle`; each :class:`Reply` comes back as HTML messages with an inline keyboard
+(see :mod:`adapters.telegram_render`). Nothing here knows about courses or learners.
+
+Long polling by default; webhook mode when a webhook URL is set, in which case PTB's webhook
+server refuses (403) any request without the secret token header. Outgoing calls go through
+PTB's ``AIORateLimiter`` so the bot keeps to Telegram's flood limits.
+
+Example:
+    >>> adapter = TelegramAdapter.from_env(app.bot)
+    >>> await adapter.start()  # runs beside other adapters in the same event loop
+    >>> await adapter.send("12345", Reply("Your quiz is due."))
+    >>> await adapter.stop()
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+import weakref
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager, suppress
+from urllib.parse import urlsplit
+
+from telegram import BotCommand, Document, LinkPreviewOptions, Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    ContextTypes,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+
+from adapters.telegram_render import CAPTION_LIMIT, TelegramMessage, keyboard, plain_text, render, utf16_len
+from bot.core import COMMANDS, Bot
+from bot.messages import FileRef, IncomingMessage, Reply
+
+log = logging.getLogger(__name__)
+PLATFORM = "telegram"
+# Chinese menu entries for the core's commands (``bot.core.COMMANDS`` holds the names and English).
+COMMANDS_ZH = {
+    "start": "开始",
+    "help": "我能做什么",
+    "ask": "就课程提问",
+    "courses": "课程列表",
+    "link": "关联 Slack 与 Telegram 账号",
+    "next": "下一课",
+    "quiz": "做个小测验",
+    "progress": "学习进度",
+}
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
+RECENT_UPDATES = 2048  # update ids remembered in memory; the core's store is the durable check
+TYPING_AFTER_S = 1.0  # show "typing…" only for replies slower than this
+DOWNLOAD_TIMEOUT_S = 120.0
+_SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_CONVERSATION = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL & ~filters.SUCCESSFUL_PAYMENT
+
+
+class TelegramAdapter:
+    """Serves one Telegram bot: receives updates for ``bot`` and sends its replies.
+
+    Args:
+        bot: The conversation core.
+        token: The bot token from @BotFather.
+        api_url: Root of a self-hosted Bot API server (``http://127.0.0.1:8081``); empty for Telegram's.
+        webhook_url: Public HTTPS URL Telegram posts updates to; empty for long polling.
+        webhook_secret: Required with a webhook: Telegram sends it in ``X-Telegram-Bot-Api-Secret-Token``.
+        webhook_listen: Address the webhook server binds (put a TLS proxy in front of it).
+        webhook_port: Port the webhook server binds.
+        poll_timeout: Seconds one long-poll ``getUpdates`` waits for updates.
+        concurrency: Updates handled at once (messages in one chat still go in order).
+        rate_limit: Keep to Telegram's flood limits (turn off only against a local test server).
+    """
+
+    platform = PLATFORM
+
+    def __init__(
+        self,
+        bot: Bot,
+        *,
+        token: str,
+        api_url: str = "",
+        webhook_url: str = "",
+        webhook_secret: str = "",
+        webhook_listen: str = "127.0.0.1",
+        webhook_port: int = 8443,
+        poll_timeout: float = 10.0,
+        concurrency: int = 32,
+        rate_limit: bool = True,
+    ) -> None:
+        if not token:
+            raise ValueError("a Telegram bot token is required (TELEGRAM_BOT_TOKEN)")
+        if webhook_url and not _SECRET_TOKEN.fullmatch(webhook_secret):
+            raise ValueError(
+                "webhook mode needs LEARNBOT_TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -"
+            )
+        _redact_in_logs(token, webhook_secret)
+        self.bot = bot
+        self.api_root = _api_root(api_url)
+        self.webhook_url = webhook_url
+        self.webhook_listen = webhook_listen
+        self.webhook_port = webhook_port
+        self.poll_timeout = poll_timeout
+        self._webhook_secret = webhook_secret
+        self._seen: OrderedDict[int, None] = OrderedDict()
+        self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
+        self.application = self._build(token, concurrency, rate_limit)
+
+    @classmethod
+    def from_env(cls, bot: Bot, env: Mapping[str, str] | None = None) -> TelegramAdapter:
+        """An adapter configured from ``TELEGRAM_BOT_TOKEN`` and the ``LEARNBOT_TELEGRAM_*`` variables."""
+        env = os.environ if env is None else env
+        return cls(
+            bot,
+            token=env.get("TELEGRAM_BOT_TOKEN", ""),
+            api_url=env.get("LEARNBOT_TELEGRAM_API_URL", ""),
+            webhook_url=env.get("LEARNBOT_TELEGRAM_WEBHOOK_URL", ""),
+            webhook_secret=env.get("LEARNBOT_TELEGRAM_WEBHOOK_SECRET", ""),
+            webhook_port=int(env.get("LEARNBOT_TELEGRAM_WEBHOOK_PORT") or 8443),
+        )
+
+    @property
+    def mode(self) -> str:
+        """``"webhook"`` or ``"polling"``."""
+        return "webhook" if self.webhook_url else "polling"
+
+    def _build(self, token: str, concurrency: int, rate_limit: bool) -> Application:
+        builder = Application.builder().token(token).concurrent_updates(concurrency)
+        if self.api_root:
+            builder = builder.base_url(f"{self.api_root}/bot").base_file_url(f"{self.api_root}/file/bot")
+        if rate_limit:
+            builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        application = builder.build()
+        application.add_handler(TypeHandler(Update, self._drop_repeated_update), group=-1)
+        application.add_handler(CallbackQueryHandler(self._on_button))
+        application.add_handler(MessageHandler(_CONVERSATION, self._on_message))
+        application.add_error_handler(self._on_error)
+        return application
+
+    # -- lifecycle (the ChatAdapter protocol) ----------------------------------------------
+
+    async def start(self) -> None:
+        """Connect, publish the command menu, and begin polling or serving the webhook."""
+        application = self.application
+        await application.initialize()
+        await self.set_commands()
+        await application.start()
+        assert application.updater is not None
+        if self.webhook_url:
+            await application.updater.start_webhook(
+                listen=self.webhook_listen,
+                port=self.webhook_port,
+                url_path=urlsplit(self.webhook_url).path.strip("/"),
+                webhook_url=self.webhook_url,
+                secret_token=self._webhook_secret,
+            )
+        else:
+            await application.updater.start_polling(timeout=self.poll_timeout)
+        log.info("Telegram adapter running (%s) as @%s", self.mode, application.bot.username)
+
+    async def stop(self) -> None:
+        """Stop receiving, finish the updates in hand, and close connections. Safe to call twice."""
+        application = self.application
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Deliver a reply to a chat (for pushes such as due quizzes and digests)."""
+        await self._deliver(_chat(chat_id), reply)
+
+    async def set_commands(self) -> None:
+        """The command menu, in English (the default) and Chinese."""
+        english = [BotCommand(name, text) for name, text in COMMANDS.items()]
+        chinese = [BotCommand(name, COMMANDS_ZH.get(name, text)) for name, text in COMMANDS.items()]
+        try:
+            await self.application.bot.set_my_commands(english)
+            await self.application.bot.set_my_commands(chinese, language_code="zh")
+        except TelegramError as exc:  # a missing menu is no reason not to serve
+            log.warning("could not set the Telegram command menu: %s", exc)
+
+    # -- updates in ------------------------------------------------------------------------
+
+    async def _drop_repeated_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        """First line against redelivered updates (the core dedupes durably on ``delivery_id``)."""
+        if update.update_id in self._seen:
+            log.info("update %s seen before; ignored", update.update_id)
+            raise ApplicationHandlerStop
+        self._seen[update.update_id] = None
+        if len(self._seen) > RECENT_UPDATES:
+            self._seen.popitem(last=False)
+
+    async def _on_message(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message, user = update.effective_message, update.effective_user
+        if message is None or user is None:
+            return
+        thread_id = message.message_thread_id if message.is_topic_message else None
+        incoming = IncomingMessage(
+            platform=PLATFORM,
+            user_id=str(user.id),
+            chat_id=str(message.chat_id),
+            text=message.text or message.caption or "",
+            display_name=user.full_name,
+            thread_id=str(thread_id or ""),
+            message_id=str(message.message_id),
+            delivery_id=str(update.update_id),
+            file=self._file_ref(message.document) if message.document else None,
+            locale=user.language_code or "",
+        )
+        await self._converse(incoming, thread_id)
+
+    async def _on_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        if query is None:
+            return
+        try:  # at once, so the button stops spinning whatever the core does next
+            await query.answer()
+        except TelegramError as exc:  # e.g. a query older than Telegram keeps
+            log.info("could not answer a callback query: %s", exc)
+        message = query.message
+        incoming = IncomingMessage(
+            platform=PLATFORM,
+            user_id=str(query.from_user.id),
+            chat_id=str(message.chat.id if message else query.from_user.id),
+            display_name=query.from_user.full_name,
+            message_id=str(message.message_id) if message else "",
+            callback_data=query.data or "",
+            delivery_id=str(update.update_id),
+            locale=query.from_user.language_code or "",
+        )
+        await self._converse(incoming)
+
+    def _file_ref(self, document: Document) -> FileRef:
+        """A file the core may download, after its own checks, through ``getFile``."""
+        bot = self.application.bot
+
+        async def fetch() -> bytes:
+            file = await bot.get_file(document.file_id)
+            return bytes(await file.download_as_bytearray(read_timeout=DOWNLOAD_TIMEOUT_S))
+
+        return FileRef(document.file_name or "file", document.file_size or 0, fetch)
+
+    async def _converse(self, incoming: IncomingMessage, thread_id: int | None = None) -> None:
+        """Hand one message to the core and send what it says; one chat's messages go in order."""
+        lock = self._chat_locks.setdefault(incoming.chat_id, asyncio.Lock())
+        async with lock:
+            chat_id = _chat(incoming.chat_id)
+            async with self._typing(chat_id):
+                try:
+                    replies = await self.bot.handle(incoming)
+                except Exception:  # the core promises not to raise; if it does, still answer
+                    log.exception("the core failed on a Telegram message from user %s", incoming.user_id)
+                    replies = [Reply(APOLOGY)]
+            for reply in replies:
+                try:
+                    await self._deliver(chat_id, reply, thread_id)
+                except TelegramError:
+                    log.exception("could not deliver a reply to Telegram chat %s", incoming.chat_id)
+
+    async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+        log.error("error while handling a Telegram update", exc_info=context.error)
+
+    # -- replies out -----------------------------------------------------------------------
+
+    async def _deliver(self, chat_id: int | str, reply: Reply, thread_id: int | None = None) -> None:
+        messages = render(reply)
+        bot = self.application.bot
+        if reply.image is not None and len(messages) <= 1:
+            caption = messages[0] if messages else TelegramMessage("", keyboard(reply.buttons))
+            if utf16_len(caption.html) <= CAPTION_LIMIT:  # a chart with its words under it
+                await bot.send_photo(
+                    chat_id,
+                    photo=reply.image,
+                    caption=caption.html or None,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=caption.reply_markup,
+                    message_thread_id=thread_id,
+                )
+                return
+        for message in messages:
+            await self._send_html(chat_id, message, thread_id)
+        if reply.image is not None:
+            await bot.send_photo(chat_id, photo=reply.image, message_thread_id=thread_id)
+
+    async def _send_html(self, chat_id: int | str, message: TelegramMessage, thread_id: int | None) -> None:
+        bot = self.application.bot
+        try:
+            await bot.send_message(
+                chat_id,
+                message.html,
+                parse_mode=ParseMode.HTML,
+                reply_markup=message.reply_markup,
+                link_preview_options=_NO_PREVIEW,
+                message_thread_id=thread_id,
+            )
+        except BadRequest as exc:
+            if "entities" not in str(exc).lower():
+                raise
+            # Should not happen (the renderer escapes everything), but a reply beats none.
+            log.warning("Telegram refused the HTML of a reply (%s); sending it as plain text", exc)
+            await bot.send_message(
+                chat_id,
+                plain_text(message.html),
+                reply_markup=message.reply_markup,
+                link_preview_options=_NO_PREVIEW,
+                message_thread_id=thread_id,
+            )
+
+    @asynccontextmanager
+    async def _typing(self, chat_id: int | str) -> AsyncIterator[None]:
+        """Show "typing…" while a slow reply is prepared (Telegram shows it for 5 s per call)."""
+
+        async def keep_typing() -> None:
+            await asyncio.sleep(TYPING_AFTER_S)
+            while True:
+                with suppress(TelegramError):
+                    await self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
+                await asyncio.sleep(4.5)
+
+        task = asyncio.create_task(keep_typing())
+        try:
+            yield
+        finally:
+            task.cancel()
+
+
+def _chat(chat_id: str) -> int | str:
+    """Telegram's numeric chat ids as ints; ``@channelname`` stays a string."""
+    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
+
+
+def _api_root(api_url: str) -> str:
+    """The server root, also when someone gives the ``.../bot`` base URL instead."""
+    root = api_url.strip().rstrip("/")
+    return root.removesuffix("/bot")
+
+
+class _Redactor(logging.Filter):
+    """Replaces the bot token and webhook secret in log records with ``[redacted]``.
+
+    PTB logs its API URL (which contains the token) and call parameters (which contain the
+    webhook secret) at DEBUG, and httpx logs every request URL at INFO.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.secrets: set[str] = set()
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            record.msg, record.args = self.redact(message), None
+        if record.exc_info and not record.exc_text:
+            text = logging.Formatter().formatException(record.exc_info)
+            if any(secret in text for secret in self.secrets):
+                record.exc_text = self.redact(text)
+        return True
+
+
+_REDACTOR = _Redactor()
+
+
+def _redact_in_logs(*secrets: str) -> None:
+    """Install the redacting filter on the loggers that may print the token or the secret.
+
+    A logger's filters see only records logged on that logger itself, so it goes on each one.
+    """
+    _REDACTOR.secrets.update(s for s in secrets if s)
+    names = ["httpx", "httpcore", "telegram", "telegram.ext", "tornado.access", __name__]
+    names += [n for n in logging.root.manager.loggerDict if n.startswith(("telegram", "httpx"))]
+    for name in names:
+        logger = logging.getLogger(name)
+        if _REDACTOR not in logger.filters:
+            logger.addFilter(_REDACTOR)

@@ -1,0 +1,160 @@
+"""Telegram rendering: a :class:`Reply` becomes HTML messages with an inline keyboard.
+
+Telegram's HTML parse mode takes only a few tags and refuses a message whose tags do not
+balance, so the only markup here is a short ``<b>`` heading that never contains a space or a line
+break; every split happens between blocks, lines, sentences or words of already escaped text,
+and a hard cut (no space in 4096 characters, as in Chinese) never lands inside a tag or entity.
+
+Example:
+    >>> [(html, keyboard)] = render(Reply("Use a passphrase.", citations))
+    >>> html
+    'Use a passphrase.\\n\\n<b>Sources</b>\\n[1] Passwords &gt; Passphrases'
+"""
+
+from __future__ import annotations
+
+import html
+import logging
+from typing import NamedTuple
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.messages import Button, Reply
+from knowledge.models import location
+
+log = logging.getLogger(__name__)
+MESSAGE_LIMIT = 4096  # Telegram's limit for one message's text, in UTF-16 code units
+CAPTION_LIMIT = 1024  # ... and for a photo's caption
+CALLBACK_DATA_LIMIT = 64  # bytes of callback_data
+SOURCES_HEADING = {"en": "Sources", "zh": "来源"}
+# Where to prefer cutting a block that is too long, best first; the cut goes after the separator.
+_SEPARATORS = ("\n\n", "\n", "。", "！", "？", ". ", "; ", ", ", "，", " ")
+
+
+class TelegramMessage(NamedTuple):
+    """One message to send: HTML text and the inline keyboard under it, if any."""
+
+    html: str
+    reply_markup: InlineKeyboardMarkup | None
+
+
+def render(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[TelegramMessage]:
+    """The messages that carry ``reply``: text and sources, split to fit; the keyboard on the last.
+
+    A reply with no text and no sources gives no messages (an image alone goes as a photo).
+    """
+    parts = split_html(reply_blocks(reply), limit)
+    markup = keyboard(reply.buttons)
+    return [TelegramMessage(part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
+
+
+def reply_blocks(reply: Reply) -> list[str]:
+    """The reply as HTML blocks: the escaped answer's paragraphs, then a numbered "Sources" block."""
+    blocks = [html.escape(p.strip("\n"), quote=False) for p in reply.text.split("\n\n") if p.strip()]
+    if reply.citations:
+        heading = SOURCES_HEADING["zh" if _mostly_chinese(reply.text) else "en"]
+        lines = [f"<b>{heading}</b>"]
+        for c in reply.citations:
+            lines.append(html.escape(f"[{c.n}] {location(c.lesson_title, c.heading)}", quote=False))
+        blocks.append("\n".join(lines))
+    return blocks
+
+
+def keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
+    """An inline keyboard: URL buttons open ``url``, the others send ``data`` back as a callback.
+
+    A button whose data would not fit Telegram's 64 bytes is left out (and logged) rather than cut,
+    since cut data would mean something else to the core.
+    """
+    markup: list[list[InlineKeyboardButton]] = []
+    for row in rows:
+        buttons = []
+        for b in row:
+            if b.url:
+                buttons.append(InlineKeyboardButton(b.label, url=b.url))
+            elif b.data and len(b.data.encode()) <= CALLBACK_DATA_LIMIT:
+                buttons.append(InlineKeyboardButton(b.label, callback_data=b.data))
+            else:
+                log.warning("button %r left out: callback data must be 1-64 bytes", b.label)
+        if buttons:
+            markup.append(buttons)
+    return InlineKeyboardMarkup(markup) if markup else None
+
+
+def split_html(blocks: list[str], limit: int = MESSAGE_LIMIT) -> list[str]:
+    """Pack HTML blocks into messages of at most ``limit`` UTF-16 units, joined by blank lines.
+
+    Blocks are kept whole where they fit; a longer block is cut at the best separator.
+    """
+    pieces: list[str] = []
+    for block in blocks:
+        pieces.extend(_cut(block, limit))
+    parts: list[str] = []
+    current = ""
+    for piece in pieces:
+        candidate = f"{current}\n\n{piece}" if current else piece
+        if utf16_len(candidate) <= limit:
+            current = candidate
+        else:
+            parts.append(current)
+            current = piece
+    if current:
+        parts.append(current)
+    return parts
+
+
+def utf16_len(text: str) -> int:
+    """Length as Telegram counts it: UTF-16 code units (an emoji counts 2)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+def plain_text(markup: str) -> str:
+    """The text of rendered HTML without its tags, for resending without a parse mode."""
+    for tag in ("<b>", "</b>"):
+        markup = markup.replace(tag, "")
+    return html.unescape(markup)
+
+
+def _cut(block: str, limit: int) -> list[str]:
+    """Cut one block into pieces that fit, preferring paragraph, line, sentence and word ends."""
+    pieces: list[str] = []
+    rest = block
+    while utf16_len(rest) > limit:
+        window = rest[: _fitting_prefix(rest, limit)]
+        ends = [(window.rfind(s), s) for s in _SEPARATORS]
+        # The best kind of separator in the window's second half, else the latest of any kind.
+        good = [at + len(s) for at, s in ends if at >= len(window) // 2]
+        cut = good[0] if good else max((at + len(s) for at, s in ends if at > 0), default=0)
+        if cut == 0:
+            cut = _safe_hard_cut(window)
+        piece, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
+        if piece:
+            pieces.append(piece)
+    if rest.strip():
+        pieces.append(rest)
+    return pieces
+
+
+def _fitting_prefix(text: str, limit: int) -> int:
+    """The number of characters of ``text`` whose UTF-16 length is at most ``limit``."""
+    units = 0
+    for i, char in enumerate(text):
+        units += 2 if ord(char) > 0xFFFF else 1
+        if units > limit:
+            return i
+    return len(text)
+
+
+def _safe_hard_cut(window: str) -> int:
+    """Cut at the end of ``window`` unless that is inside a tag (``<...>``) or entity (``&...;``)."""
+    cut = len(window)
+    if window.rfind("<") > window.rfind(">"):
+        cut = window.rfind("<")
+    if window.rfind("&", 0, cut) > window.rfind(";", 0, cut):
+        cut = window.rfind("&", 0, cut)
+    return max(cut, 1)
+
+
+def _mostly_chinese(text: str) -> bool:
+    han = sum(1 for ch in text if "\u4e00" <= ch <= "\u9fff")
+    return han > 0 and han >= 0.3 * len(text.replace(" ", ""))

@@ -1,0 +1,300 @@
+"""A local fake Telegram Bot API server, so tests run the real python-telegram-bot ``Application``.
+
+It speaks enough of the Bot API for Learnbot: ``getMe``, long-polled ``getUpdates`` fed from a queue
+the test fills (honouring ``offset``), the send/edit/answer methods, ``getFile`` and the file
+download route. Every call is recorded with its decoded parameters.
+
+Example:
+    >>> async with FakeTelegram() as server:
+    ...     server.push(text_update(ADA, "/start"))
+    ...     sent = await server.wait_for("sendMessage")
+    ...     assert "Hi Ada" in sent[0].params["text"]
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+TOKEN = "123456:TEST-token-not-a-secret"
+BOT_USER = {
+    "id": 123456,
+    "is_bot": True,
+    "first_name": "Learnbot",
+    "username": "learnbot_test_bot",
+    "can_join_groups": True,
+    "can_read_all_group_messages": False,
+    "supports_inline_queries": False,
+}
+# Form fields PTB sends JSON-encoded (everything else is a plain string).
+_JSON_FIELDS = {
+    "reply_markup",
+    "commands",
+    "scope",
+    "allowed_updates",
+    "link_preview_options",
+    "reply_parameters",
+    "entities",
+    "caption_entities",
+}
+_update_ids = itertools.count(1000)
+_message_ids = itertools.count(1)
+
+
+def user(user_id: int = 42, first_name: str = "Ada", language_code: str = "en") -> dict[str, Any]:
+    """A Telegram ``User`` (a learner)."""
+    return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": language_code}
+
+
+def _chat(sender: dict[str, Any]) -> dict[str, Any]:
+    return {"id": sender["id"], "type": "private", "first_name": sender["first_name"]}
+
+
+def _message(sender: dict[str, Any], **fields: Any) -> dict[str, Any]:
+    return {
+        "message_id": next(_message_ids),
+        "date": int(time.time()),
+        "chat": _chat(sender),
+        "from": sender,
+        **fields,
+    }
+
+
+def text_update(sender: dict[str, Any], text: str, *, update_id: int | None = None) -> dict[str, Any]:
+    """An update with a text message; a leading ``/command`` gets its ``bot_command`` entity."""
+    fields: dict[str, Any] = {"text": text}
+    if text.startswith("/"):
+        command = text.split(" ", 1)[0]
+        fields["entities"] = [{"type": "bot_command", "offset": 0, "length": len(command)}]
+    return {"update_id": update_id or next(_update_ids), "message": _message(sender, **fields)}
+
+
+def callback_update(
+    sender: dict[str, Any], data: str, *, message_id: int = 1, update_id: int | None = None
+) -> dict[str, Any]:
+    """An update for a press of an inline button (carrying ``data``) under the bot's message."""
+    bot_message = {
+        "message_id": message_id,
+        "date": int(time.time()),
+        "chat": _chat(sender),
+        "from": BOT_USER,
+        "text": "an answer",
+    }
+    query = {
+        "id": f"cq-{next(_update_ids)}",
+        "from": sender,
+        "chat_instance": "instance-1",
+        "message": bot_message,
+        "data": data,
+    }
+    return {"update_id": update_id or next(_update_ids), "callback_query": query}
+
+
+def document_update(
+    sender: dict[str, Any],
+    file_id: str,
+    file_name: str,
+    file_size: int,
+    *,
+    caption: str = "",
+    update_id: int | None = None,
+) -> dict[str, Any]:
+    """An update with a document; register its bytes with :meth:`FakeTelegram.add_file` first."""
+    document = {
+        "file_id": file_id,
+        "file_unique_id": f"u-{file_id}",
+        "file_name": file_name,
+        "file_size": file_size,
+        "mime_type": "application/octet-stream",
+    }
+    fields: dict[str, Any] = {"document": document}
+    if caption:
+        fields["caption"] = caption
+    return {"update_id": update_id or next(_update_ids), "message": _message(sender, **fields)}
+
+
+@dataclass
+class Call:
+    """One Bot API call the bot made: the method, its decoded parameters and any uploaded files."""
+
+    method: str
+    params: dict[str, Any]
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+class FakeTelegram:
+    """An aiohttp app on 127.0.0.1 (random port) answering Bot API calls for one bot token."""
+
+    def __init__(self, token: str = TOKEN) -> None:
+        self.token = token
+        self.updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.calls: list[Call] = []
+        self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
+        self._pending: list[dict[str, Any]] = []
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    @property
+    def root(self) -> str:
+        """The server root, the value of ``LEARNBOT_TELEGRAM_API_URL``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    def push(self, *updates: dict[str, Any]) -> None:
+        """Queue updates for the bot's next ``getUpdates``."""
+        for update in updates:
+            self.updates.put_nowait(update)
+
+    def add_file(self, file_id: str, content: bytes, file_path: str = "") -> None:
+        """Make a file downloadable through ``getFile``."""
+        self.files[file_id] = (file_path or f"documents/{file_id}", content)
+
+    def calls_to(self, method: str) -> list[Call]:
+        """The recorded calls of one method, in order."""
+        return [c for c in self.calls if c.method == method]
+
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
+        """Wait until ``method`` was called at least ``count`` times; return those calls."""
+        deadline = time.monotonic() + timeout
+        while len(self.calls_to(method)) < count:
+            if time.monotonic() > deadline:
+                seen = [c.method for c in self.calls]
+                raise AssertionError(f"{method} called {len(self.calls_to(method))}x, not {count}: {seen}")
+            await asyncio.sleep(0.01)
+        return self.calls_to(method)
+
+    async def __aenter__(self) -> FakeTelegram:
+        app = web.Application()
+        app.router.add_route("*", "/bot{token}/{method}", self._api)
+        app.router.add_get("/file/bot{token}/{path:.+}", self._download)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    async def _api(self, request: web.Request) -> web.Response:
+        if request.match_info["token"] != self.token:
+            return _error(401, "Unauthorized")
+        method = request.match_info["method"]
+        params, files = await _read_params(request)
+        self.calls.append(Call(method, params, files))
+        handler = getattr(self, f"_{method}", None)
+        if handler is None:
+            return _error(404, "Not Found: method not found")
+        return web.json_response({"ok": True, "result": await handler(params)})
+
+    async def _download(self, request: web.Request) -> web.StreamResponse:
+        if request.match_info["token"] != self.token:
+            return web.Response(status=401)
+        for file_path, content in self.files.values():
+            if file_path == request.match_info["path"]:
+                return web.Response(body=content, content_type="application/octet-stream")
+        return web.Response(status=404)
+
+    # -- Bot API methods -------------------------------------------------------------------
+
+    async def _getMe(self, params: dict[str, Any]) -> Any:  # noqa: N802 - Bot API names
+        return BOT_USER
+
+    async def _getUpdates(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        offset = int(params.get("offset") or 0)
+        deadline = time.monotonic() + float(params.get("timeout") or 0)
+        while True:
+            while not self.updates.empty():
+                self._pending.append(self.updates.get_nowait())
+            # Telegram forgets updates below the offset: the bot confirmed them.
+            self._pending = [u for u in self._pending if u["update_id"] >= offset]
+            if self._pending or time.monotonic() >= deadline:
+                return list(self._pending)
+            # Polling the queue (not awaiting it) lets an abandoned long poll and its successor
+            # both see a new update at once.
+            await asyncio.sleep(0.01)
+
+    async def _deleteWebhook(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _setWebhook(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _setMyCommands(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _answerCallbackQuery(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _sendChatAction(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
+    async def _sendMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return self._sent(params, text=params.get("text", ""))
+
+    async def _editMessageText(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return self._sent(params, text=params.get("text", ""), message_id=int(params.get("message_id", 1)))
+
+    async def _sendPhoto(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        photo = [{"file_id": "photo-1", "file_unique_id": "p1", "width": 640, "height": 480}]
+        return self._sent(params, photo=photo, caption=params.get("caption"))
+
+    async def _sendDocument(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        document = {"file_id": "doc-1", "file_unique_id": "d1", "file_name": "file"}
+        return self._sent(params, document=document, caption=params.get("caption"))
+
+    async def _getFile(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        file_id = params.get("file_id", "")
+        file_path, content = self.files.get(file_id, ("", b""))
+        return {
+            "file_id": file_id,
+            "file_unique_id": f"u-{file_id}",
+            "file_size": len(content),
+            "file_path": file_path,
+        }
+
+    def _sent(self, params: dict[str, Any], message_id: int | None = None, **fields: Any) -> dict[str, Any]:
+        """The ``Message`` the bot just sent, as Telegram returns it."""
+        chat_id = int(params.get("chat_id", 0))
+        message = {
+            "message_id": message_id or next(_message_ids),
+            "date": int(time.time()),
+            "chat": {"id": chat_id, "type": "private" if chat_id > 0 else "supergroup"},
+            "from": BOT_USER,
+            **{k: v for k, v in fields.items() if v is not None},
+        }
+        if "reply_markup" in params:
+            message["reply_markup"] = params["reply_markup"]
+        return message
+
+
+async def _read_params(request: web.Request) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """Decode a JSON, form or multipart body (PTB sends forms with JSON-encoded complex fields)."""
+    params: dict[str, Any] = dict(request.query)
+    files: dict[str, bytes] = {}
+    if request.content_type == "application/json":
+        params.update(await request.json())
+        return params, files
+    if request.can_read_body:
+        form = await request.post()
+        for name, value in form.items():
+            if isinstance(value, web.FileField):
+                files[name] = value.file.read()
+            elif name in _JSON_FIELDS:
+                params[name] = json.loads(str(value))
+            else:
+                params[name] = value
+    return params, files
+
+
+def _error(code: int, description: str) -> web.Response:
+    return web.json_response({"ok": False, "error_code": code, "description": description}, status=code)

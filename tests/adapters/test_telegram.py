@@ -1,0 +1,389 @@
+"""The real python-telegram-bot Application against a local fake Bot API, talking to the real core."""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from html.parser import HTMLParser
+from pathlib import Path
+
+import aiohttp
+import pytest
+from fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
+
+from adapters.telegram import TelegramAdapter
+from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
+from bot.core import COMMANDS
+from bot.messages import Button, IncomingMessage, Reply
+from bot.testing import TestBot
+from knowledge.answer import Citation
+
+SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
+ADA = user(42, "Ada")
+ADMIN = user(7, "Grace")
+SECRET = "webhook-secret_123"
+integration = pytest.mark.integration
+
+
+@pytest.fixture(scope="module")
+def testbot(tmp_path_factory) -> TestBot:
+    bot = TestBot.build(
+        tmp_path_factory.mktemp("data"), grounding_threshold=0.3, questions_per_minute=1000, admins="telegram:7"
+    )
+    bot.ingest(SAMPLES / "security-basics")
+    return bot
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[FakeTelegram]:
+    async with FakeTelegram() as fake:
+        yield fake
+
+
+@asynccontextmanager
+async def running(adapter: TelegramAdapter) -> AsyncIterator[TelegramAdapter]:
+    await adapter.start()
+    try:
+        yield adapter
+    finally:
+        await adapter.stop()
+
+
+@pytest.fixture
+async def telegram(server, testbot) -> AsyncIterator[TelegramAdapter]:
+    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)) as a:
+        yield a
+
+
+class Recorder:
+    """The real core, with every message it received kept for inspection."""
+
+    def __init__(self, core) -> None:
+        self.core = core
+        self.messages: list[IncomingMessage] = []
+
+    async def handle(self, message: IncomingMessage) -> list[Reply]:
+        self.messages.append(message)
+        return await self.core.handle(message)
+
+
+class Scripted:
+    """A stand-in core that answers every message with the same replies (or raises on "boom")."""
+
+    def __init__(self, *replies: Reply) -> None:
+        self.replies = list(replies)
+
+    async def handle(self, message: IncomingMessage) -> list[Reply]:
+        if message.text == "boom":
+            raise RuntimeError("the core broke")
+        return self.replies
+
+
+class TelegramHTML(HTMLParser):
+    """Checks a message is HTML Telegram accepts: known tags, balanced, entities complete."""
+
+    ALLOWED = {"b", "strong", "i", "em", "u", "s", "a", "code", "pre", "blockquote", "tg-spoiler"}
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        assert tag in self.ALLOWED, tag
+        self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        assert self.stack and self.stack.pop() == tag, f"unbalanced </{tag}>"
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+    @classmethod
+    def text_of(cls, markup: str) -> str:
+        assert not re.search(r"&(?!(?:lt|gt|amp|quot|#\d+);)", markup), "a bare or cut entity"
+        assert "<" not in re.sub(r"</?(?:b|i|a|code|pre)>", "", markup), "a stray '<'"
+        parser = cls()
+        parser.feed(markup)
+        parser.close()
+        assert not parser.stack, f"unclosed {parser.stack}"
+        return "".join(parser.text)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+async def settle(seconds: float = 0.3) -> None:
+    """Give the bot time to make calls it should not make."""
+    await asyncio.sleep(seconds)
+
+
+# -- conversations ---------------------------------------------------------------------------
+
+
+@integration
+async def test_start_greets_the_learner(server, telegram):
+    server.push(text_update(ADA, "/start"))
+    [sent] = await server.wait_for("sendMessage")
+    assert sent.params["chat_id"] == "42"
+    assert "Hi Ada!" in sent.params["text"]
+    assert sent.params["parse_mode"] == "HTML"
+
+
+@integration
+async def test_deep_link_payload_reaches_the_core_as_the_argument(server, testbot):
+    recorder = Recorder(testbot.app.bot)
+    async with running(TelegramAdapter(recorder, token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(text_update(ADA, "/start course-security-basics"))
+        await server.wait_for("sendMessage")
+    [message] = recorder.messages
+    assert message.text == "/start course-security-basics"
+    assert (message.platform, message.user_id, message.chat_id, message.display_name) == (
+        "telegram",
+        "42",
+        "42",
+        "Ada",
+    )
+    assert message.locale == "en" and message.delivery_id.isdigit()
+
+
+@integration
+async def test_question_gets_an_html_answer_with_sources_and_feedback_buttons(server, telegram):
+    server.push(text_update(ADA, "How many random words should a passphrase have?"))
+    [sent] = await server.wait_for("sendMessage")
+    text = sent.params["text"]
+    assert "[1]" in text and "<b>Sources</b>" in text
+    assert "[1] Passwords" in TelegramHTML.text_of(text)
+    labels = [b["text"] for row in sent.params["reply_markup"]["inline_keyboard"] for b in row]
+    assert labels == ["Helpful", "Not helpful"]
+
+
+@integration
+async def test_button_press_is_answered_and_reaches_the_core(server, telegram, testbot):
+    server.push(text_update(ADA, "What should I do with a suspicious phishing email?"))
+    [answer] = await server.wait_for("sendMessage")
+    helpful = answer.params["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    press = callback_update(ADA, helpful)
+    server.push(press)
+    [answered] = await server.wait_for("answerCallbackQuery")
+    assert answered.params["callback_query_id"] == press["callback_query"]["id"]
+    thanks = (await server.wait_for("sendMessage", 2))[1]
+    assert "Thanks for the feedback" in thanks.params["text"]
+    assert testbot.app.store.questions()[-1]["feedback"] == "up"
+
+
+@integration
+async def test_an_expired_button_is_still_answered(server, telegram):
+    server.push(callback_update(ADA, "feedback:999999:up"))
+    await server.wait_for("answerCallbackQuery")
+    [sent] = await server.wait_for("sendMessage")
+    assert "expired" in sent.params["text"]
+
+
+@integration
+async def test_a_long_answer_is_split_into_valid_html_messages(server):
+    paragraph = "Phishing <mails> & fake logins trick people; check the sender & the link. "
+    body = "\n\n".join(paragraph * (i % 5 + 1) for i in range(60))
+    assert len(body) >= 10_000
+    citation = Citation(1, "security-basics", "phishing", "Phishing & you", "Spot <it>", "01.md", 1.0)
+    reply = Reply(body, [citation], [[Button("Helpful", "feedback:1:up")]])
+    async with running(TelegramAdapter(Scripted(reply), token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(text_update(ADA, "tell me everything"))
+        await server.wait_for("sendMessage", 3)
+        await settle()
+    sent = server.calls_to("sendMessage")
+    assert len(sent) >= 3
+    texts = [TelegramHTML.text_of(s.params["text"]) for s in sent]
+    assert all(utf16_len(s.params["text"]) <= MESSAGE_LIMIT for s in sent)
+    assert [("reply_markup" in s.params) for s in sent] == [False] * (len(sent) - 1) + [True]
+    assert " ".join(" ".join(texts).split()).startswith(" ".join(body.split()))
+    assert texts[-1].endswith("Sources\n[1] Phishing & you > Spot <it>")
+
+
+@integration
+async def test_html_special_characters_are_escaped(server):
+    reply = Reply('Never paste <script> tags & "secrets" into chats.')
+    async with running(TelegramAdapter(Scripted(reply), token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(text_update(ADA, "hi"))
+        [sent] = await server.wait_for("sendMessage")
+    assert sent.params["text"] == 'Never paste &lt;script&gt; tags &amp; "secrets" into chats.'
+
+
+@integration
+async def test_a_duplicate_update_is_handled_once(server, testbot):
+    update = text_update(ADA, "/help")
+    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(update, update)  # one getUpdates batch carrying the same update twice
+        await server.wait_for("sendMessage")
+        await settle()
+    assert len(server.calls_to("sendMessage")) == 1
+    # A restarted adapter has forgotten its recent ids; the core's delivery log still knows.
+    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(update, text_update(ADA, "/courses"))
+        await server.wait_for("sendMessage", 2)
+        await settle()
+    assert [c.params["text"].split("\n")[0] for c in server.calls_to("sendMessage")][1:] == ["Courses:"]
+
+
+@integration
+async def test_the_command_menu_is_set_in_english_and_chinese(server, telegram):
+    english, chinese = server.calls_to("setMyCommands")
+    assert "language_code" not in english.params and chinese.params["language_code"] == "zh"
+    assert [c["command"] for c in english.params["commands"]] == list(COMMANDS)
+    assert [c["command"] for c in chinese.params["commands"]] == list(COMMANDS)
+    assert chinese.params["commands"][0]["description"] != english.params["commands"][0]["description"]
+
+
+@integration
+async def test_an_admin_document_is_downloaded_through_get_file_and_loaded(server, testbot):
+    content = b"# Wi-Fi safety\n\nPublic Wi-Fi is shared with strangers; use the company VPN on it.\n"
+    server.add_file("doc-1", content, "documents/file_1.md")
+    recorder = Recorder(testbot.app.bot)
+    async with running(TelegramAdapter(recorder, token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(document_update(ADMIN, "doc-1", "wifi-safety.md", len(content)))
+        [sent] = await server.wait_for("sendMessage")
+        [message] = recorder.messages
+        assert message.file is not None and (message.file.name, message.file.size) == (
+            "wifi-safety.md",
+            len(content),
+        )
+        assert await message.file.fetch() == content
+    assert server.calls_to("getFile")[0].params["file_id"] == "doc-1"
+    assert "Loaded course" in sent.params["text"], sent.params["text"]
+
+
+@integration
+async def test_a_learner_document_is_refused_without_downloading_it(server, telegram):
+    server.add_file("doc-2", b"# notes\n", "documents/file_2.md")
+    server.push(document_update(ADA, "doc-2", "notes.md", 8))
+    [sent] = await server.wait_for("sendMessage")
+    assert "Only admins" in sent.params["text"]
+    assert not server.calls_to("getFile")
+
+
+@integration
+async def test_a_failing_handler_apologises_and_the_bot_keeps_serving(server, testbot, monkeypatch):
+    async def broken(message, argument):
+        raise RuntimeError("handler bug")
+
+    monkeypatch.setitem(testbot.app.bot.commands, "broken", broken)
+    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(text_update(ADA, "/broken"))
+        [apology] = await server.wait_for("sendMessage")
+        server.push(text_update(ADA, "/courses"))
+        courses = (await server.wait_for("sendMessage", 2))[1]
+    assert apology.params["text"].startswith("Sorry, something went wrong")
+    assert courses.params["text"].startswith("Courses:")
+
+
+@integration
+async def test_a_core_that_raises_still_gets_an_apology_out(server):
+    core = Scripted(Reply("fine"))
+    async with running(TelegramAdapter(core, token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(text_update(ADA, "boom"))
+        await server.wait_for("sendMessage")
+        server.push(text_update(ADA, "hello"))
+        await server.wait_for("sendMessage", 2)
+    assert [c.params["text"][:5] for c in server.calls_to("sendMessage")] == ["Sorry", "fine"]
+
+
+@integration
+async def test_a_reply_with_an_image_is_sent_as_a_photo(server):
+    png = b"\x89PNG\r\n\x1a\nfake chart"
+    reply = Reply("Your team this week", image=png, buttons=[[Button("Details", url="https://example.com/d")]])
+    async with running(TelegramAdapter(Scripted(reply), token=TOKEN, api_url=server.root, poll_timeout=1)):
+        server.push(text_update(ADMIN, "/digest"))
+        [photo] = await server.wait_for("sendPhoto")
+    assert photo.files["photo"] == png
+    assert photo.params["caption"] == "Your team this week"
+    assert photo.params["reply_markup"]["inline_keyboard"][0][0]["url"] == "https://example.com/d"
+    assert not server.calls_to("sendMessage")
+
+
+@integration
+async def test_send_pushes_a_reply_to_a_chat(server, telegram):
+    await telegram.send("42", Reply("A quiz is due: 3 questions on passwords."))
+    [sent] = server.calls_to("sendMessage")
+    assert sent.params["chat_id"] == "42" and sent.params["text"].startswith("A quiz is due")
+
+
+# -- webhook mode ----------------------------------------------------------------------------
+
+
+@integration
+async def test_webhook_accepts_only_requests_with_the_secret_token(server, testbot, caplog):
+    caplog.set_level(logging.DEBUG)
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/updates"
+    adapter = TelegramAdapter(
+        testbot.app.bot,
+        token=TOKEN,
+        api_url=server.root,
+        webhook_url=url,
+        webhook_secret=SECRET,
+        webhook_port=port,
+    )
+    async with running(adapter), aiohttp.ClientSession() as http:
+        [hook] = server.calls_to("setWebhook")
+        assert hook.params["url"] == url and hook.params["secret_token"] == SECRET
+        for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):
+            async with http.post(url, json=text_update(ADA, "/help"), headers=headers) as response:
+                assert response.status == 403
+        await settle()
+        assert not server.calls_to("sendMessage")
+        good = {"X-Telegram-Bot-Api-Secret-Token": SECRET}
+        async with http.post(url, json=text_update(ADA, "/help"), headers=good) as response:
+            assert response.status == 200
+        [sent] = await server.wait_for("sendMessage")
+    assert "I answer questions" in sent.params["text"]
+    assert not server.calls_to("getUpdates"), "webhook mode does not poll"
+    assert TOKEN not in caplog.text and SECRET not in caplog.text
+    assert "[redacted]" in caplog.text
+
+
+def test_webhook_mode_requires_a_valid_secret(testbot):
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+        TelegramAdapter(testbot.app.bot, token=TOKEN, webhook_url="https://example.com/hook")
+    with pytest.raises(ValueError, match="WEBHOOK_SECRET"):
+        TelegramAdapter(testbot.app.bot, token=TOKEN, webhook_url="https://e.com/h", webhook_secret="a b")
+
+
+def test_from_env_reads_the_token_and_settings(testbot):
+    env = {
+        "TELEGRAM_BOT_TOKEN": TOKEN,
+        "LEARNBOT_TELEGRAM_API_URL": "http://127.0.0.1:8081/",
+        "LEARNBOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.com/tg",
+        "LEARNBOT_TELEGRAM_WEBHOOK_SECRET": SECRET,
+        "LEARNBOT_TELEGRAM_WEBHOOK_PORT": "9000",
+    }
+    adapter = TelegramAdapter.from_env(testbot.app.bot, env)
+    assert (adapter.mode, adapter.webhook_port, adapter.api_root) == ("webhook", 9000, "http://127.0.0.1:8081")
+    assert adapter.application.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
+    with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
+        TelegramAdapter.from_env(testbot.app.bot, {})
+
+
+# -- rendering -------------------------------------------------------------------------------
+
+
+def test_chinese_text_without_spaces_is_split_within_the_limit():
+    body = "钓鱼邮件会伪装成可信的发件人" * 800  # no spaces, no punctuation to cut at
+    parts = render(Reply(body + " & more"), limit=1000)
+    assert len(parts) > 10 and all(utf16_len(p.html) <= 1000 for p in parts)
+    assert "".join(html.unescape(p.html) for p in parts).replace(" ", "") == (body + "&more")
+
+
+def test_entities_are_never_cut_and_bad_buttons_are_left_out():
+    parts = render(Reply("&" * 50, buttons=[[Button("x" * 5, "d" * 65), Button("ok", "fine")]]), limit=12)
+    assert all(TelegramHTML.text_of(p.html) for p in parts)
+    assert "".join(p.html for p in parts) == "&amp;" * 50
+    [[button]] = parts[-1].reply_markup.inline_keyboard
+    assert button.callback_data == "fine"
