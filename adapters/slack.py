@@ -158,11 +158,17 @@ class SlackAdapter:
         self._session: aiohttp.ClientSession | None = None
         retries = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
         self.client = AsyncWebClient(token=bot_token, base_url=self.api_url, retry_handlers=retries)
+
+        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
+            # one workspace, one static token: no auth.test round trip. A plain function, because
+            # bolt passes authorize= arguments by name and, unlike for listeners, does not skip `self`
+            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
+
         # bolt's own per-request clients copy this one; the token reaches them through authorize=
         self.app = AsyncApp(
             client=AsyncWebClient(base_url=self.api_url, retry_handlers=list(retries)),
             signing_secret=signing_secret or "unused-in-socket-mode",
-            authorize=self._authorize,
+            authorize=authorize,
             process_before_response=False,
         )
         self.app.middleware(self._once)
@@ -245,10 +251,6 @@ class SlackAdapter:
     async def _http(self, request: web.Request) -> web.Response:
         response = await self.app.async_dispatch(await to_bolt_request(request))
         return await to_aiohttp_response(response)
-
-    async def _authorize(self, enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-        # one workspace, one static token: no auth.test round trip per request
-        return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=self._bot_token)
 
     async def _once(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Acknowledge a retry or duplicate of a delivery already seen, without handling it again."""
@@ -341,7 +343,10 @@ class SlackAdapter:
             "callback_data": action["value"],
             "delivery_id": f"action:{body.get('trigger_id') or action.get('action_ts', '')}",
         }
-        self._spawn(self._converse(Where(channel or user, thread or None), fields, placeholder=None))
+        # in a shared channel, what a button press answers is for the presser only
+        private = user if channel and not channel.startswith("D") else None
+        where = Where(channel or user, thread or None, ephemeral=private)
+        self._spawn(self._converse(where, fields, placeholder=None))
 
     def _take_file(self, where: Where, fields: dict[str, Any], file_id: str, info: dict | None) -> None:
         # a DM upload arrives twice (file_shared and a file_share message): handle the file once
@@ -415,3 +420,8 @@ class SlackAdapter:
         finally:
             if session is not self._session:
                 await session.close()
+
+
+def from_env(bot: Bot, env: Mapping[str, str] | None = None) -> SlackAdapter:
+    """:meth:`SlackAdapter.from_env`, for ``learnbot serve slack``."""
+    return SlackAdapter.from_env(bot, env)

@@ -152,12 +152,17 @@ async def upload_image(
 
 @dataclass(frozen=True)
 class Where:
-    """Where replies go: a channel, a thread, a fallback channel, the placeholder's ts to replace."""
+    """Where replies go.
+
+    A channel, a thread in it, a fallback channel if the bot cannot post there, the placeholder's ts
+    the first reply replaces, and the one user who alone should see them (``ephemeral``).
+    """
 
     channel: str
     thread: str | None = None
     fallback: str | None = None
     ts: str | None = None
+    ephemeral: str | None = None
 
 
 async def post_placeholder(client: Any, where: Where, text: str | None) -> Where:
@@ -184,6 +189,10 @@ async def deliver(client: Any, where: Where, replies: Sequence[Reply]) -> None:
             del message["blocks"]
         if i == 0 and where.ts:
             await client.chat_update(channel=where.channel, ts=where.ts, **message)
+        elif where.ephemeral:
+            await client.chat_postEphemeral(
+                channel=where.channel, user=where.ephemeral, thread_ts=where.thread, **message
+            )
         else:
             sent = await client.chat_postMessage(channel=where.channel, thread_ts=where.thread, **message)
             where = Where(sent["channel"], where.thread)

@@ -103,7 +103,8 @@ class TelegramAdapter:
             raise ValueError("a Telegram bot token is required (TELEGRAM_BOT_TOKEN)")
         if webhook_url and not _SECRET_TOKEN.fullmatch(webhook_secret):
             raise ValueError(
-                "webhook mode needs LEARNBOT_TELEGRAM_WEBHOOK_SECRET: 1-256 characters of A-Z, a-z, 0-9, _ and -"
+                "webhook mode needs LEARNBOT_TELEGRAM_WEBHOOK_SECRET "
+                "(1-256 characters: letters, digits, _ and -)"
             )
         _redact_in_logs(token, webhook_secret)
         self.bot = bot
@@ -231,17 +232,20 @@ class TelegramAdapter:
         except TelegramError as exc:  # e.g. a query older than Telegram keeps
             log.info("could not answer a callback query: %s", exc)
         message = query.message
+        topic = getattr(message, "is_topic_message", False)  # an old message may be inaccessible
+        thread_id = message.message_thread_id if topic and message else None
         incoming = IncomingMessage(
             platform=PLATFORM,
             user_id=str(query.from_user.id),
             chat_id=str(message.chat.id if message else query.from_user.id),
             display_name=query.from_user.full_name,
+            thread_id=str(thread_id or ""),
             message_id=str(message.message_id) if message else "",
             callback_data=query.data or "",
             delivery_id=str(update.update_id),
             locale=query.from_user.language_code or "",
         )
-        await self._converse(incoming)
+        await self._converse(incoming, thread_id)
 
     def _file_ref(self, document: Document) -> FileRef:
         """A file the core may download, after its own checks, through ``getFile``."""

@@ -1,4 +1,4 @@
-"""Telegram rendering: a :class:`Reply` becomes HTML messages with an inline keyboard.
+r"""Telegram rendering: a :class:`Reply` becomes HTML messages with an inline keyboard.
 
 Telegram's HTML parse mode takes only a few tags and refuses a message whose tags do not
 balance, so the only markup here is a short ``<b>`` heading that never contains a space or a line
@@ -8,7 +8,7 @@ and a hard cut (no space in 4096 characters, as in Chinese) never lands inside a
 Example:
     >>> [(html, keyboard)] = render(Reply("Use a passphrase.", citations))
     >>> html
-    'Use a passphrase.\\n\\n<b>Sources</b>\\n[1] Passwords &gt; Passphrases'
+    'Use a passphrase.\n\n<b>Sources</b>\n[1] Passwords &gt; Passphrases'
 """
 
 from __future__ import annotations

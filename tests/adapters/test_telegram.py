@@ -14,8 +14,8 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
 
+from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
 from adapters.telegram import TelegramAdapter
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
 from bot.core import COMMANDS
@@ -33,7 +33,10 @@ integration = pytest.mark.integration
 @pytest.fixture(scope="module")
 def testbot(tmp_path_factory) -> TestBot:
     bot = TestBot.build(
-        tmp_path_factory.mktemp("data"), grounding_threshold=0.3, questions_per_minute=1000, admins="telegram:7"
+        tmp_path_factory.mktemp("data"),
+        grounding_threshold=0.3,
+        questions_per_minute=1000,
+        admins="telegram:7",
     )
     bot.ingest(SAMPLES / "security-basics")
     return bot
@@ -56,7 +59,9 @@ async def running(adapter: TelegramAdapter) -> AsyncIterator[TelegramAdapter]:
 
 @pytest.fixture
 async def telegram(server, testbot) -> AsyncIterator[TelegramAdapter]:
-    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)) as a:
+    async with running(
+        TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)
+    ) as a:
         yield a
 
 
@@ -220,11 +225,13 @@ async def test_html_special_characters_are_escaped(server):
 @integration
 async def test_a_duplicate_update_is_handled_once(server, testbot):
     update = text_update(ADA, "/help")
-    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)):
+    recorder = Recorder(testbot.app.bot)
+    async with running(TelegramAdapter(recorder, token=TOKEN, api_url=server.root, poll_timeout=1)):
         server.push(update, update)  # one getUpdates batch carrying the same update twice
         await server.wait_for("sendMessage")
         await settle()
     assert len(server.calls_to("sendMessage")) == 1
+    assert len(recorder.messages) == 1, "the adapter's own memory stops the repeat before the core"
     # A restarted adapter has forgotten its recent ids; the core's delivery log still knows.
     async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)):
         server.push(update, text_update(ADA, "/courses"))
@@ -298,7 +305,9 @@ async def test_a_core_that_raises_still_gets_an_apology_out(server):
 @integration
 async def test_a_reply_with_an_image_is_sent_as_a_photo(server):
     png = b"\x89PNG\r\n\x1a\nfake chart"
-    reply = Reply("Your team this week", image=png, buttons=[[Button("Details", url="https://example.com/d")]])
+    reply = Reply(
+        "Your team this week", image=png, buttons=[[Button("Details", url="https://example.com/d")]]
+    )
     async with running(TelegramAdapter(Scripted(reply), token=TOKEN, api_url=server.root, poll_timeout=1)):
         server.push(text_update(ADMIN, "/digest"))
         [photo] = await server.wait_for("sendPhoto")
@@ -365,7 +374,11 @@ def test_from_env_reads_the_token_and_settings(testbot):
         "LEARNBOT_TELEGRAM_WEBHOOK_PORT": "9000",
     }
     adapter = TelegramAdapter.from_env(testbot.app.bot, env)
-    assert (adapter.mode, adapter.webhook_port, adapter.api_root) == ("webhook", 9000, "http://127.0.0.1:8081")
+    assert (adapter.mode, adapter.webhook_port, adapter.api_root) == (
+        "webhook",
+        9000,
+        "http://127.0.0.1:8081",
+    )
     assert adapter.application.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
     with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
         TelegramAdapter.from_env(testbot.app.bot, {})

@@ -191,6 +191,8 @@ class FakeTelegram:
         method = request.match_info["method"]
         params, files = await _read_params(request)
         self.calls.append(Call(method, params, files))
+        if method == "getUpdates":
+            return web.json_response({"ok": True, "result": await self._get_updates(params, request)})
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
@@ -209,7 +211,7 @@ class FakeTelegram:
     async def _getMe(self, params: dict[str, Any]) -> Any:  # noqa: N802 - Bot API names
         return BOT_USER
 
-    async def _getUpdates(self, params: dict[str, Any]) -> Any:  # noqa: N802
+    async def _get_updates(self, params: dict[str, Any], request: web.Request) -> Any:
         offset = int(params.get("offset") or 0)
         deadline = time.monotonic() + float(params.get("timeout") or 0)
         while True:
@@ -219,6 +221,8 @@ class FakeTelegram:
             self._pending = [u for u in self._pending if u["update_id"] >= offset]
             if self._pending or time.monotonic() >= deadline:
                 return list(self._pending)
+            if request.transport is None or request.transport.is_closing():
+                return []  # the bot gave up on this poll (it is stopping)
             # Polling the queue (not awaiting it) lets an abandoned long poll and its successor
             # both see a new update at once.
             await asyncio.sleep(0.01)
