@@ -12,7 +12,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO
 
-from bot.config import Settings
+from bot.config import Settings, SettingsError
 from bot.core import Bot, Limits
 from bot.store import Store
 from bot.uploads import ingest_with
@@ -209,3 +209,49 @@ class App:
         ):
             self.__dict__.pop(name, None)
         return len(records)
+
+    def chat_adapters(self, which: str) -> list:
+        """The chat front doors for ``learnbot serve`` (``telegram``, ``slack`` or ``all``), from settings.
+
+        Tokens and secrets come from the environment only, under the platforms' own names.
+
+        Raises:
+            SettingsError: a needed token is not set, or ``which`` is unknown.
+        """
+        from adapters.slack import SlackAdapter
+        from adapters.telegram import TelegramAdapter
+
+        if which not in ("telegram", "slack", "all"):
+            raise SettingsError(f"serve what? telegram, slack or all, not {which!r}")
+        s, env = self.settings, os.environ
+        adapters: list = []
+        if which in ("telegram", "all"):
+            if not env.get("TELEGRAM_BOT_TOKEN"):
+                raise SettingsError("TELEGRAM_BOT_TOKEN is not set (the token @BotFather gave you)")
+            adapters.append(
+                TelegramAdapter(
+                    self.bot,
+                    token=env["TELEGRAM_BOT_TOKEN"],
+                    api_url=s.telegram_api_url,
+                    webhook_url=s.telegram_webhook_url,
+                    webhook_secret=env.get("LEARNBOT_TELEGRAM_WEBHOOK_SECRET", ""),
+                    webhook_listen=s.listen_host,
+                    webhook_port=s.telegram_webhook_port,
+                )
+            )
+        if which in ("slack", "all"):
+            missing = [name for name in ("SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET") if not env.get(name)]
+            if missing:
+                raise SettingsError(f"{' and '.join(missing)} not set (see README, Slack)")
+            adapters.append(
+                SlackAdapter(
+                    self.bot,
+                    bot_token=env["SLACK_BOT_TOKEN"],
+                    signing_secret=env["SLACK_SIGNING_SECRET"],
+                    app_token=env.get("SLACK_APP_TOKEN", ""),
+                    api_url=s.slack_api_url,
+                    port=s.slack_port,
+                    host=s.listen_host,
+                )
+            )
+        return adapters

@@ -223,6 +223,36 @@ def ask(
 
 
 @cli.command()
+def serve(
+    which: str = typer.Argument(..., help="telegram, slack or all"),
+) -> None:
+    """Run the chat front doors until Ctrl-C or SIGTERM (Telegram polling/webhook, Slack HTTP/Socket Mode)."""
+    app = _app()
+    adapters = app.chat_adapters(which)
+    asyncio.run(_serve(app, adapters))
+
+
+async def _serve(app: App, adapters: list) -> None:
+    import signal
+
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    app.live_records.refresh()  # load the index before the first learner waits for it
+    started = []
+    try:
+        for adapter in adapters:
+            await adapter.start()
+            started.append(adapter)
+        err.print(f"serving {', '.join(type(a).__name__ for a in adapters)}; Ctrl-C to stop")
+        await stopping.wait()
+    finally:
+        for adapter in reversed(started):
+            await adapter.stop()
+
+
+@cli.command()
 def chat(
     generator: str = typer.Option(None, help="Back end: local, openai or extractive."),
 ) -> None:

@@ -73,6 +73,11 @@ class Settings:
         "Comma-separated admins as platform:user_id (e.g. `telegram:12345,slack:U0123`); "
         "more with `learnbot admin add`.",
     )
+    listen_host: str = _setting(
+        "127.0.0.1",
+        "Address the HTTP servers (Slack events, Telegram webhook) bind to; "
+        "`0.0.0.0` to accept connections from other hosts.",
+    )
     telegram_api_url: str = _setting(
         "", "Root URL of a Bot API server (e.g. http://127.0.0.1:8081); empty uses Telegram's own."
     )

@@ -1,0 +1,78 @@
+"""`learnbot serve telegram` as a user runs it: a subprocess polling a local fake Bot API, stopped by SIGTERM."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from adapters.fake_telegram import TOKEN, FakeTelegram, text_update, user
+
+ROOT = Path(__file__).resolve().parents[2]
+pytestmark = [pytest.mark.integration, pytest.mark.slow]
+
+
+def _env(data: Path, **extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("LEARNBOT_", "TELEGRAM_", "SLACK_"))}
+    env.update(LEARNBOT_DATA_DIR=str(data), LEARNBOT_GENERATOR="extractive", HF_HUB_OFFLINE="1", **extra)
+    return env
+
+
+async def test_serve_telegram_answers_and_stops_cleanly(tmp_path):
+    data = tmp_path / "data"
+    subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ingest", str(ROOT / "bot/sample_courses/security-basics")],
+        env=_env(data),
+        check=True,
+        capture_output=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    async with FakeTelegram() as fake:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "telegram",
+            cwd=ROOT,
+            env=_env(data, TELEGRAM_BOT_TOKEN=TOKEN, LEARNBOT_TELEGRAM_API_URL=fake.root),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        try:
+            await fake.wait_for("setMyCommands", timeout=120)
+            fake.push(text_update(user(42, "Ada"), "How long must a company password be?"))
+            sent = await fake.wait_for("sendMessage", timeout=60)
+            assert "14" in sent[0].params["text"] and "Sources" in sent[0].params["text"]
+        finally:
+            process.send_signal(signal.SIGTERM)
+            _, stderr = await asyncio.wait_for(process.communicate(), timeout=60)
+    assert process.returncode == 0, stderr.decode()
+    assert TOKEN not in stderr.decode(), "the token never reaches the logs"
+
+
+def test_serve_without_a_token_is_a_clear_error(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "telegram"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "TELEGRAM_BOT_TOKEN is not set" in result.stderr
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "slack"],
+        env=_env(tmp_path),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
+    assert result.returncode == 2 and "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET not set" in result.stderr
