@@ -1,4 +1,4 @@
-"""`learnbot serve telegram` as a user runs it: a subprocess polling a local fake Bot API, stopped by SIGTERM."""
+"""`learnbot serve telegram` as run by a user: a subprocess polling a fake Bot API, stopped by SIGTERM."""
 
 from __future__ import annotations
 
