@@ -126,6 +126,7 @@ class Call:
     method: str
     params: dict[str, Any]
     files: dict[str, bytes] = field(default_factory=dict)
+    at: float = field(default_factory=time.monotonic)  # when the call arrived (for load measurements)
 
 
 class FakeTelegram:

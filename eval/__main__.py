@@ -64,5 +64,22 @@ def bench(
     bench_eval.run(corpus, embedder, out, local_questions)
 
 
+@app.command()
+def load(
+    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
+    learners: str = typer.Option("50,200", help="Comma-separated numbers of simulated learners."),
+    per_learner: int = typer.Option(2, help="Questions each learner sends."),
+    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+    work: Path = typer.Option(Path("eval-out/indexes"), help="Folder for the cached indexes."),
+) -> None:
+    """Simulated learners through the real Telegram stack (fake Bot API) and the console path."""
+    from eval import load as load_eval
+
+    if not corpus.is_dir():
+        console.print(f"[red]corpus not found: {corpus}[/red]")
+        raise typer.Exit(2)
+    load_eval.run(corpus, out, work / "load", [int(n) for n in learners.split(",") if n.strip()], per_learner)
+
+
 if __name__ == "__main__":
     app()
