@@ -264,7 +264,9 @@ class TelegramAdapter:
             chat_id = _chat(incoming.chat_id)
             async with self._typing(chat_id):
                 try:
-                    replies = await self.bot.handle(incoming)
+                    replies = await self.bot.handle(
+                        incoming, notify=lambda interim: self._deliver(chat_id, interim, thread_id)
+                    )
                 except Exception:  # the core promises not to raise; if it does, still answer
                     log.exception("the core failed on a Telegram message from user %s", incoming.user_id)
                     replies = [Reply(APOLOGY)]

@@ -26,6 +26,8 @@ from knowledge.models import SearchFilter
 
 log = logging.getLogger(__name__)
 Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
+Notify = Callable[[Reply], Awaitable[None]]
+"""Sends an interim reply (e.g. "Loading your course…") before the final ones."""
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
 LINK_CODE_MINUTES = 10
 
@@ -103,27 +105,28 @@ class Bot:
             "link": self._link,
         }
 
-    async def handle(self, message: IncomingMessage) -> list[Reply]:
+    async def handle(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
         """Answer one message. Never raises: an internal error becomes an apology.
 
-        A delivery the platform sends again (same ``delivery_id``) gets no reply at all.
+        A delivery the platform sends again (same ``delivery_id``) gets no reply at all. ``notify``,
+        when given, receives interim replies of slow work (an admin's course upload) as it goes.
         """
         try:
             if message.delivery_id and not self.store.first_delivery(message.platform, message.delivery_id):
                 log.info("duplicate delivery %s on %s ignored", message.delivery_id, message.platform)
                 return []
-            return await self._route(message)
+            return await self._route(message, notify)
         except Exception:
             log.exception(
                 "handler failed for a message on %s from user %s", message.platform, message.user_id
             )
             return [Reply("Sorry, something went wrong on my side. Please try again in a moment.")]
 
-    async def _route(self, message: IncomingMessage) -> list[Reply]:
+    async def _route(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
         if message.callback_data is not None:
             return await self._button(message)
         if message.file is not None:
-            return await self._upload(message)
+            return await self._upload(message, notify)
         text = clean_input(message.text)
         if not text:
             return [Reply("Please type a question, or /help to see what I can do.")]
@@ -215,14 +218,14 @@ class Bot:
                 return [Reply("Thanks for the feedback!")]
         return [Reply("That button has expired.")]
 
-    async def _upload(self, message: IncomingMessage) -> list[Reply]:
+    async def _upload(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
         assert message.file is not None
         if not self.is_admin(message):
             return [Reply("Only admins can load course material. Ask an admin to add you.")]
         if self.ingest is None:
             return [Reply("Course uploads are not enabled here.")]
         try:
-            return [await ingest_upload(message.file, self.limits.max_upload_bytes, self.ingest)]
+            return [await ingest_upload(message.file, self.limits.max_upload_bytes, self.ingest, notify)]
         except UploadError as exc:
             return [Reply(f"I could not load that file: {exc}")]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import tempfile
 import zipfile
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path, PurePosixPath
 
 from bot.messages import FileRef, Reply
@@ -22,7 +22,9 @@ class UploadError(Exception):
     """An upload that cannot be used; the message is shown to the admin."""
 
 
-async def ingest_upload(file: FileRef, max_bytes: int, ingest: IngestFn) -> Reply:
+async def ingest_upload(
+    file: FileRef, max_bytes: int, ingest: IngestFn, notify: Callable[[Reply], Awaitable[None]] | None = None
+) -> Reply:
     """Download an admin's file (after the size check), unpack a zip safely, ingest, and report.
 
     Raises:
@@ -37,6 +39,8 @@ async def ingest_upload(file: FileRef, max_bytes: int, ingest: IngestFn) -> Repl
         raise UploadError(
             f"{file.name} is {file.size / 1_048_576:.1f} MiB; the limit is {max_bytes / 1_048_576:.0f} MiB."
         )
+    if notify is not None:
+        await notify(Reply(f"Loading {file.name}… I'll tell you what was loaded and what was skipped."))
     data = await file.fetch()
     if len(data) > max_bytes:
         raise UploadError(f"{file.name} is larger than the {max_bytes / 1_048_576:.0f} MiB limit.")

@@ -72,9 +72,9 @@ class Recorder:
         self.core = core
         self.messages: list[IncomingMessage] = []
 
-    async def handle(self, message: IncomingMessage) -> list[Reply]:
+    async def handle(self, message: IncomingMessage, notify=None) -> list[Reply]:
         self.messages.append(message)
-        return await self.core.handle(message)
+        return await self.core.handle(message, notify)
 
 
 class Scripted:
@@ -83,7 +83,7 @@ class Scripted:
     def __init__(self, *replies: Reply) -> None:
         self.replies = list(replies)
 
-    async def handle(self, message: IncomingMessage) -> list[Reply]:
+    async def handle(self, message: IncomingMessage, notify=None) -> list[Reply]:
         if message.text == "boom":
             raise RuntimeError("the core broke")
         return self.replies
@@ -256,7 +256,7 @@ async def test_an_admin_document_is_downloaded_through_get_file_and_loaded(serve
     recorder = Recorder(testbot.app.bot)
     async with running(TelegramAdapter(recorder, token=TOKEN, api_url=server.root, poll_timeout=1)):
         server.push(document_update(ADMIN, "doc-1", "wifi-safety.md", len(content)))
-        [sent] = await server.wait_for("sendMessage")
+        progress, sent = await server.wait_for("sendMessage", count=2)
         [message] = recorder.messages
         assert message.file is not None and (message.file.name, message.file.size) == (
             "wifi-safety.md",
@@ -264,6 +264,7 @@ async def test_an_admin_document_is_downloaded_through_get_file_and_loaded(serve
         )
         assert await message.file.fetch() == content
     assert server.calls_to("getFile")[0].params["file_id"] == "doc-1"
+    assert "Loading wifi-safety.md" in progress.params["text"], "a progress message comes first"
     assert "Loaded course" in sent.params["text"], sent.params["text"]
 
 
