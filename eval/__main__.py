@@ -11,6 +11,13 @@ from eval.common import IOT, console
 app = typer.Typer(help="Measure Learnbot: retrieval quality, answers, speed.", no_args_is_help=True)
 
 
+def _require(corpus: Path) -> None:
+    """Stop with a clear message when the corpus folder is missing (e.g. no ../shared beside the checkout)."""
+    if not corpus.is_dir():
+        console.print(f"[red]corpus not found: {corpus}[/red]")
+        raise typer.Exit(2)
+
+
 @app.callback()
 def main() -> None:
     """Measure Learnbot; every subcommand writes a Markdown report into its output folder."""
@@ -26,9 +33,7 @@ def retrieval(
     """Lesson-level Recall@1/3/5 and MRR@10: BM25, each embedder, fused; en, zh and zh-over-en."""
     from eval import retrieval as retrieval_eval
 
-    if not corpus.is_dir():
-        console.print(f"[red]corpus not found: {corpus}[/red]")
-        raise typer.Exit(2)
+    _require(corpus)
     retrieval_eval.run(corpus, [e.strip() for e in embedders.split(",") if e.strip()], out, work)
 
 
@@ -42,9 +47,7 @@ def grounding(
     """Fit the grounding model and choose the refusal threshold (covered vs uncovered questions)."""
     from eval import grounding as grounding_eval
 
-    if not corpus.is_dir():
-        console.print(f"[red]corpus not found: {corpus}[/red]")
-        raise typer.Exit(2)
+    _require(corpus)
     grounding_eval.run(corpus, embedder, out, work)
 
 
@@ -58,9 +61,7 @@ def bench(
     """Ingestion throughput against the raw embedder, re-ingest time, retrieval and ask latency."""
     from eval import bench as bench_eval
 
-    if not corpus.is_dir():
-        console.print(f"[red]corpus not found: {corpus}[/red]")
-        raise typer.Exit(2)
+    _require(corpus)
     bench_eval.run(corpus, embedder, out, local_questions)
 
 
@@ -75,9 +76,7 @@ def load(
     """Simulated learners through the real Telegram stack (fake Bot API) and the console path."""
     from eval import load as load_eval
 
-    if not corpus.is_dir():
-        console.print(f"[red]corpus not found: {corpus}[/red]")
-        raise typer.Exit(2)
+    _require(corpus)
     load_eval.run(corpus, out, work / "load", [int(n) for n in learners.split(",") if n.strip()], per_learner)
 
 
