@@ -22,6 +22,7 @@ from knowledge.embedders import Embedder, make_embedder
 from knowledge.generation import Generator, make_generator
 from knowledge.index import COLLECTION, ChromaIndex, Record, rebuild
 from knowledge.ingest import Ingestor
+from knowledge.models import Chunk
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
 
 log = logging.getLogger(__name__)
@@ -171,6 +172,14 @@ class App:
             top_k=self.settings.top_k,
         )
 
+    def lesson_chunks(self, course_id: str, lesson_id: str) -> list[Chunk]:
+        """The live chunks of one lesson in reading order (lesson summaries, quiz citations)."""
+        chunks = self.live_records.keyword.chunks
+        return sorted(
+            (c for c in chunks if c.course_id == course_id and c.lesson_id == lesson_id),
+            key=lambda c: c.position,
+        )
+
     @cached_property
     def bot(self) -> Bot:
         """The conversation core."""
@@ -185,6 +194,7 @@ class App:
             limits,
             ingest=lambda path: ingest_with(self.ingestor, path),
             admins=admins,
+            lesson_chunks=self.lesson_chunks,
         )
 
     def reindex(self, embedder_name: str, progress=None) -> int:  # noqa: ANN001

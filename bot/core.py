@@ -16,6 +16,8 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.learning import LearningLoop, LessonChunks
+from bot.learning_handlers import LearningChat
 from bot.messages import Button, IncomingMessage, Reply
 from bot.store import Store
 from bot.uploads import IngestFn, UploadError, ingest_upload
@@ -33,16 +35,24 @@ LINK_CODE_MINUTES = 10
 
 HELP = {
     "en": (
-        "I answer questions about your courses, citing the lessons I used.\n"
+        "I answer questions about your courses, citing the lessons I used, and help you learn them.\n"
         "Just type a question, or use:\n"
         "/ask QUESTION - ask about the course material\n"
         "/courses - the courses you can study\n"
+        "/enroll COURSE - join a course\n"
+        "/lesson - your next lesson (/done when you have finished it)\n"
+        "/quiz - a question to practise; answers come back when you are about to forget them\n"
+        "/progress - lessons done, quiz accuracy, reviews due, streak\n"
+        "/settings - time zone and active hours; /pause and /resume quizzes and reminders\n"
         "/link - join your Slack and Telegram accounts\n"
         "/help - this message"
     ),
     "zh": (
-        "我根据课程材料回答问题，并注明出处。\n直接输入问题，或使用：\n"
-        "/ask 问题 - 提问\n/courses - 可学习的课程\n/link - 关联 Slack 与 Telegram 账号\n/help - 帮助"
+        "我根据课程材料回答问题，并注明出处，也陪你学习课程。\n直接输入问题，或使用：\n"
+        "/ask 问题 - 提问\n/courses - 可学习的课程\n/enroll 课程 - 加入课程\n"
+        "/lesson - 下一课（学完发送 /done）\n/quiz - 练习题\n/progress - 学习进度\n"
+        "/settings - 时区与提醒时段；/pause、/resume 暂停或恢复提醒\n"
+        "/link - 关联 Slack 与 Telegram 账号\n/help - 帮助"
     ),
 }
 COMMANDS = {
@@ -50,6 +60,15 @@ COMMANDS = {
     "help": "What I can do",
     "ask": "Ask about the course",
     "courses": "Courses",
+    "enroll": "Join a course",
+    "lesson": "Your next lesson",
+    "next": "What to study next",
+    "done": "Mark the current lesson done",
+    "quiz": "Practise with a quiz question",
+    "progress": "Your progress",
+    "settings": "Time zone and active hours",
+    "pause": "Pause quizzes and reminders",
+    "resume": "Resume quizzes and reminders",
     "link": "Join your Slack and Telegram accounts",
 }
 """The commands the core answers, for the adapters' command menus."""
@@ -86,6 +105,8 @@ class Bot:
         ingest: IngestFn | None = None,
         admins: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
+        lesson_chunks: LessonChunks | None = None,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.store = store
         self.answers = answers
@@ -104,6 +125,10 @@ class Bot:
             "ask": self._ask,
             "link": self._link,
         }
+        self.learning = LearningChat(store, LearningLoop(store, lesson_chunks), now)
+        self.commands.update(self.learning.commands())
+        self.buttons: dict[str, Handler] = {"feedback": self._feedback, **self.learning.buttons()}
+        """Button handlers by callback-data prefix (``prefix:rest``); each gets ``rest``."""
 
     async def handle(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
         """Answer one message. Never raises: an internal error becomes an apology.
@@ -144,6 +169,9 @@ class Bot:
             if handler is None:
                 return [Reply(f"I don't know the command /{name}. Send /help to see the commands.")]
             return await handler(message, argument.strip())
+        answered = await self.learning.answer_text(message, text)
+        if answered is not None:
+            return answered
         return await self._question(message, text)
 
     def is_admin(self, message: IncomingMessage) -> bool:
@@ -159,16 +187,26 @@ class Bot:
         return [Reply(f"Hi {name}! " + HELP["en"])]
 
     async def _help(self, message: IncomingMessage, argument: str) -> list[Reply]:
-        chinese = message.locale.lower().startswith("zh") or detect_language(argument) == "zh"
+        learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
+        language = self.store.learner_settings(learner_id).language
+        chinese = language == "zh" or (
+            not language and (message.locale.lower().startswith("zh") or detect_language(argument) == "zh")
+        )
         return [Reply(HELP["zh" if chinese else "en"])]
 
     async def _courses(self, message: IncomingMessage, argument: str) -> list[Reply]:
         courses = [c for c in self.store.courses() if not c["premium"]]
         if not courses:
             return [Reply("No courses are available yet.")]
+        learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
+        enrolled = set(self.store.enrollments(learner_id))
         lines = ["Courses:"]
         for c in courses:
-            lines.append(f"- {c['title']} ({c['course_id']}): {c['lesson_count']} lessons, {c['language']}")
+            mark = " (enrolled)" if c["course_id"] in enrolled else ""
+            lines.append(
+                f"- {c['title']} ({c['course_id']}): {c['lesson_count']} lessons, {c['language']}{mark}"
+            )
+        lines.append("Join one with /enroll COURSE_ID.")
         return [Reply("\n".join(lines))]
 
     async def _ask(self, message: IncomingMessage, argument: str) -> list[Reply]:
@@ -206,16 +244,21 @@ class Bot:
     # -- buttons and files -----------------------------------------------------------------
 
     async def _button(self, message: IncomingMessage) -> list[Reply]:
-        kind, _, rest = (message.callback_data or "").partition(":")
-        if kind == "feedback":
-            question_id, _, value = rest.partition(":")
-            learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
-            if (
-                question_id.isdigit()
-                and value in ("up", "down")
-                and self.store.record_feedback(int(question_id), learner_id, value)
-            ):
-                return [Reply("Thanks for the feedback!")]
+        prefix, _, rest = (message.callback_data or "").partition(":")
+        handler = self.buttons.get(prefix)
+        if handler is None:
+            return [Reply("That button has expired.")]
+        return await handler(message, rest)
+
+    async def _feedback(self, message: IncomingMessage, rest: str) -> list[Reply]:
+        question_id, _, value = rest.partition(":")
+        learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
+        if (
+            question_id.isdigit()
+            and value in ("up", "down")
+            and self.store.record_feedback(int(question_id), learner_id, value)
+        ):
+            return [Reply("Thanks for the feedback!")]
         return [Reply("That button has expired.")]
 
     async def _upload(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:

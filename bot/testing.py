@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 import numpy as np
@@ -97,3 +98,13 @@ class TestBot:
         """Send a message and return every reply."""
         message = IncomingMessage(platform, self.user, chat, text)
         return asyncio.run(self.app.bot.handle(message))
+
+    def press(self, data: str, platform: str = "test", chat: str = "chat-1") -> Reply:
+        """Press a button (its callback data) and return the first reply."""
+        message = IncomingMessage(platform, self.user, chat, callback_data=data)
+        return asyncio.run(self.app.bot.handle(message))[0]
+
+    def at(self, moment: datetime) -> TestBot:
+        """Fix the wall clock the learning loop sees (lessons, quizzes, progress) at ``moment``."""
+        self.app.bot.learning.now = lambda: moment
+        return self

@@ -33,12 +33,17 @@ class Catalog(Protocol):
         ...
 
     def commit_course(self, course: dict[str, Any], lessons: list[dict[str, Any]]) -> None:
-        """Make a course version live, atomically."""
+        """Make a course version live, atomically (each lesson row carries its authored ``quiz`` items)."""
         ...
 
     def delete_course(self, course_id: str) -> bool:
         """Remove a course from the catalogue."""
         ...
+
+
+CATALOG_FORMAT = 2
+"""Bumped when the catalogue stores more about a lesson (2: quiz items): every lesson is then
+re-committed on its next ingest (vectors are reused, nothing is re-embedded)."""
 
 
 @dataclass
@@ -70,7 +75,9 @@ def lesson_version(course: Course, lesson: Lesson, chunks: list[Chunk]) -> str:
         lesson.prerequisites,
         [asdict(q) for q in lesson.quiz],
     )
-    payload = json.dumps([settings, about, [(c.chunk_id, c.position) for c in chunks]], default=str)
+    payload = json.dumps(
+        [CATALOG_FORMAT, settings, about, [(c.chunk_id, c.position) for c in chunks]], default=str
+    )
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:32]
 
 
@@ -213,6 +220,8 @@ class Ingestor:
                 "prerequisites": lesson.prerequisites,
                 "version": versions[lesson.lesson_id],
                 "chunk_count": len(by_lesson[lesson.lesson_id]),
+                # Authored quiz items go live (and vanished ones retire) with the lesson version.
+                "quiz": [asdict(q) for q in lesson.quiz],
             }
             for lesson in course.lessons
         ]

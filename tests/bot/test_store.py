@@ -88,3 +88,33 @@ def test_questions_log(tmp_path):
     )
     rows = store.questions(1)
     assert rows[0]["id"] == qid and rows[0]["grounded"] == 1
+
+
+def test_migration_3_applies_on_a_version_2_database(tmp_path, monkeypatch):
+    import bot.store as store_module
+
+    path = tmp_path / "old.db"
+    monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:2])
+    Store(path).close()
+    monkeypatch.undo()
+    store = Store(path)
+    assert store.schema_version == 3
+    assert {"enrollments", "review_cards", "quiz_items", "learner_settings"} <= set(store.db.table_names())
+
+
+def test_due_cards_query_uses_the_due_index(tmp_path):
+    from datetime import UTC, datetime
+
+    store = Store(tmp_path / "db.sqlite")
+    plan = store.db.execute(
+        "explain query plan select * from review_cards where due <= ? order by due",
+        [datetime(2026, 1, 1, tzinfo=UTC).isoformat()],
+    ).fetchall()
+    assert any("idx_review_cards_due" in str(row) for row in plan)
+
+
+def test_quiz_item_ids_are_stable_and_fold_whitespace():
+    from bot.store import quiz_item_id
+
+    assert quiz_item_id("c", "l", "What is  it?") == quiz_item_id("c", "l", " What is it? ")
+    assert quiz_item_id("c", "l", "What is it?") != quiz_item_id("c", "m", "What is it?")

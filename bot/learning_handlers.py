@@ -1,0 +1,400 @@
+"""Chat commands and buttons of the learning loop: /enroll, /lesson, /done, /quiz, /progress, /settings.
+
+The rules live in :mod:`bot.learning`; this module only turns them into replies. ``Bot`` registers
+:meth:`LearningChat.commands` and :meth:`LearningChat.buttons` (by callback-data prefix).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import re
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.learning import AnswerOutcome, LearningError, LearningLoop, LessonView, NotDue
+from bot.messages import Button, IncomingMessage, Reply
+from bot.reviews import zone
+from bot.store import LessonRow, QuizItem, Store
+
+Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
+CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
+_HOURS = re.compile(r"^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?$")
+NOT_ENROLLED = "You are not enrolled in a course yet. /courses lists them; /enroll COURSE starts one."
+
+
+def lesson_data(prefix: str, course_id: str, lesson_id: str) -> str:
+    """Callback data naming a lesson: ``prefix:COURSE:LESSON``, or a digest when that is too long."""
+    data = f"{prefix}:{course_id}:{lesson_id}"
+    if len(data.encode("utf-8")) <= CALLBACK_LIMIT:
+        return data
+    return f"{prefix}:~{_lesson_digest(course_id, lesson_id)}"
+
+
+def course_data(prefix: str, course_id: str) -> str:
+    """Callback data naming a course, or just ``prefix:`` (the learner's own choice) when too long."""
+    data = f"{prefix}:{course_id}"
+    return data if len(data.encode("utf-8")) <= CALLBACK_LIMIT else f"{prefix}:"
+
+
+def _lesson_digest(course_id: str, lesson_id: str) -> str:
+    return hashlib.sha256(f"{course_id}\x1f{lesson_id}".encode()).hexdigest()[:20]
+
+
+def when(due: datetime, now: datetime, tz: ZoneInfo) -> str:
+    """``in 10 minutes (Mon 02 Mar 09:10 your time)``: when something falls due, for the learner."""
+    seconds = (due - now).total_seconds()
+    if seconds < 30:
+        return "now"
+    if seconds < 3600:
+        relative = _plural(max(1, round(seconds / 60)), "minute")
+    elif seconds < 2 * 86400:
+        relative = _plural(round(seconds / 3600), "hour")
+    else:
+        relative = _plural(round(seconds / 86400), "day")
+    return f"in {relative} ({due.astimezone(tz):%a %d %b %H:%M} your time)"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+class LearningChat:
+    """The learning loop's chat handlers.
+
+    Example:
+        >>> chat = LearningChat(store, LearningLoop(store))
+        >>> bot.commands.update(chat.commands())
+    """
+
+    def __init__(
+        self, store: Store, loop: LearningLoop, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    ) -> None:
+        self.store = store
+        self.loop = loop
+        self.now = now
+        # The quiz last shown in each conversation, so a reply of "2" answers it (the console has
+        # no buttons). Lost on restart, which only means the learner taps or asks /quiz again.
+        self._pending: dict[tuple[str, str, str], QuizItem] = {}
+
+    def commands(self) -> dict[str, Handler]:
+        """Slash commands, by name."""
+        return {
+            "enroll": self.enroll,
+            "lesson": self.lesson,
+            "next": self.lesson,  # issue 7 turns /next into recommendations
+            "done": self.done,
+            "quiz": self.quiz,
+            "progress": self.progress,
+            "settings": self.settings,
+            "pause": self.pause,
+            "resume": self.resume,
+        }
+
+    def buttons(self) -> dict[str, Handler]:
+        """Button handlers, by the callback data's prefix (they get the data after ``prefix:``)."""
+        return {
+            "done": self._done_button,
+            "lesson": self._lesson_button,
+            "quiz": self._quiz_button,
+            "rate": self._rate,
+        }
+
+    def _learner(self, message: IncomingMessage) -> int:
+        return self.store.learner_for(message.platform, message.user_id, message.display_name)
+
+    def _tz(self, learner_id: int) -> ZoneInfo:
+        return zone(self.store.learner_settings(learner_id).timezone)
+
+    # -- enrolling and lessons -----------------------------------------------------------------
+
+    async def enroll(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/enroll COURSE``: join a course by id or title."""
+        if not argument:
+            return [
+                Reply("Which course? Send /enroll followed by its id, for example /enroll security-basics.")
+            ]
+        course = self.loop.find_course(argument)
+        if course is None:
+            return [Reply(f"I don't know the course {argument!r}. /courses lists the ones you can join.")]
+        learner_id = self._learner(message)
+        try:
+            new = self.loop.enroll(learner_id, course["course_id"], self.now())
+        except LearningError as exc:
+            return [Reply(f"Sorry, {exc}.")]
+        start = [[Button("Start the first lesson", course_data("lesson", course["course_id"]))]]
+        if not new:
+            return [Reply(f"You are already enrolled in {course['title']}. /lesson opens your next lesson.")]
+        return [
+            Reply(f"You are enrolled in {course['title']}. /lesson opens your first lesson.", buttons=start)
+        ]
+
+    async def lesson(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/lesson [COURSE]``: the next lesson, with its objectives, minutes, a cited summary and Done."""
+        learner_id = self._learner(message)
+        course_id, refusal = self._scope(learner_id, argument)
+        if refusal:
+            return [Reply(refusal)]
+        found = self.loop.current_lesson(learner_id, course_id)
+        if found is None:
+            return [Reply("You have finished every lesson of your courses. /quiz keeps them fresh.")]
+        course, lesson = found
+        self.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, self.now())
+        view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
+        return [_lesson_reply(view)]
+
+    async def done(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/done [COURSE]``: mark the lesson you are on as done."""
+        learner_id = self._learner(message)
+        course_id, refusal = self._scope(learner_id, argument)
+        if refusal:
+            return [Reply(refusal)]
+        found = self.loop.current_lesson(learner_id, course_id)
+        if found is None:
+            return [Reply("Every lesson of your courses is done already. /progress shows how you are doing.")]
+        return self._mark_done(learner_id, found[0], found[1])
+
+    def _mark_done(self, learner_id: int, course: dict[str, Any], lesson: LessonRow) -> list[Reply]:
+        course_id = course["course_id"]
+        try:
+            if not self.loop.mark_done(learner_id, course_id, lesson.lesson_id, self.now()):
+                return [Reply(f"{lesson.title} is done already. /lesson opens your next lesson.")]
+        except LearningError as exc:
+            return [Reply(f"Sorry, {exc}.")]
+        done = len(self.loop.done_lessons(learner_id, course_id))
+        total = len(self.store.lessons(course_id))
+        text = f"Done: {lesson.title} ({done} of {total} lessons of {course['title']})."
+        buttons = [Button("Quiz me on it", "quiz:next")]
+        upcoming = self.loop.next_lesson(learner_id, course_id)
+        if upcoming is None:
+            text += " That was the last lesson of the course. Well done!"
+        else:
+            text += f" Next: {upcoming[1].title}. /lesson opens it, /quiz tests what you just learned."
+            buttons.append(Button("Next lesson", course_data("lesson", course_id)))
+        return [Reply(text, buttons=[buttons])]
+
+    async def _done_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
+        learner_id = self._learner(message)
+        found = self._resolve_lesson(learner_id, rest)
+        if found is None:
+            return [Reply("That button has expired. /lesson shows your current lesson.")]
+        return self._mark_done(learner_id, *found)
+
+    async def _lesson_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
+        return await self.lesson(message, rest)
+
+    def _resolve_lesson(self, learner_id: int, rest: str) -> tuple[dict[str, Any], LessonRow] | None:
+        """The enrolled course and lesson a ``done:`` button names (directly or by digest)."""
+        for course in self.loop.enrolled_courses(learner_id):
+            for lesson in self.store.lessons(course["course_id"]):
+                if rest in (
+                    f"{course['course_id']}:{lesson.lesson_id}",
+                    f"~{_lesson_digest(course['course_id'], lesson.lesson_id)}",
+                ):
+                    return course, lesson
+        return None
+
+    def _scope(self, learner_id: int, argument: str) -> tuple[str | None, str]:
+        """The course a command is about (``None``: all of the learner's), or why it cannot run."""
+        enrolled = [c["course_id"] for c in self.loop.enrolled_courses(learner_id)]
+        if not enrolled:
+            return None, NOT_ENROLLED
+        if not argument.strip():
+            return None, ""
+        course = self.loop.find_course(argument)
+        if course is None or course["course_id"] not in enrolled:
+            return None, f"You are not enrolled in {argument.strip()!r}. /courses lists the courses."
+        return course["course_id"], ""
+
+    # -- quizzes -------------------------------------------------------------------------------
+
+    async def quiz(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/quiz [COURSE]``: the most overdue review, else a new question from a lesson you studied."""
+        learner_id = self._learner(message)
+        course_id, refusal = self._scope(learner_id, argument)
+        if refusal:
+            return [Reply(refusal)]
+        now = self.now()
+        item = self.loop.next_item(learner_id, now, course_id)
+        if item is None:
+            self._pending.pop(message.conversation, None)
+            upcoming = self.loop.next_review_at(learner_id, course_id)
+            if upcoming is None:
+                return [Reply("No questions for you yet: open a lesson with /lesson, then try /quiz again.")]
+            return [
+                Reply(
+                    "Nothing is due right now. Your next review is "
+                    f"{when(upcoming, now, self._tz(learner_id))}; /lesson moves you on meanwhile."
+                )
+            ]
+        self._pending[message.conversation] = item
+        lesson = next((r for r in self.store.lessons(item.course_id) if r.lesson_id == item.lesson_id), None)
+        lines = [f"Quiz: {lesson.title if lesson else item.lesson_id}", "", item.question, ""]
+        lines += [f"{n}. {option}" for n, option in enumerate(item.options, 1)]
+        lines += ["", "Tap an answer, or reply with its number."]
+        buttons = [
+            [Button(f"{n}. {option}"[:60], f"quiz:{item.item_id}:{n - 1}")]
+            for n, option in enumerate(item.options, 1)
+        ]
+        return [Reply("\n".join(lines), buttons=buttons)]
+
+    async def _quiz_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
+        if rest == "next":
+            return await self.quiz(message, "")
+        item_id, _, index = rest.partition(":")
+        if not index.isdigit():
+            return [Reply("That button has expired.")]
+        return self._answer(message, item_id, int(index))
+
+    async def answer_text(self, message: IncomingMessage, text: str) -> list[Reply] | None:
+        """A number replying to the quiz just shown answers it; ``None`` when the text is not an answer."""
+        item = self._pending.pop(message.conversation, None)
+        if item is None:
+            return None
+        if text.strip().isdigit() and 1 <= int(text.strip()) <= len(item.options):
+            return self._answer(message, item.item_id, int(text.strip()) - 1)
+        return None  # anything else is a question; the quiz stays one /quiz away
+
+    def _answer(self, message: IncomingMessage, item_id: str, chosen: int) -> list[Reply]:
+        learner_id = self._learner(message)
+        now = self.now()
+        self._pending.pop(message.conversation, None)
+        try:
+            outcome = self.loop.answer(learner_id, item_id, chosen, now)
+        except NotDue as exc:
+            return [
+                Reply(
+                    "You answered this one already; it comes back "
+                    f"{when(exc.due, now, self._tz(learner_id))}. /quiz for another."
+                )
+            ]
+        except LearningError as exc:
+            return [Reply(f"Sorry, {exc}. /quiz asks another.")]
+        return [self._outcome_reply(learner_id, outcome, now)]
+
+    def _outcome_reply(self, learner_id: int, outcome: AnswerOutcome, now: datetime) -> Reply:
+        item = outcome.item
+        if outcome.correct:
+            text = "Right!"
+        else:
+            text = f"Not quite. The answer is: {item.options[item.answer]}."
+        if item.explanation:
+            text += f" {item.explanation}"
+        citation = self.loop.item_citation(item)
+        text += f" [1]\n\nI'll ask again {when(outcome.due, now, self._tz(learner_id))}."
+        buttons = [[Button("Next question", "quiz:next")]]
+        if outcome.correct:
+            text += " Was it easy or hard?"
+            buttons.insert(
+                0,
+                [
+                    Button("Easy", f"rate:{outcome.attempt_id}:easy"),
+                    Button("Hard", f"rate:{outcome.attempt_id}:hard"),
+                ],
+            )
+        return Reply(text, [citation], buttons)
+
+    async def _rate(self, message: IncomingMessage, rest: str) -> list[Reply]:
+        attempt, _, feel = rest.partition(":")
+        if not attempt.isdigit() or feel not in ("easy", "hard"):
+            return [Reply("That button has expired.")]
+        learner_id = self._learner(message)
+        try:
+            outcome = self.loop.rerate(learner_id, int(attempt), feel)  # type: ignore[arg-type]
+        except LearningError:
+            return [Reply("That button has expired.")]
+        due = when(outcome.due, self.now(), self._tz(learner_id))
+        return [
+            Reply(f"Noted: {feel}. I'll ask again {due}.", buttons=[[Button("Next question", "quiz:next")]])
+        ]
+
+    # -- progress and settings -----------------------------------------------------------------
+
+    async def progress(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/progress``: per course, lessons done, quiz accuracy, items due, streak, predicted retention."""
+        learner_id = self._learner(message)
+        rows = self.loop.progress(learner_id, self.now())
+        if not rows:
+            return [Reply(NOT_ENROLLED)]
+        lines = ["Your progress:"]
+        for p in rows:
+            accuracy = (
+                f"quiz accuracy {p.accuracy:.0%} ({p.correct} of {p.attempts})"
+                if p.accuracy is not None
+                else "no quiz answers yet"
+            )
+            retention = (
+                f"predicted retention {p.retention:.0%}" if p.retention is not None else "no reviews yet"
+            )
+            lines.append(
+                f"- {p.title}: {p.lessons_done} of {p.lessons_total} lessons done; {accuracy}; "
+                f"{p.due} due now; streak {_plural(p.streak_days, 'day')}; {retention}"
+            )
+        return [Reply("\n".join(lines))]
+
+    async def settings(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/settings`` shows; ``/settings tz Europe/Berlin``, ``hours 8-21``, ``language en`` change."""
+        learner_id = self._learner(message)
+        key, _, value = argument.strip().partition(" ")
+        key, value = key.lower(), value.strip()
+        if key in ("tz", "timezone", "zone"):
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError):
+                return [Reply(f"I don't know the time zone {value!r}. Use a name like Europe/Berlin or UTC.")]
+            self.store.update_learner_settings(learner_id, timezone=value)
+        elif key == "hours":
+            match = _HOURS.match(value)
+            start, end = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
+            if not (0 <= start <= 23 and 0 <= end <= 24 and start != end):
+                return [
+                    Reply("Give your active hours as START-END (24-hour clock), e.g. /settings hours 8-21.")
+                ]
+            self.store.update_learner_settings(learner_id, active_start=start, active_end=end)
+        elif key == "language":
+            if value not in ("en", "zh", "auto"):
+                return [Reply("Language is en, zh or auto.")]
+            self.store.update_learner_settings(learner_id, language="" if value == "auto" else value)
+        elif key:
+            return [Reply("I can set tz, hours and language, for example /settings tz Europe/Berlin.")]
+        s = self.store.learner_settings(learner_id)
+        lines = [
+            "Your settings:" if not key else "Saved. Your settings:",
+            f"- time zone: {s.timezone}",
+            f"- active hours: {s.active_start:02d}:00-{s.active_end:02d}:00 (I send quizzes only then)",
+            f"- reminders: {'paused (/resume)' if s.paused else 'on (/pause)'}",
+            f"- language: {s.language or 'auto'}",
+            "Change with /settings tz Europe/Berlin, /settings hours 8-21, /settings language en|zh|auto.",
+        ]
+        return [Reply("\n".join(lines))]
+
+    async def pause(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/pause``: no pushed quizzes or reminders until ``/resume``."""
+        self.store.update_learner_settings(self._learner(message), paused=True)
+        return [
+            Reply(
+                "Paused: I won't send you quizzes or reminders until you /resume. "
+                "You can still ask questions and use /quiz."
+            )
+        ]
+
+    async def resume(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/resume``: pushes and reminders again."""
+        self.store.update_learner_settings(self._learner(message), paused=False)
+        return [Reply("Welcome back: quizzes and reminders are on again, within your active hours.")]
+
+
+def _lesson_reply(view: LessonView) -> Reply:
+    lesson = view.lesson
+    minutes = f", about {lesson.minutes} minutes" if lesson.minutes else ""
+    lines = [f"Lesson {view.number} of {view.total} in {view.course_title}{minutes}:", lesson.title]
+    if lesson.objectives:
+        lines += ["", "You will learn to:"] + [f"- {o}" for o in lesson.objectives]
+    if view.summary:
+        marks = "".join(f"[{c.n}]" for c in view.citations)
+        lines += ["", f"In short: {view.summary} {marks}"]
+    lines += ["", "Read it in the course material, ask me anything about it, then tap Done (or send /done)."]
+    done = Button("Done", lesson_data("done", view.course_id, lesson.lesson_id))
+    return Reply("\n".join(lines), view.citations, [[done]])
