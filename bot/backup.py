@@ -82,7 +82,7 @@ def backup(data_dir: Path, dest: Path, attempts: int = 5) -> BackupReport:
         raise BackupError(f"{data_dir}: no learnbot.db here, nothing to back up")
     if dest.exists() and any(dest.iterdir()):
         raise BackupError(f"{dest}: not empty; back up into a new folder")
-    for attempt in range(1, attempts + 1):
+    for attempt in range(1, attempts + 1):  # noqa: B007 - reported below
         if dest.exists():
             shutil.rmtree(dest)
         dest.mkdir(parents=True)
@@ -119,7 +119,7 @@ def restore(src: Path, data_dir: Path) -> dict[str, object]:
     """Copy a backup into an empty ``data_dir``; returns what was restored (checked by the caller's app).
 
     Raises:
-        BackupError: ``src`` is not a backup, ``data_dir`` is not empty, or the backup is newer than this code.
+        BackupError: ``src`` is not a backup, ``data_dir`` is not empty, or the backup is too new.
     """
     if not (src / MANIFEST).is_file() or not (src / "learnbot.db").is_file():
         raise BackupError(f"{src}: not a Learnbot backup (no {MANIFEST})")
