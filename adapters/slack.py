@@ -300,6 +300,7 @@ class SlackAdapter:
             "message_id": event["ts"],
             "text": plain_text(event.get("text", "")),
             "delivery_id": body.get("event_id", ""),
+            "direct": False,
         }
         self._spawn(self._converse(Where(channel, thread), fields, LOOKING_IT_UP))
 
@@ -342,6 +343,7 @@ class SlackAdapter:
             "message_id": message.get("ts", ""),
             "callback_data": action["value"],
             "delivery_id": f"action:{body.get('trigger_id') or action.get('action_ts', '')}",
+            "direct": not channel or channel.startswith("D"),
         }
         # in a shared channel, what a button press answers is for the presser only
         private = user if channel and not channel.startswith("D") else None

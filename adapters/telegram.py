@@ -28,7 +28,7 @@ from contextlib import asynccontextmanager, suppress
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Document, LinkPreviewOptions, Update
-from telegram.constants import ChatAction, ParseMode
+from telegram.constants import ChatAction, ChatType, ParseMode
 from telegram.error import BadRequest, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -220,6 +220,7 @@ class TelegramAdapter:
             delivery_id=str(update.update_id),
             file=self._file_ref(message.document) if message.document else None,
             locale=user.language_code or "",
+            direct=message.chat.type == ChatType.PRIVATE,
         )
         await self._converse(incoming, thread_id)
 
@@ -244,6 +245,7 @@ class TelegramAdapter:
             callback_data=query.data or "",
             delivery_id=str(update.update_id),
             locale=query.from_user.language_code or "",
+            direct=message.chat.type == ChatType.PRIVATE if message else True,
         )
         await self._converse(incoming, thread_id)
 

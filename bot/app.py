@@ -8,12 +8,15 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
+from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 from bot.config import Settings, SettingsError
 from bot.core import Bot, Limits
+from bot.messages import ChatAdapter
+from bot.quizgen import QuizWorkshop
 from bot.store import Store
 from bot.uploads import ingest_with
 from knowledge.answer import AnswerChain
@@ -24,6 +27,10 @@ from knowledge.index import COLLECTION, ChromaIndex, Record, rebuild
 from knowledge.ingest import Ingestor
 from knowledge.models import Chunk
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
+
+if TYPE_CHECKING:
+    from bot.jobs import JobDeps
+    from bot.scheduler import LearningScheduler
 
 log = logging.getLogger(__name__)
 DEFAULT_EMBEDDER = "use"
@@ -197,6 +204,11 @@ class App:
             lesson_chunks=self.lesson_chunks,
         )
 
+    @cached_property
+    def quizzes(self) -> QuizWorkshop:
+        """Generated quiz items: drafted from the live chunks by the answer back end, reviewed by an admin."""
+        return QuizWorkshop(self.store, lambda: self.live_records.keyword, lambda: self.generator)
+
     def reindex(self, embedder_name: str, progress=None) -> int:  # noqa: ANN001
         """Rebuild every live chunk's vector with another embedder; returns the number of chunks."""
         built_by = ChromaIndex.built_by(self.chroma, COLLECTION) or embedder_name
@@ -219,6 +231,25 @@ class App:
         ):
             self.__dict__.pop(name, None)
         return len(records)
+
+    def job_deps(self, adapters: Mapping[str, ChatAdapter]) -> JobDeps:
+        """What the scheduled jobs use: the store, the learning chat's wording, adapters by platform."""
+        from bot.jobs import JobDeps
+
+        s = self.settings
+        return JobDeps(
+            self.store,
+            self.bot.learning,
+            adapters,
+            max_pushes_per_day=s.max_pushes_per_day,
+            nudge_after_days=s.nudge_after_days,
+        )
+
+    def learning_scheduler(self, adapters: Mapping[str, ChatAdapter]) -> LearningScheduler:
+        """The scheduled jobs (due quizzes, feedback, nudges), kept in the SQLite file."""
+        from bot.scheduler import LearningScheduler
+
+        return LearningScheduler(self.job_deps(adapters), f"sqlite:///{self.settings.database_path}")
 
     def chat_adapters(self, which: str) -> list:
         """The chat front doors for ``learnbot serve`` (``telegram``, ``slack`` or ``all``), from settings.

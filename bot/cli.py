@@ -226,7 +226,7 @@ def ask(
 def serve(
     which: str = typer.Argument(..., help="telegram, slack or all"),
 ) -> None:
-    """Run the chat front doors until Ctrl-C or SIGTERM (Telegram polling/webhook, Slack HTTP/Socket Mode)."""
+    """Run the chat front doors and the scheduled pushes until Ctrl-C or SIGTERM."""
     app = _app()
     adapters = app.chat_adapters(which)
     asyncio.run(_serve(app, adapters))
@@ -241,13 +241,19 @@ async def _serve(app: App, adapters: list) -> None:
         loop.add_signal_handler(sig, stopping.set)
     app.live_records.refresh()  # load the index before the first learner waits for it
     started = []
+    scheduler = None
     try:
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
+        # Scheduled pushes (due quizzes, weekly feedback, nudges) go out through these adapters.
+        scheduler = app.learning_scheduler({a.platform: a for a in started})
+        await scheduler.start()
         err.print(f"serving {', '.join(type(a).__name__ for a in adapters)}; Ctrl-C to stop")
         await stopping.wait()
     finally:
+        if scheduler is not None:
+            await scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
 
@@ -294,6 +300,60 @@ def admin_list() -> None:
     """List admins added with `learnbot admin add` (LEARNBOT_ADMINS adds more)."""
     for row in _app().store.admins():
         out.print(f"{row['platform']}:{row['platform_user_id']}  (since {row['created_at']})")
+
+
+quiz_cli = typer.Typer(help="Generated quiz items: draft them from the lessons, then review them.")
+cli.add_typer(quiz_cli, name="quiz", no_args_is_help=True)
+
+
+@quiz_cli.command("generate")
+def quiz_generate(
+    course: str = typer.Argument(..., help="The course to draft items for."),
+    limit: int = typer.Option(20, help="Most chunks to draft from (one item each), spread over the lessons."),
+    generator: str = typer.Option(
+        None,
+        help="local or openai: the LLM drafts, the extractive drafter is the fallback; extractive: no LLM.",
+    ),
+) -> None:
+    """Draft multiple-choice items from lesson chunks; those that pass the checks wait for review."""
+    from knowledge.quizgen import REASONS
+
+    app = _app(generator=generator)
+    with _progress(f"drafting items for {course}") as progress:
+        report = app.quizzes.generate(course, limit, progress=progress)
+    by = report.stored_by()
+    drafters = ", ".join(f"{count} by {name}" for name, count in sorted(by.items()))
+    out.print(
+        f"{course}: {len(report.stored)} drafts stored from {report.chunks} chunks"
+        f"{f' ({drafters})' if drafters else ''}; {report.drafted_before} chunks had items already",
+        highlight=False,
+    )
+    for drafter in dict.fromkeys(r.drafter for r in report.rejections):
+        counts = report.rejected(drafter)
+        out.print(
+            f"  rejected from {drafter}: "
+            + ", ".join(f"{n} {reason} ({REASONS[reason]})" for reason, n in counts.most_common()),
+            highlight=False,
+        )
+    if report.stored:
+        out.print(f"Review them with `learnbot quiz review {course}`.", highlight=False)
+
+
+@quiz_cli.command("review")
+def quiz_review(course: str = typer.Argument(None, help="Only this course's drafts.")) -> None:
+    """Approve, edit or reject generated drafts; only approved items reach learners."""
+    from bot.quiz_review import review
+
+    app = _app()
+    if course is not None and app.store.course(course) is None:
+        raise CliError(f"no course with id {course!r}; `learnbot courses` lists them")
+    drafts = app.quizzes.drafts(course)
+    if not drafts:
+        out.print("No drafts waiting. Draft some with `learnbot quiz generate COURSE`.")
+        return
+    tally = review(app.quizzes, drafts, out)
+    left = len(app.quizzes.drafts(course))
+    out.print(f"{tally}; {left} drafts still waiting.", highlight=False)
 
 
 @cli.command()

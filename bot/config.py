@@ -91,6 +91,12 @@ class Settings:
     slack_port: int = _setting(
         3000, "Port of the Slack Events API HTTP server (when SLACK_APP_TOKEN is not set)."
     )
+    max_pushes_per_day: int = _setting(
+        3, "Quiz pushes one learner gets per day (their local day) at most, within their active hours."
+    )
+    nudge_after_days: int = _setting(
+        7, "Days of silence after which a learner gets one gentle reminder (once per silence)."
+    )
     log_level: str = _setting("WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR).")
 
     @classmethod

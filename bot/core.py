@@ -140,12 +140,20 @@ class Bot:
             if message.delivery_id and not self.store.first_delivery(message.platform, message.delivery_id):
                 log.info("duplicate delivery %s on %s ignored", message.delivery_id, message.platform)
                 return []
+            self._note_chat(message)
             return await self._route(message, notify)
         except Exception:
             log.exception(
                 "handler failed for a message on %s from user %s", message.platform, message.user_id
             )
             return [Reply("Sorry, something went wrong on my side. Please try again in a moment.")]
+
+    def _note_chat(self, message: IncomingMessage) -> None:
+        """Remember where this learner talks to the bot (scheduled pushes go there) and when."""
+        learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
+        self.store.record_chat(
+            learner_id, message.platform, message.chat_id, message.direct, self.learning.now()
+        )
 
     async def _route(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
         if message.callback_data is not None:

@@ -2,7 +2,7 @@
 
 Plain code over the :class:`Store` that takes ``now`` as an argument, so every rule can be tested
 with a fixed clock. The chat wording lives in ``bot/learning_handlers.py``; the scheduled pushes
-(issue 3, part B) select due cards with ``Store.due_cards``; FSRS lives in ``bot/reviews.py``.
+live in ``bot/jobs.py`` (due cards via ``Store.due_push_candidates``); FSRS lives in ``bot/reviews.py``.
 """
 
 from __future__ import annotations

@@ -230,15 +230,23 @@ class LearningChat:
                 )
             ]
         self._pending[message.conversation] = item
+        return [self.quiz_reply(item)]
+
+    def quiz_reply(self, item: QuizItem, heading: str = "Quiz") -> Reply:
+        """A quiz question with one button per option (``/quiz`` and the scheduled pushes)."""
         lesson = next((r for r in self.store.lessons(item.course_id) if r.lesson_id == item.lesson_id), None)
-        lines = [f"Quiz: {lesson.title if lesson else item.lesson_id}", "", item.question, ""]
+        lines = [f"{heading}: {lesson.title if lesson else item.lesson_id}", "", item.question, ""]
         lines += [f"{n}. {option}" for n, option in enumerate(item.options, 1)]
         lines += ["", "Tap an answer, or reply with its number."]
         buttons = [
             [Button(f"{n}. {option}"[:60], f"quiz:{item.item_id}:{n - 1}")]
             for n, option in enumerate(item.options, 1)
         ]
-        return [Reply("\n".join(lines), buttons=buttons)]
+        return Reply("\n".join(lines), buttons=buttons)
+
+    def expect_answer(self, conversation: tuple[str, str, str], item: QuizItem) -> None:
+        """A number sent next in this conversation answers ``item`` (a pushed quiz, like ``/quiz``)."""
+        self._pending[conversation] = item
 
     async def _quiz_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
         if rest == "next":

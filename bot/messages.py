@@ -26,6 +26,7 @@ class IncomingMessage:
     memory a follow-up uses; ``callback_data`` is set for a button press instead of text.
     ``delivery_id`` is the platform's id of this delivery (Telegram ``update_id``, Slack event id):
     a delivery seen before is not handled again. ``locale`` is the user's language tag if known.
+    ``direct`` is false in a group or channel: scheduled pushes only go to one-to-one chats.
     """
 
     platform: str
@@ -39,6 +40,7 @@ class IncomingMessage:
     delivery_id: str = ""
     file: FileRef | None = None
     locale: str = ""
+    direct: bool = True
 
     @property
     def conversation(self) -> tuple[str, str, str]:

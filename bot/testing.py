@@ -63,6 +63,40 @@ class FakeGenerator:
         return f"{first}. [1]"
 
 
+class FakeAdapter:
+    """A chat platform that records what the bot sends it (pushes, digests); it can be told to fail.
+
+    Example:
+        >>> adapter = FakeAdapter("test")
+        >>> await push_due_quizzes(app.job_deps({"test": adapter}), now)
+        >>> chat_id, reply = adapter.sent[0]
+    """
+
+    def __init__(self, platform: str = "test") -> None:
+        self.platform = platform
+        self.sent: list[tuple[str, Reply]] = []
+        self.failures = 0
+        """Sends still to fail (each raises ``ConnectionError``), like a platform that is down."""
+
+    async def start(self) -> None:
+        """Nothing to connect."""
+
+    async def stop(self) -> None:
+        """Nothing to release."""
+
+    async def send(self, chat_id: str, reply: Reply) -> None:
+        """Record the reply (after yielding, so overlapping senders interleave as on a network)."""
+        await asyncio.sleep(0)
+        if self.failures:
+            self.failures -= 1
+            raise ConnectionError("the platform is unreachable")
+        self.sent.append((chat_id, reply))
+
+    def texts(self) -> list[str]:
+        """The text of every reply sent, in order."""
+        return [reply.text for _, reply in self.sent]
+
+
 class TestBot:
     """A real :class:`App` (SQLite file, Chroma in a temp folder) with fakes for the models."""
 

@@ -80,5 +80,31 @@ def load(
     load_eval.run(corpus, out, work / "load", [int(n) for n in learners.split(",") if n.strip()], per_learner)
 
 
+@app.command()
+def pushes(
+    learners: int = typer.Option(100_000, help="Simulated learners (5 review cards each)."),
+    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+) -> None:
+    """Time the due-quiz job's selection against a plain indexed count; report the database size."""
+    from eval import pushes as pushes_eval
+
+    pushes_eval.run(learners, out)
+
+
+@app.command()
+def quizgen(
+    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
+    chunks: int = typer.Option(40, help="Chunks to draft from (each lesson in turn)."),
+    llm: bool = typer.Option(True, "--llm/--no-llm", help="Also measure the local LLM drafter (slow on CPU)"),
+    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+    work: Path = typer.Option(None, help="Data dir to keep the index in (default: a temporary one)."),
+) -> None:
+    """Generated quiz drafts: share rejected by the checks, share supported by retrieval (LLM, extractive)."""
+    from eval import quizgen as quizgen_eval
+
+    _require(corpus)
+    quizgen_eval.run(corpus, out, work, chunks, llm)
+
+
 if __name__ == "__main__":
     app()

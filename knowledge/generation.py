@@ -14,7 +14,7 @@ import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -269,6 +269,33 @@ class OpenAIGenerator:
         from knowledge.extractive import ExtractiveGenerator
 
         return ExtractiveGenerator().generate(question, passages, history, language)
+
+    prefills = False
+    """:meth:`chat` cannot continue a given start of the reply: a server's model writes it whole."""
+
+    def chat(
+        self,
+        messages: Sequence[BaseMessage],
+        max_new_tokens: int | None = None,
+        prefix: str = "",
+        stop: Sequence[str] = (),
+    ) -> str:
+        """The server's raw reply to any chat (quiz drafting uses its own prompt).
+
+        ``prefix`` only steers the local model; a server's model follows the instructions without it.
+        """
+        options: dict[str, Any] = {"max_tokens": max_new_tokens} if max_new_tokens is not None else {}
+        if stop:
+            options["stop"] = list(stop)
+        reply = self._chat.invoke(list(messages), **options)
+        return _text(reply.content)
+
+
+def _text(content: str | list) -> str:
+    """A chat reply's content as plain text (servers may send a list of parts)."""
+    if isinstance(content, str):
+        return content
+    return "".join(part if isinstance(part, str) else str(part.get("text", "")) for part in content)
 
 
 def make_generator(

@@ -33,7 +33,10 @@ class Catalog(Protocol):
         ...
 
     def commit_course(self, course: dict[str, Any], lessons: list[dict[str, Any]]) -> None:
-        """Make a course version live, atomically (each lesson row carries its authored ``quiz`` items)."""
+        """Make a course version live, atomically.
+
+        Each lesson row carries its authored ``quiz`` items and its ``chunk_ids`` (the live chunks).
+        """
         ...
 
     def delete_course(self, course_id: str) -> bool:
@@ -222,6 +225,8 @@ class Ingestor:
                 "chunk_count": len(by_lesson[lesson.lesson_id]),
                 # Authored quiz items go live (and vanished ones retire) with the lesson version.
                 "quiz": [asdict(q) for q in lesson.quiz],
+                # Generated items whose source chunk is not among these retire with it too.
+                "chunk_ids": [c.chunk_id for c in by_lesson[lesson.lesson_id]],
             }
             for lesson in course.lessons
         ]

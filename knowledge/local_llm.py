@@ -6,6 +6,7 @@ to safetensors in the data dir.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import logging
 import os
@@ -16,6 +17,8 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
+
+from langchain_core.messages import BaseMessage
 
 from knowledge.extractive import ExtractiveGenerator
 from knowledge.generation import (
@@ -174,6 +177,45 @@ class LocalGenerator:
         text = self._tokenizer.decode(new, skip_special_tokens=True)
         answer = attribute(clean_answer(text, cut_off=len(new) >= self.max_new_tokens), passages)
         return answer or ExtractiveGenerator().generate(question, passages, history, language)
+
+    prefills = True
+    """:meth:`chat` continues a given start of the reply (quiz drafting guides the JSON with it)."""
+
+    def chat(
+        self,
+        messages: Sequence[BaseMessage],
+        max_new_tokens: int | None = None,
+        prefix: str = "",
+        stop: Sequence[str] = (),
+    ) -> str:
+        """The model's raw reply to any chat (quiz drafting uses its own prompt, not the answer one).
+
+        ``prefix`` is written as the start of the reply before the model goes on (it steers a small
+        model into a format, e.g. ``{`` for JSON) and is included in the text returned. The reply
+        ends before the first of the ``stop`` strings.
+        """
+        import torch
+
+        with self._lock:
+            self._load()
+            chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
+            prompt = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+            inputs = self._tokenizer(prompt + prefix, return_tensors="pt", add_special_tokens=False).to(
+                self._model.device
+            )
+            config = copy.deepcopy(self._config)
+            if max_new_tokens is not None:
+                config.max_new_tokens = max_new_tokens
+            options: dict[str, Any] = {}
+            if stop:
+                config.stop_strings = list(stop)
+                options = {"tokenizer": self._tokenizer}  # stop strings are matched on decoded text
+            with torch.inference_mode():
+                output = self._model.generate(**inputs, generation_config=config, **options)
+        new = output[0, inputs["input_ids"].shape[1] :]
+        text = self._tokenizer.decode(new, skip_special_tokens=True)
+        ends = [text.find(s) for s in stop if s in text]
+        return prefix + (text[: min(ends)] if ends else text)
 
     def stream(
         self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str

@@ -16,15 +16,20 @@ from bot.store.base import StoreBase, iso, quiz_item_id, utcnow
 from bot.store.catalog import CatalogStore
 from bot.store.learning import LearningStore
 from bot.store.people import PeopleStore
+from bot.store.pushes import ActiveHours, LearnerClock, Push, PushCandidate, PushStore
 from bot.store.rows import Attempt, LearnerSettings, LessonRow, QuizItem, ReviewCardRow
 from bot.store.schema import MERGED_BY_LEARNER, MIGRATIONS
 
 __all__ = [
     "MERGED_BY_LEARNER",
     "MIGRATIONS",
+    "ActiveHours",
     "Attempt",
+    "LearnerClock",
     "LearnerSettings",
     "LessonRow",
+    "Push",
+    "PushCandidate",
     "QuizItem",
     "ReviewCardRow",
     "Store",
@@ -35,7 +40,7 @@ __all__ = [
 ]
 
 
-class Store(CatalogStore, PeopleStore, LearningStore):
+class Store(CatalogStore, PeopleStore, LearningStore, PushStore):
     """SQLite repository for courses, learners and the questions log.
 
     Example:

@@ -23,13 +23,17 @@ class CatalogStore(StoreBase):
         return row[0] if row else "0"
 
     def commit_course(self, course: dict[str, Any], lessons: list[dict[str, Any]]) -> None:
-        """Replace a course and its lessons in one transaction (the moment a new version goes live)."""
+        """Replace a course and its lessons in one transaction (the moment a new version goes live).
+
+        Lesson rows may carry their ``chunk_ids``: generated quiz items whose source chunk is not
+        among them are then retired in the same transaction (a changed lesson's old questions go).
+        """
         with self.transaction():
             self.db["courses"].upsert(course, pk="course_id")
             self.db.execute("delete from lessons where course_id = ?", [course["course_id"]])
             rows = [
                 {
-                    **{k: v for k, v in lesson.items() if k != "quiz"},
+                    **{k: v for k, v in lesson.items() if k not in ("quiz", "chunk_ids")},
                     "course_id": course["course_id"],
                     "objectives": json.dumps(lesson.get("objectives", []), ensure_ascii=False),
                     "prerequisites": json.dumps(lesson.get("prerequisites", []), ensure_ascii=False),
@@ -38,6 +42,9 @@ class CatalogStore(StoreBase):
             ]
             self.db["lessons"].insert_all(rows, pk=("course_id", "lesson_id"))
             self._sync_authored_quiz(course["course_id"], lessons)
+            if all("chunk_ids" in lesson for lesson in lessons):
+                live = {chunk_id for lesson in lessons for chunk_id in lesson["chunk_ids"]}
+                self.retire_orphaned_items(course["course_id"], live)  # type: ignore[attr-defined]
             self._bump_generation()
 
     def _sync_authored_quiz(self, course_id: str, lessons: list[dict[str, Any]]) -> None:

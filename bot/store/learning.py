@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, iso, utcnow
+from bot.store.base import StoreBase, iso, quiz_item_id, utcnow
 from bot.store.rows import (
     Attempt,
     LearnerSettings,
@@ -91,6 +91,100 @@ class LearningStore(StoreBase):
         """One quiz item, whatever its status, or ``None``."""
         rows = list(self.db["quiz_items"].rows_where("item_id = ?", [item_id]))
         return _quiz_item(rows[0]) if rows else None
+
+    # -- generated quiz items: drafts wait for an admin ------------------------------------
+
+    def add_quiz_draft(
+        self,
+        *,
+        course_id: str,
+        lesson_id: str,
+        question: str,
+        options: list[str],
+        answer: int,
+        explanation: str,
+        source_chunk_id: str,
+    ) -> str | None:
+        """Store a generated item as a draft; its id, or ``None`` when an item with that id exists."""
+        item_id = quiz_item_id(course_id, lesson_id, question)
+        now = utcnow()
+        with self.transaction():
+            cursor = self.db.execute(
+                "insert or ignore into quiz_items(item_id, course_id, lesson_id, question, options, answer, "
+                "explanation, source_chunk_id, status, origin, created_at, updated_at) "
+                "values (?, ?, ?, ?, ?, ?, ?, ?, 'draft', 'generated', ?, ?)",
+                [
+                    item_id,
+                    course_id,
+                    lesson_id,
+                    question,
+                    json.dumps(list(options), ensure_ascii=False),
+                    int(answer),
+                    explanation,
+                    source_chunk_id,
+                    now,
+                    now,
+                ],
+            )
+        return item_id if cursor.rowcount == 1 else None
+
+    def generated_chunk_ids(self, course_id: str) -> set[str]:
+        """Chunks of a course that an item was generated from already (whatever became of it)."""
+        rows = self.db.execute(
+            "select distinct source_chunk_id from quiz_items where course_id = ? and origin = 'generated'",
+            [course_id],
+        ).fetchall()
+        return {row[0] for row in rows if row[0]}
+
+    def review_quiz_draft(self, item_id: str, status: str) -> bool:
+        """Approve (``approved``) or reject (``rejected``) a generated draft; ``False`` if not a draft."""
+        if status not in ("approved", "rejected"):
+            raise ValueError(f"a draft is approved or rejected, not {status!r}")
+        with self.transaction():
+            cursor = self.db.execute(
+                "update quiz_items set status = ?, updated_at = ? "
+                "where item_id = ? and status = 'draft' and origin = 'generated'",
+                [status, utcnow(), item_id],
+            )
+        return cursor.rowcount == 1
+
+    def edit_quiz_draft(
+        self, item_id: str, *, question: str, options: list[str], answer: int, explanation: str
+    ) -> bool:
+        """Change a generated draft's text (its id stays); ``False`` if it is not a draft."""
+        with self.transaction():
+            cursor = self.db.execute(
+                "update quiz_items set question = ?, options = ?, answer = ?, explanation = ?, "
+                "updated_at = ? where item_id = ? and status = 'draft' and origin = 'generated'",
+                [
+                    question,
+                    json.dumps(list(options), ensure_ascii=False),
+                    int(answer),
+                    explanation,
+                    utcnow(),
+                    item_id,
+                ],
+            )
+        return cursor.rowcount == 1
+
+    def retire_orphaned_items(self, course_id: str, live_chunk_ids: set[str]) -> int:
+        """Retire the course's generated items whose source chunk is not live; returns how many.
+
+        Called when a course version goes live (``commit_course``), in the same transaction.
+        """
+        with self.transaction():
+            rows = self.db.execute(
+                "select item_id, source_chunk_id from quiz_items "
+                "where course_id = ? and origin = 'generated' and status in ('draft', 'approved')",
+                [course_id],
+            ).fetchall()
+            gone = [item_id for item_id, chunk_id in rows if chunk_id not in live_chunk_ids]
+            now = utcnow()
+            self.db.conn.executemany(
+                "update quiz_items set status = 'retired', updated_at = ? where item_id = ?",
+                [(now, item_id) for item_id in gone],
+            )
+        return len(gone)
 
     # -- review cards and attempts ---------------------------------------------------------
 

@@ -171,6 +171,46 @@ def _migration_3(db: sqlite_utils.Database) -> None:
     )
 
 
+def _migration_4(db: sqlite_utils.Database) -> None:
+    learner_fk = ("learner_id", "learners", "id")
+    # Where a learner talks to the bot, per platform; pushes go to their latest direct chat.
+    db["chats"].create(
+        {"learner_id": int, "platform": str, "chat_id": str, "direct": int, "updated_at": str},
+        pk=("learner_id", "platform", "chat_id"),
+        foreign_keys=[learner_fk],
+        if_not_exists=True,
+    )
+    db["chats"].create_index(["learner_id", "updated_at"], if_not_exists=True)
+    # Every push (due quiz, weekly feedback, nudge) is recorded here before it is sent; the unique
+    # key makes a rerun or an overlapping run find the row instead of sending again.
+    db["sent_pushes"].create(
+        {
+            "id": int,
+            "kind": str,
+            "learner_id": int,
+            "item_id": str,
+            "due": str,
+            "local_day": str,
+            "platform": str,
+            "chat_id": str,
+            "status": str,
+            "attempts": int,
+            "claimed_by": str,
+            "claimed_at": str,
+            "next_attempt_at": str,
+            "last_error": str,
+            "created_at": str,
+            "sent_at": str,
+        },
+        pk="id",
+        foreign_keys=[learner_fk],
+        if_not_exists=True,
+    )
+    db["sent_pushes"].create_index(["learner_id", "kind", "item_id", "due"], unique=True, if_not_exists=True)
+    db["sent_pushes"].create_index(["status", "kind", "next_attempt_at"], if_not_exists=True)
+    db["sent_pushes"].create_index(["kind", "created_at"], if_not_exists=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "courses, lessons, learners, identities, questions log", _migration_1),
     (2, "processed deliveries, admins, link codes", _migration_2),
@@ -179,6 +219,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
         "enrollments, progress events, quiz items, review cards, quiz attempts, learner settings",
         _migration_3,
     ),
+    (4, "chats, sent pushes", _migration_4),
 ]
 
 MERGED_BY_LEARNER = [
@@ -189,5 +230,7 @@ MERGED_BY_LEARNER = [
     "review_cards",
     "quiz_attempts",
     "learner_settings",
+    "chats",
+    "sent_pushes",
 ]
 """Tables whose rows follow a learner when two identities are linked (later features append theirs)."""

@@ -1,0 +1,320 @@
+"""Quiz drafting without the bot: parsing the model's JSON, each check, the drafters, the run loop."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from knowledge.cloze import ClozeDrafter, terms
+from knowledge.index import KeywordIndex
+from knowledge.models import Chunk
+from knowledge.quizgen import (
+    BLANK,
+    Checker,
+    DraftItem,
+    DraftRejected,
+    LLMDrafter,
+    draft_items,
+    first_json_object,
+    parse_item,
+    pick_chunks,
+)
+
+
+def chunk(text: str, lesson: str = "mqtt", n: int = 0, title: str = "MQTT basics") -> Chunk:
+    return Chunk(f"{lesson}-{n}", text, "iot", lesson, title, "Overview", f"{lesson}.md", "en", position=n)
+
+
+MQTT = chunk(
+    "MQTT is a lightweight publish/subscribe messaging protocol designed for unreliable networks. "
+    "A broker routes every message from publishers to subscribers. The default MQTT port is 1883, "
+    "and port 8883 is used for MQTT over TLS."
+)
+GOOD = {
+    "question": "Which component routes every MQTT message from publishers to subscribers?",
+    "options": ["The broker", "The router", "The sensor", "The cloud console"],
+    "answer": 0,
+    "explanation": "A broker routes every message.",
+}
+
+
+def item(**changes: object) -> DraftItem:
+    data = {**GOOD, **changes}
+    return DraftItem(
+        data["question"], tuple(data["options"]), data["answer"], data["explanation"], MQTT, "test"
+    )
+
+
+# -- parsing -----------------------------------------------------------------------------------------
+
+
+def test_parses_a_good_json_item():
+    question, options, answer, explanation = parse_item(json.dumps(GOOD))
+    assert (question, options, answer, explanation) == (
+        GOOD["question"],
+        GOOD["options"],
+        0,
+        "A broker routes every message.",
+    )
+
+
+def test_parses_json_with_prose_and_a_code_fence_around_it():
+    reply = f'Sure, here it is:\n```json\n{json.dumps(GOOD)}\n```\nAnd {{"another": "object"}} after.'
+    assert parse_item(reply)[0] == GOOD["question"]
+    assert first_json_object('[1, 2] then {"a": {"b": 1}} then {"c": 2}') == {"a": {"b": 1}}
+    assert first_json_object("{not json} {broken") is None
+
+
+@pytest.mark.parametrize(
+    ("answer", "index"), [(2, 2), ("1", 1), ("C", 2), ("the sensor", 2), ("The broker.", 0)]
+)
+def test_the_answer_may_be_an_index_a_letter_or_the_option_text(answer, index):
+    assert parse_item(json.dumps({**GOOD, "answer": answer}))[2] == index
+
+
+@pytest.mark.parametrize(
+    ("reply", "detail"),
+    [
+        ("The answer is the broker.", "no JSON object"),
+        ('{"question": "What routes messages?", "options": ["a", "b"', "no JSON object"),  # cut off
+        (json.dumps({**GOOD, "question": " "}), "no question"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "options"}), "options"),
+        (json.dumps({**GOOD, "options": "broker, router"}), "options"),
+        (json.dumps({**GOOD, "answer": 7}), "names no option"),
+        (json.dumps({**GOOD, "answer": "the moon"}), "names no option"),
+        (json.dumps({**GOOD, "answer": True}), "names no option"),
+        (json.dumps({k: v for k, v in GOOD.items() if k != "answer"}), "names no option"),
+    ],
+)
+def test_malformed_replies_are_rejected_with_a_reason(reply, detail):
+    with pytest.raises(DraftRejected) as rejected:
+        parse_item(reply)
+    assert rejected.value.reason == "malformed" and detail in rejected.value.detail
+
+
+# -- checks ------------------------------------------------------------------------------------------
+
+
+def reason(draft: DraftItem, existing: list[str] | None = None) -> str | None:
+    try:
+        Checker(existing or []).check(draft)
+    except DraftRejected as rejected:
+        return rejected.reason
+    return None
+
+
+def test_a_good_item_passes():
+    assert reason(item()) is None
+
+
+def test_an_answer_the_chunk_does_not_support_is_rejected():
+    draft = item(options=["A message queue in the cloud", "The broker", "The sensor"], answer=0)
+    assert reason(draft) == "unsupported"
+    assert reason(item(options=["1883", "8883", "443"], answer=0)) is None, "numbers in the chunk count"
+    assert reason(item(options=["502", "1883", "8883"], answer=0)) == "unsupported"
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        ["The broker", "the  BROKER", "The sensor"],  # case and whitespace folded
+        ["The broker", "The broker.", "The sensor"],
+        ["The broker", "The sensor"],  # too few
+        ["The broker", "a", "b", "c", "d"],  # too many
+        ["The broker", " ", "The sensor"],
+    ],
+)
+def test_options_must_be_three_or_four_and_distinct(options):
+    assert reason(item(options=options, answer=0)) == "options"
+
+
+def test_a_question_that_gives_its_answer_away_is_trivial():
+    copied = "A broker routes every message from publishers to subscribers?"
+    assert reason(item(question=copied, options=["A broker", "A router", "A sensor"])) == "trivial"
+    assert reason(item(question=f"Fill in the blank: The {BLANK} routes every message.")) is None
+    assert reason(item(question="The broker.")) == "trivial", "not a question"
+    assert reason(item(question=f"Fill in the blank: brokers route every {BLANK}.")) == "trivial"
+
+
+def test_a_duplicate_of_an_existing_question_is_rejected():
+    assert reason(item(), [GOOD["question"].upper() + "  "]) == "duplicate"
+    near = "Which component routes every MQTT message from the publishers to the subscribers?"
+    assert reason(item(), [near]) == "duplicate", "a high token overlap"
+    assert reason(item(), ["Which port does MQTT use by default?"]) is None
+    checker = Checker()
+    checker.check(item())
+    checker.add(GOOD["question"])
+    with pytest.raises(DraftRejected, match="duplicate"):
+        checker.check(item())
+
+
+# -- drafters ----------------------------------------------------------------------------------------
+
+
+class FakeModel:
+    def __init__(self, replies: list[str]) -> None:
+        self.replies = list(replies)
+        self.calls: list[tuple[list, int | None, str]] = []
+
+    def chat(self, messages, max_new_tokens=None, prefix="", stop=()):  # noqa: ANN001
+        self.calls.append((list(messages), max_new_tokens, prefix))
+        return self.replies.pop(0)
+
+
+class PrefillingModel:
+    """Like the local model: continues the reply it is given, stopping at the first stop string."""
+
+    prefills = True
+
+    def __init__(self, fields: list[str]) -> None:
+        self.fields = list(fields)
+        self.prefixes: list[str] = []
+
+    def chat(self, messages, max_new_tokens=None, prefix="", stop=()):  # noqa: ANN001
+        self.prefixes.append(prefix)
+        text = self.fields.pop(0)
+        cut = min([text.find(s) for s in stop if s in text], default=len(text))
+        return prefix + text[:cut]
+
+
+def test_the_llm_drafter_sends_the_passage_and_parses_the_reply():
+    model = FakeModel([json.dumps(GOOD)])
+    draft = LLMDrafter(model).draft(MQTT)
+    assert (draft.question, draft.correct, draft.drafter, draft.chunk) == (
+        GOOD["question"],
+        "The broker",
+        "llm",
+        MQTT,
+    )
+    assert sorted(draft.options) == sorted(GOOD["options"]), "shuffled: models put the right one first"
+    messages, _, prefix = model.calls[0]
+    assert [m.type for m in messages] == ["system", "human", "ai", "human"], "one worked example"
+    assert "JSON" in messages[0].content and MQTT.text in messages[-1].content
+    assert "MQTT basics > Overview" in messages[-1].content
+    assert prefix == "", "a server writes the whole reply"
+    chinese = LLMDrafter(model).messages(
+        Chunk("z", "MQTT 是一种轻量级协议。", "iot", "m", "MQTT", "", "m.md", "zh")
+    )
+    assert "Simplified Chinese" in chinese[0].content
+
+
+def test_a_prefilling_model_is_guided_through_the_json_one_field_at_a_time():
+    model = PrefillingModel(
+        [
+            "Which component routes MQTT messages?",
+            "The broker",
+            "The router",
+            'The cloud\\" she said',
+            "A broker routes.",
+        ]
+    )
+    draft = LLMDrafter(model).draft(MQTT)
+    assert draft.question == "Which component routes MQTT messages?" and draft.correct == "The broker"
+    assert set(draft.options) == {"The broker", "The router", "The cloud"}, "cut at the quote, no backslash"
+    assert draft.explanation == "A broker routes."
+    assert model.prefixes[0] == '{"question": "'
+    assert model.prefixes[1].endswith('"options": ["') and model.prefixes[-1].endswith('"explanation": "')
+    assert json.loads(model.prefixes[-1] + 'x"}')["answer"] == 0, "the prefix is JSON all along"
+
+
+COURSE = [
+    chunk(
+        "A thermistor is a resistor whose resistance changes with temperature. Sensors like the "
+        "thermistor turn the physical world into signals. A microcontroller reads the thermistor.",
+        "sensors",
+        0,
+        "Sensors",
+    ),
+    chunk(
+        "A relay is an electrically operated switch. A relay lets a small current switch a large current. "
+        "An actuator such as a relay or a motor acts on the physical world.",
+        "actuators",
+        0,
+        "Actuators",
+    ),
+    chunk(
+        "A broker routes every message from publishers to subscribers. The broker keeps no messages. "
+        "Every client connects to the broker over TCP.",
+        "mqtt",
+        0,
+    ),
+    chunk("A gateway forwards messages between a radio network and the internet.", "mqtt", 1),
+    chunk("```python\nprint('only code here')\n```", "mqtt", 2),
+]
+
+
+def test_the_cloze_drafter_blanks_a_salient_term_with_same_kind_distractors():
+    drafter = ClozeDrafter(COURSE, KeywordIndex(COURSE))
+    draft = drafter.draft(COURSE[0])
+    assert draft.drafter == "extractive" and draft.question.startswith("Fill in the blank:")
+    assert BLANK in draft.question and draft.correct.lower() == "thermistor"
+    assert draft.correct not in draft.question.replace(BLANK, "")
+    assert len(draft.options) == 4 and len({o.lower() for o in draft.options}) == 4
+    assert "thermistor" in draft.explanation, "the explanation quotes the lesson's sentence"
+    Checker().check(draft)
+    assert drafter.draft(COURSE[0]) == draft, "deterministic"
+
+
+def test_the_cloze_drafter_gives_up_on_a_chunk_without_prose():
+    with pytest.raises(DraftRejected) as rejected:
+        ClozeDrafter(COURSE, KeywordIndex(COURSE)).draft(COURSE[4])
+    assert rejected.value.reason == "no_candidate"
+
+
+def test_cloze_terms_skip_code_urls_and_stopwords():
+    found = {
+        t.surface: t.kind
+        for t in terms("Open `config.py` at https://example.com and set MQTT port 1883 now.")
+    }
+    assert found == {"Open": "word", "set": "word", "MQTT": "acronym", "port": "word", "1883": "number"}
+    glued = [t.surface for t in terms("You won't see the company's images under NIST SP 800-63B.")]
+    assert glued == ["see", "images", "NIST"], "parts of longer tokens are not blanked"
+
+
+def test_draft_items_falls_back_and_reports_every_rejection_by_reason():
+    replies = [
+        "I cannot write JSON today.",  # malformed -> the cloze drafter takes this chunk
+        json.dumps({**GOOD, "options": ["A", "a", "b"]}),  # duplicate options -> fallback too
+        json.dumps(GOOD),
+    ]
+    cloze = ClozeDrafter(COURSE, KeywordIndex(COURSE))
+    run = draft_items([COURSE[0], COURSE[1], COURSE[2]], LLMDrafter(FakeModel(replies)), Checker(), cloze)
+    assert run.chunks == 3 and len(run.accepted) == 3
+    assert run.by_drafter() == {"extractive": 2, "llm": 1}
+    assert run.rejected("llm") == {"malformed": 1, "options": 1}
+    assert [r.chunk_id for r in run.rejections] == [COURSE[0].chunk_id, COURSE[1].chunk_id]
+
+    alone = draft_items([COURSE[4]], LLMDrafter(FakeModel(["no"])), Checker())
+    assert alone.accepted == [] and alone.rejected() == {"malformed": 1}
+
+
+def test_pick_chunks_takes_lessons_in_turn_and_skips_what_is_done():
+    chunks = [
+        chunk("A sentence of prose long enough to count as something to ask about. " * 3, lesson, n)
+        for lesson in ("one", "two", "three")
+        for n in range(3)
+    ]
+    chunks.append(Chunk("page", "b " * 200, "iot", "", "Readme", "", "README.md", "en"))
+    picked = pick_chunks(chunks, 5, skip=["one-0"])
+    assert [c.chunk_id for c in picked] == ["one-1", "two-0", "three-0", "one-2", "two-1"]
+    assert pick_chunks(chunks, 10, min_chars=10_000) == []
+
+
+# -- the real local model ----------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_the_real_local_model_drafts_through_the_whole_pipeline(tmp_path_factory):
+    """SmolLM2-135M may well fail the checks: the pipeline must run and report, whatever it writes."""
+    from knowledge.local_llm import LocalGenerator
+
+    model = LocalGenerator(Path(tmp_path_factory.mktemp("llm")), max_new_tokens=120)
+    cloze = ClozeDrafter(COURSE, KeywordIndex(COURSE))
+    run = draft_items(COURSE[:2], LLMDrafter(model, max_new_tokens=120), Checker(), cloze)
+    assert run.chunks == 2
+    assert len(run.accepted) + len(run.rejected("extractive")) == 2, "every chunk ends accepted or reported"
+    assert sum(run.rejected("llm").values()) == 2 - run.by_drafter()["llm"]
+    for draft in run.accepted:
+        Checker().check(draft)
