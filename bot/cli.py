@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from bot.app import App, IndexBusy
+from bot.backup import BackupError
 from bot.config import Settings, SettingsError
 from knowledge.index import IndexMismatch
 from knowledge.loaders import CourseError, CourseOverrides, load_course
@@ -42,7 +43,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     try:
         cli()
-    except (CliError, CourseError, IndexBusy, IndexMismatch, SettingsError, ValueError) as exc:
+    except (BackupError, CliError, CourseError, IndexBusy, IndexMismatch, SettingsError, ValueError) as exc:
         err.print(f"[red]error:[/red] {exc}", highlight=False)
         sys.exit(2)
 
@@ -267,6 +268,37 @@ def chat(
 
     app = _app(generator=generator)
     asyncio.run(ConsoleAdapter(app.bot).run())
+
+
+@cli.command()
+def backup(dest: Path = typer.Argument(..., help="A new, empty folder for the backup.")) -> None:
+    """Copy the database and the index into DEST, consistently, while the bot keeps serving."""
+    from bot.backup import backup as make_backup
+
+    report = make_backup(Settings.load().data_dir, dest)
+    out.print(
+        f"backed up {report.courses} courses, {report.lessons} lessons, {report.learners} learners "
+        f"({report.bytes / 1_048_576:.1f} MiB) into {dest} in {report.seconds:.1f}s",
+        highlight=False,
+    )
+
+
+@cli.command()
+def restore(src: Path = typer.Argument(..., help="A folder made by `learnbot backup`.")) -> None:
+    """Bring a backup into the (empty) data dir, then check it: schema, counts, a sample search."""
+    from bot.backup import check
+    from bot.backup import restore as bring_back
+
+    settings = Settings.load()
+    restored = bring_back(src, settings.data_dir)
+    problems = check(App(settings))
+    if problems:
+        raise CliError("restored, but the check failed: " + "; ".join(problems))
+    out.print(
+        f"restored {restored['courses']} courses (schema {restored['schema_version']}) into "
+        f"{settings.data_dir}; counts and a sample search check out",
+        highlight=False,
+    )
 
 
 admin_cli = typer.Typer(help="Manage admins (who may upload courses through chat).", no_args_is_help=True)
