@@ -310,11 +310,11 @@ def test_the_real_local_model_drafts_through_the_whole_pipeline(tmp_path_factory
     """SmolLM2-135M may well fail the checks: the pipeline must run and report, whatever it writes."""
     from knowledge.local_llm import LocalGenerator
 
-    model = LocalGenerator(Path(tmp_path_factory.mktemp("llm")), max_new_tokens=120)
+    model = LocalGenerator(Path(tmp_path_factory.mktemp("llm")), max_new_tokens=60)
     cloze = ClozeDrafter(COURSE, KeywordIndex(COURSE))
-    run = draft_items(COURSE[:2], LLMDrafter(model, max_new_tokens=120), Checker(), cloze)
-    assert run.chunks == 2
-    assert len(run.accepted) + len(run.rejected("extractive")) == 2, "every chunk ends accepted or reported"
-    assert sum(run.rejected("llm").values()) == 2 - run.by_drafter()["llm"]
+    run = draft_items(COURSE[:1], LLMDrafter(model, max_new_tokens=60), Checker(), cloze)
+    assert run.chunks == 1
+    assert len(run.accepted) + len(run.rejected("extractive")) == 1, "every chunk ends accepted or reported"
+    assert sum(run.rejected("llm").values()) == 1 - run.by_drafter()["llm"]
     for draft in run.accepted:
         Checker().check(draft)
