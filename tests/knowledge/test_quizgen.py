@@ -21,6 +21,7 @@ from knowledge.quizgen import (
     parse_item,
     pick_chunks,
 )
+from tests.knowledge.test_generation import fake_openai, openai_generator  # noqa: F401 - a fixture
 
 
 def chunk(text: str, lesson: str = "mqtt", n: int = 0, title: str = "MQTT basics") -> Chunk:
@@ -318,3 +319,16 @@ def test_the_real_local_model_drafts_through_the_whole_pipeline(tmp_path_factory
     assert sum(run.rejected("llm").values()) == 1 - run.by_drafter()["llm"]
     for draft in run.accepted:
         Checker().check(draft)
+
+
+def test_an_openai_compatible_server_gets_the_quiz_prompt_in_one_request(fake_openai):  # noqa: F811
+    """A server's model writes the whole JSON itself (no guiding); its reply goes through the parser."""
+    model = openai_generator(fake_openai)
+    assert not model.prefills
+    with pytest.raises(DraftRejected, match="malformed"):  # the fake server answers in prose
+        LLMDrafter(model, max_new_tokens=200).draft(MQTT)
+    [request] = fake_openai.requests
+    body = request["body"]
+    assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
+    assert MQTT.text in body["messages"][-1]["content"]
+    assert 200 in (body.get("max_tokens"), body.get("max_completion_tokens"))
