@@ -324,8 +324,9 @@ class Bot:
         ]
 
     def search_filter_for(self, learner_id: int) -> SearchFilter:
-        """What this learner may retrieve: everything that is not premium (entitlements come later)."""
-        return SearchFilter(allow_premium=False)
+        """What this learner may retrieve: free content plus the premium tracks they are entitled to."""
+        tracks = self.store.entitled_tracks(learner_id, self.learning.now())
+        return SearchFilter(allow_premium=False, premium_tracks=tuple(sorted(tracks)))
 
 
 def clean_input(text: str) -> str:

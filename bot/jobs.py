@@ -26,7 +26,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -77,13 +77,11 @@ class PlannedPush:
     chat_id: str
 
 
-def entitled_to_pushes(store: Store, learner_id: int, course: Mapping[str, Any]) -> bool:
-    """Hook for entitlements (issue 4): may this learner get pushes from this course?
-
-    Until entitlements exist nobody may join a premium course, so premium courses are never pushed.
-    Issue 4 replaces the body with "not premium, or an unexpired entitlement to its track".
-    """
-    return not course["premium"]
+def entitled_to_pushes(
+    store: Store, learner_id: int, course: Mapping[str, Any], now: datetime | None = None
+) -> bool:
+    """May this learner get pushes from this course: free, or an unexpired entitlement to its track."""
+    return store.may_see_course(learner_id, dict(course), now or datetime.now(UTC))
 
 
 def in_active_hours(hours: ActiveHours, local: datetime) -> bool:
@@ -128,7 +126,7 @@ def plan_quiz_pushes(deps: JobDeps, now: datetime) -> list[PlannedPush]:
         if learner in chosen:
             continue
         course = courses.get(candidate.course_id)
-        if course is None or not entitled_to_pushes(store, learner, course):
+        if course is None or not entitled_to_pushes(store, learner, course, now):
             continue
         local = clock.local(candidate.hours.timezone)
         if not in_active_hours(candidate.hours, local):

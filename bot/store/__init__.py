@@ -16,6 +16,7 @@ from bot.store.base import StoreBase, iso, quiz_item_id, utcnow
 from bot.store.catalog import CatalogStore
 from bot.store.learning import LearningStore
 from bot.store.people import PeopleStore
+from bot.store.premium import PremiumStore
 from bot.store.pushes import ActiveHours, LearnerClock, Push, PushCandidate, PushStore
 from bot.store.rows import Attempt, LearnerSettings, LessonRow, QuizItem, ReviewCardRow
 from bot.store.schema import MERGED_BY_LEARNER, MIGRATIONS
@@ -40,7 +41,7 @@ __all__ = [
 ]
 
 
-class Store(CatalogStore, PeopleStore, LearningStore, PushStore):
+class Store(CatalogStore, PeopleStore, LearningStore, PushStore, PremiumStore):
     """SQLite repository for courses, learners and the questions log.
 
     Example:
