@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 from collections.abc import Sequence
+from pathlib import Path
 
 from rich.console import Console
 from rich.markup import escape
@@ -51,8 +52,14 @@ class ConsoleAdapter:
         self._running = False
 
     async def send(self, chat_id: str, reply: Reply) -> None:
-        """Print a reply."""
+        """Print a reply; a file it carries is written to the current folder and its path printed."""
         self.console.print(render(reply.text, reply.citations), highlight=False)
+        if reply.invoice is not None:  # no payments in a terminal
+            self.console.print(escape(reply.invoice.fallback), highlight=False)
+        if reply.document is not None:
+            path = Path(Path(reply.document.name).name).resolve()
+            path.write_bytes(reply.document.content)
+            self.console.print(f"[dim]file saved: {escape(str(path))}[/dim]")
         if reply.buttons:
             labels = "  ".join(f"[{b.label}]" for row in reply.buttons for b in row)
             self.console.print(f"[dim]{escape(labels)}[/dim]")

@@ -42,6 +42,7 @@ _JSON_FIELDS = {
     "reply_parameters",
     "entities",
     "caption_entities",
+    "prices",
 }
 _update_ids = itertools.count(1000)
 _message_ids = itertools.count(1)
@@ -119,6 +120,72 @@ def document_update(
     return {"update_id": update_id or next(_update_ids), "message": _message(sender, **fields)}
 
 
+def pre_checkout_update(
+    sender: dict[str, Any], payload: str, amount: int, *, currency: str = "XTR", update_id: int | None = None
+) -> dict[str, Any]:
+    """An update asking the bot to confirm a checkout (the user pressed Pay on an invoice)."""
+    query = {
+        "id": f"pcq-{next(_update_ids)}",
+        "from": sender,
+        "currency": currency,
+        "total_amount": amount,
+        "invoice_payload": payload,
+    }
+    return {"update_id": update_id or next(_update_ids), "pre_checkout_query": query}
+
+
+def successful_payment_update(
+    sender: dict[str, Any],
+    payload: str,
+    amount: int,
+    charge_id: str,
+    *,
+    currency: str = "XTR",
+    subscription_expiration_date: int | None = None,
+    is_recurring: bool = False,
+    is_first_recurring: bool = False,
+    update_id: int | None = None,
+) -> dict[str, Any]:
+    """An update with the ``successful_payment`` service message (a payment or a subscription renewal)."""
+    paid: dict[str, Any] = {
+        "currency": currency,
+        "total_amount": amount,
+        "invoice_payload": payload,
+        "telegram_payment_charge_id": charge_id,
+        "provider_payment_charge_id": "",
+    }
+    if subscription_expiration_date is not None:
+        paid["subscription_expiration_date"] = subscription_expiration_date
+    if is_recurring:
+        paid["is_recurring"] = True
+    if is_first_recurring:
+        paid["is_first_recurring"] = True
+    return {"update_id": update_id or next(_update_ids), "message": _message(sender, successful_payment=paid)}
+
+
+def refunded_payment_update(
+    sender: dict[str, Any], payload: str, amount: int, charge_id: str, *, update_id: int | None = None
+) -> dict[str, Any]:
+    """An update with the ``refunded_payment`` service message (Telegram refunded a Stars payment)."""
+    refunded = {
+        "currency": "XTR",
+        "total_amount": amount,
+        "invoice_payload": payload,
+        "telegram_payment_charge_id": charge_id,
+    }
+    message = _message(sender, refunded_payment=refunded)
+    return {"update_id": update_id or next(_update_ids), "message": message}
+
+
+class ApiError(Exception):
+    """A Bot API method's error answer (``ok: false``)."""
+
+    def __init__(self, code: int, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
 @dataclass
 class Call:
     """One Bot API call the bot made: the method, its decoded parameters and any uploaded files."""
@@ -138,6 +205,8 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self._pending: list[dict[str, Any]] = []
+        self.charges: dict[str, dict[str, Any]] = {}
+        """Stars charges paid through pushed updates, by charge id: ``user_id``, ``refunded``."""
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -149,6 +218,11 @@ class FakeTelegram:
     def push(self, *updates: dict[str, Any]) -> None:
         """Queue updates for the bot's next ``getUpdates``."""
         for update in updates:
+            paid = (update.get("message") or {}).get("successful_payment")
+            if paid:
+                user_id = update["message"]["from"]["id"]
+                charge = {"user_id": user_id, "refunded": False}
+                self.charges.setdefault(paid["telegram_payment_charge_id"], charge)
             self.updates.put_nowait(update)
 
     def add_file(self, file_id: str, content: bytes, file_path: str = "") -> None:
@@ -197,7 +271,11 @@ class FakeTelegram:
         handler = getattr(self, f"_{method}", None)
         if handler is None:
             return _error(404, "Not Found: method not found")
-        return web.json_response({"ok": True, "result": await handler(params)})
+        try:
+            result = await handler(params)
+        except ApiError as exc:
+            return _error(exc.code, exc.description)
+        return web.json_response({"ok": True, "result": result})
 
     async def _download(self, request: web.Request) -> web.StreamResponse:
         if request.match_info["token"] != self.token:
@@ -256,6 +334,36 @@ class FakeTelegram:
     async def _sendDocument(self, params: dict[str, Any]) -> Any:  # noqa: N802
         document = {"file_id": "doc-1", "file_unique_id": "d1", "file_name": "file"}
         return self._sent(params, document=document, caption=params.get("caption"))
+
+    async def _sendInvoice(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        invoice = {
+            "title": params.get("title", ""),
+            "description": params.get("description", ""),
+            "start_parameter": "",
+            "currency": params.get("currency", ""),
+            "total_amount": sum(int(p["amount"]) for p in params.get("prices", [])),
+        }
+        return self._sent(params, invoice=invoice)
+
+    async def _createInvoiceLink(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return f"https://t.me/$fake-invoice-{next(_message_ids)}"
+
+    async def _answerPreCheckoutQuery(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        if str(params.get("ok")).lower() not in ("true", "1") and not params.get("error_message"):
+            raise ApiError(400, "Bad Request: error_message is required when ok is false")
+        return True
+
+    async def _refundStarPayment(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        charge = self.charges.get(str(params.get("telegram_payment_charge_id", "")))
+        if charge is None or int(params.get("user_id", 0)) != charge["user_id"]:
+            raise ApiError(400, "Bad Request: CHARGE_NOT_FOUND")
+        if charge["refunded"]:
+            raise ApiError(400, "Bad Request: CHARGE_ALREADY_REFUNDED")
+        charge["refunded"] = True
+        return True
+
+    async def _editUserStarSubscription(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
 
     async def _getFile(self, params: dict[str, Any]) -> Any:  # noqa: N802
         file_id = params.get("file_id", "")

@@ -112,6 +112,12 @@ def _delivery_key(body: Mapping[str, Any]) -> str:
     return ""
 
 
+def _team(body: Mapping[str, Any]) -> str:
+    """The workspace the request came from (an organisation grant to it entitles its members)."""
+    team = body.get("team_id") or body.get("team") or (body.get("user") or {}).get("team_id") or ""
+    return str(team.get("id", "") if isinstance(team, Mapping) else team)
+
+
 def _bot_users(body: Mapping[str, Any]) -> set[str]:
     return {a.get("user_id", "") for a in body.get("authorizations") or [] if a.get("is_bot")}
 
@@ -153,6 +159,8 @@ class SlackAdapter:
         self._seen = Recent()
         self._profiles = Recent(1024)
         self._tasks: set[asyncio.Task[None]] = set()
+        self.health: Any = None
+        """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the Events API server adds."""
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -219,6 +227,8 @@ class SlackAdapter:
             return
         web_app = web.Application()
         web_app.router.add_post(EVENTS_PATH, self._http)
+        if self.health is not None:
+            self.health.add_routes(web_app)
         self._runner = web.AppRunner(web_app)
         await self._runner.setup()
         await web.TCPSite(self._runner, self.host, self.port).start()
@@ -270,6 +280,8 @@ class SlackAdapter:
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         if event.get("channel_type") != "im" or event.get("bot_id") or event.get("user") in _bot_users(body):
             return
+        if not event.get("channel"):
+            return  # malformed: nowhere to answer
         if event.get("subtype") not in HANDLED_SUBTYPES or not event.get("user"):
             return
         thread = event.get("thread_ts") or ""
@@ -281,58 +293,69 @@ class SlackAdapter:
             "message_id": event.get("ts", ""),
             "text": plain_text(event.get("text", "")),
             "delivery_id": body.get("event_id", ""),
+            "team_id": _team(body),
         }
         files = event.get("files") or []
         for f in files:
-            self._take_file(where, fields, f["id"], f)
+            if isinstance(f, dict) and f.get("id"):
+                self._take_file(where, fields, f["id"], f)
         if not files:
             self._spawn(self._converse(where, fields, LOOKING_IT_UP))
 
     async def _on_mention(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        channel = event.get("channel", "")
-        if channel.startswith("D") or event.get("bot_id") or not event.get("user"):
+        channel = event.get("channel") or ""
+        if not channel or channel.startswith("D") or event.get("bot_id") or not event.get("user"):
             return  # a mention in a DM also arrives as a message event
-        thread = event.get("thread_ts") or event["ts"]
+        thread = event.get("thread_ts") or event.get("ts") or ""
         fields = {
             "user_id": event["user"],
             "chat_id": channel,
             "thread_id": thread,
-            "message_id": event["ts"],
+            "message_id": event.get("ts") or "",
             "text": plain_text(event.get("text", "")),
             "delivery_id": body.get("event_id", ""),
+            "team_id": _team(body),
             "direct": False,
         }
         self._spawn(self._converse(Where(channel, thread), fields, LOOKING_IT_UP))
 
     async def _on_file_shared(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        channel, user = event.get("channel_id", ""), event.get("user_id", "")
-        if not channel.startswith("D") or not user or user in _bot_users(body):
+        channel, user = event.get("channel_id") or "", event.get("user_id") or ""
+        if not channel.startswith("D") or not user or user in _bot_users(body) or not event.get("file_id"):
             return  # only files sent to the bot itself are admin uploads
-        fields = {"user_id": user, "chat_id": channel, "delivery_id": body.get("event_id", "")}
+        fields = {
+            "user_id": user,
+            "chat_id": channel,
+            "delivery_id": body.get("event_id", ""),
+            "team_id": _team(body),
+        }
         self._take_file(Where(channel), fields, event["file_id"], None)
 
     async def _on_command(self, ack: Any, body: dict[str, Any]) -> None:
-        channel, user = body.get("channel_id", ""), body["user_id"]
+        channel, user = body.get("channel_id") or "", body.get("user_id") or ""
         in_dm = channel.startswith("D")
         if in_dm:
             await ack()
         else:
             await ack(text=IN_DM)
+        if not user:
+            return  # malformed: nobody to answer
         where = Where(channel, fallback=user) if in_dm else Where(user)
         fields = {
             "user_id": user,
             "chat_id": channel if in_dm else user,
             "display_name": body.get("user_name", ""),
-            "text": command_text(body.get("text", ""), self.bot.commands),
+            "text": command_text(body.get("text") or "", self.bot.commands),
             "delivery_id": f"command:{body.get('trigger_id', '')}",
+            "team_id": _team(body),
         }
         self._spawn(self._converse(where, fields, LOOKING_IT_UP))
 
     async def _on_action(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         await ack()
-        if not action.get("value"):
-            return  # a link button: Slack opened the URL already
-        user = body["user"]["id"]
+        user = (body.get("user") or {}).get("id")
+        if not action.get("value") or not user:
+            return  # a link button (Slack opened the URL already), or a malformed payload
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get("channel_id")
         message = body.get("message") or {}
         thread = message.get("thread_ts") or ""
@@ -343,6 +366,7 @@ class SlackAdapter:
             "message_id": message.get("ts", ""),
             "callback_data": action["value"],
             "delivery_id": f"action:{body.get('trigger_id') or action.get('action_ts', '')}",
+            "team_id": _team(body),
             "direct": not channel or channel.startswith("D"),
         }
         # in a shared channel, what a button press answers is for the presser only

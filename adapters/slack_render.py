@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
@@ -131,6 +131,8 @@ def render(reply: Reply) -> dict[str, Any]:
         tail.append({"type": "context", "elements": [{"type": "mrkdwn", "text": sources}]})
     tail.extend(actions_blocks(reply.buttons, max_blocks=MAX_BLOCKS - len(tail) - 1))
 
+    if reply.invoice is not None:  # Slack has no payments: say where to buy instead
+        reply = replace(reply, text=f"{reply.text}\n\n{reply.invoice.fallback}", invoice=None)
     room = MAX_BLOCKS - len(tail)
     pieces = split_text(to_mrkdwn(reply.text))
     if len(pieces) > room:
@@ -198,3 +200,11 @@ async def deliver(client: Any, where: Where, replies: Sequence[Reply]) -> None:
             where = Where(sent["channel"], where.thread)
         if reply.image:
             await upload_image(client, where.channel, reply.image, where.thread)
+        if reply.document is not None:
+            await client.files_upload_v2(
+                channel=where.channel,
+                thread_ts=where.thread or None,
+                file=reply.document.content,
+                filename=reply.document.name,
+                title=reply.document.name,
+            )

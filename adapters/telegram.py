@@ -25,6 +25,7 @@ import weakref
 from collections import OrderedDict
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager, suppress
+from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Document, LinkPreviewOptions, Update
@@ -37,10 +38,12 @@ from telegram.ext import (
     CallbackQueryHandler,
     ContextTypes,
     MessageHandler,
+    PreCheckoutQueryHandler,
     TypeHandler,
     filters,
 )
 
+from adapters.telegram_payments import answer_pre_checkout, payment_message, send_invoice
 from adapters.telegram_render import CAPTION_LIMIT, TelegramMessage, keyboard, plain_text, render, utf16_len
 from bot.core import COMMANDS, Bot
 from bot.messages import FileRef, IncomingMessage, Reply
@@ -57,6 +60,9 @@ COMMANDS_ZH = {
     "next": "下一课",
     "quiz": "做个小测验",
     "progress": "学习进度",
+    "premium": "高级课程",
+    "terms": "购买条款",
+    "paysupport": "支付帮助",
 }
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 RECENT_UPDATES = 2048  # update ids remembered in memory; the core's store is the durable check
@@ -114,9 +120,14 @@ class TelegramAdapter:
         self.webhook_port = webhook_port
         self.poll_timeout = poll_timeout
         self._webhook_secret = webhook_secret
+        self.health: Any = None
+        """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the webhook server adds."""
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.application = self._build(token, concurrency, rate_limit)
+        premium = getattr(bot, "premium", None)
+        if premium is not None:  # the admin /refund command refunds through this connection
+            premium.refund_via = self.refund_star_payment
 
     @classmethod
     def from_env(cls, bot: Bot, env: Mapping[str, str] | None = None) -> TelegramAdapter:
@@ -146,6 +157,9 @@ class TelegramAdapter:
         application.add_handler(TypeHandler(Update, self._drop_repeated_update), group=-1)
         application.add_handler(CallbackQueryHandler(self._on_button))
         application.add_handler(MessageHandler(_CONVERSATION, self._on_message))
+        application.add_handler(PreCheckoutQueryHandler(self._on_pre_checkout))
+        paid = filters.SUCCESSFUL_PAYMENT | filters.StatusUpdate.REFUNDED_PAYMENT
+        application.add_handler(MessageHandler(paid, self._on_payment))
         application.add_error_handler(self._on_error)
         return application
 
@@ -166,6 +180,8 @@ class TelegramAdapter:
                 webhook_url=self.webhook_url,
                 secret_token=self._webhook_secret,
             )
+            if self.health is not None:
+                self.health.attach_to_ptb(application.updater)
         else:
             await application.updater.start_polling(timeout=self.poll_timeout)
         log.info("Telegram adapter running (%s) as @%s", self.mode, application.bot.username)
@@ -249,6 +265,25 @@ class TelegramAdapter:
         )
         await self._converse(incoming, thread_id)
 
+    async def _on_pre_checkout(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        # not behind the chat lock: Telegram wants the answer within 10 s, even mid-answer
+        await answer_pre_checkout(self.bot.handle, update)
+
+    async def _on_payment(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        message = update.effective_message
+        incoming = payment_message(update, message) if message is not None else None
+        if incoming is not None:
+            await self._converse(incoming)
+
+    async def refund_star_payment(self, user_id: int, charge_id: str, subscription: str = "") -> None:
+        """Refund a Telegram Stars payment, cancelling its subscription first if it has one.
+
+        Raises ``TelegramError`` when Telegram refuses.
+        """
+        if subscription:
+            await self.application.bot.edit_user_star_subscription(user_id, subscription, is_canceled=True)
+        await self.application.bot.refund_star_payment(user_id, charge_id)
+
     def _file_ref(self, document: Document) -> FileRef:
         """A file the core may download, after its own checks, through ``getFile``."""
         bot = self.application.bot
@@ -302,6 +337,13 @@ class TelegramAdapter:
             await self._send_html(chat_id, message, thread_id)
         if reply.image is not None:
             await bot.send_photo(chat_id, photo=reply.image, message_thread_id=thread_id)
+        if reply.invoice is not None:
+            await send_invoice(bot, chat_id, reply.invoice, thread_id)
+        if reply.document is not None:
+            doc = reply.document
+            await bot.send_document(
+                chat_id, document=doc.content, filename=doc.name, message_thread_id=thread_id
+            )
 
     async def _send_html(self, chat_id: int | str, message: TelegramMessage, thread_id: int | None) -> None:
         bot = self.application.bot

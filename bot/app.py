@@ -195,14 +195,18 @@ class App:
             s.max_message_chars, s.memory_turns, s.questions_per_minute, s.max_upload_mb * 1024 * 1024
         )
         admins = frozenset(a.strip() for a in s.admins.split(",") if a.strip())
-        return Bot(
+        bot = Bot(
             self.store,
             self.answers,
             limits,
             ingest=lambda path: ingest_with(self.ingestor, path),
             admins=admins,
             lesson_chunks=self.lesson_chunks,
+            embedder=lambda: self.embedder,
         )
+        bot.premium.terms = s.premium_terms or bot.premium.terms
+        bot.premium.support = s.premium_support or bot.premium.support
+        return bot
 
     @cached_property
     def quizzes(self) -> QuizWorkshop:
@@ -243,6 +247,7 @@ class App:
             adapters,
             max_pushes_per_day=s.max_pushes_per_day,
             nudge_after_days=s.nudge_after_days,
+            questions_retention_days=s.questions_retention_days,
         )
 
     def learning_scheduler(self, adapters: Mapping[str, ChatAdapter]) -> LearningScheduler:

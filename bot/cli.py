@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -20,6 +19,8 @@ from rich.table import Table
 from bot.app import App, IndexBusy
 from bot.backup import BackupError
 from bot.config import Settings, SettingsError
+from bot.logs import configure as configure_logging
+from bot.logs import setup_logging
 from knowledge.index import IndexMismatch
 from knowledge.loaders import CourseError, CourseOverrides, load_course
 from knowledge.models import SearchFilter, location
@@ -40,7 +41,7 @@ class CliError(Exception):
 
 def main() -> None:
     """Console-script entry point."""
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    setup_logging()  # one handler that redacts secrets; _app() applies the log settings
     try:
         cli()
     except (BackupError, CliError, CourseError, IndexBusy, IndexMismatch, SettingsError, ValueError) as exc:
@@ -50,7 +51,7 @@ def main() -> None:
 
 def _app(**overrides: Any) -> App:
     settings = Settings.load(**overrides)
-    logging.getLogger().setLevel(settings.log_level.upper())
+    configure_logging(settings)
     return App(settings)
 
 
@@ -242,8 +243,9 @@ async def _serve(app: App, adapters: list) -> None:
         loop.add_signal_handler(sig, stopping.set)
     app.live_records.refresh()  # load the index before the first learner waits for it
     started = []
-    scheduler = None
+    scheduler = health_server = None
     try:
+        health_server = await _health(app, adapters)
         for adapter in adapters:
             await adapter.start()
             started.append(adapter)
@@ -257,6 +259,20 @@ async def _serve(app: App, adapters: list) -> None:
             await scheduler.stop()
         for adapter in reversed(started):
             await adapter.stop()
+        if health_server is not None:
+            await health_server.cleanup()
+
+
+async def _health(app: App, adapters: list) -> Any:
+    """/healthz and /metrics on the adapters' HTTP servers, and on LEARNBOT_HEALTH_PORT if set."""
+    from bot.health import Health
+
+    health = Health.for_app(app)
+    for adapter in adapters:
+        adapter.health = health
+    if app.settings.health_port:
+        return await health.serve(app.settings.listen_host, app.settings.health_port)
+    return None
 
 
 @cli.command()
@@ -416,4 +432,13 @@ def demo(
 
 
 if __name__ == "__main__":
-    main()
+    # `python -m bot.cli`: run the importable module's main, whose app has the commands that the
+    # modules imported at the bottom register (this __main__ copy would miss them).
+    from bot.cli import main as _main
+
+    _main()
+
+import bot.cli_jobs  # noqa: E402,F401
+import bot.cli_learner  # noqa: E402,F401
+import bot.cli_premium  # noqa: E402,F401
+import bot.cli_team  # noqa: E402,F401

@@ -97,7 +97,27 @@ class Settings:
     nudge_after_days: int = _setting(
         7, "Days of silence after which a learner gets one gentle reminder (once per silence)."
     )
+    premium_terms: str = _setting(
+        "", "Text of `/terms` (terms of purchase for premium tracks); empty: a built-in default."
+    )
+    premium_support: str = _setting(
+        "", "Text of `/paysupport` (how to get help with a payment); empty: a built-in default."
+    )
     log_level: str = _setting("WARNING", "Logging level (DEBUG, INFO, WARNING, ERROR).")
+    log_format: str = _setting(
+        "text", "Log line format: `text`, or `json` (one object a line, for log shippers)."
+    )
+    log_message_text: int = _setting(
+        0, "1 puts what learners write into the logs (debugging only); 0 logs only its kind and length."
+    )
+    questions_retention_days: int = _setting(
+        365, "Days logged questions are kept; a daily job deletes older ones (0 keeps them forever)."
+    )
+    health_port: int = _setting(
+        0,
+        "Port of a separate `/healthz` and `/metrics` server for `learnbot serve` in polling or Socket "
+        "Mode (the webhook and Events API servers have them anyway); 0: none.",
+    )
 
     @classmethod
     def load(cls, env: dict[str, str] | None = None, **overrides: Any) -> Settings:

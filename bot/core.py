@@ -15,10 +15,17 @@ from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bot.learning import LearningLoop, LessonChunks
 from bot.learning_handlers import LearningChat
+from bot.logs import logged_text
 from bot.messages import Button, IncomingMessage, Reply
+from bot.metrics import ANSWER_SECONDS, MESSAGES, REFUSALS
+from bot.premium import Premium
+from bot.premium_handlers import PremiumChat
+from bot.recommend_handlers import RecommendChat
+from bot.rights_handlers import RightsChat
 from bot.store import Store
 from bot.uploads import IngestFn, UploadError, ingest_upload
 from knowledge.answer import Answer, AnswerChain
@@ -44,7 +51,10 @@ HELP = {
         "/quiz - a question to practise; answers come back when you are about to forget them\n"
         "/progress - lessons done, quiz accuracy, reviews due, streak\n"
         "/settings - time zone and active hours; /pause and /resume quizzes and reminders\n"
+        "/next - what to study next, and why\n"
         "/link - join your Slack and Telegram accounts\n"
+        "/mydata - everything stored about you; /forget - erase it\n"
+        "/premium - premium tracks (/terms, /paysupport for payments)\n"
         "/help - this message"
     ),
     "zh": (
@@ -52,7 +62,8 @@ HELP = {
         "/ask 问题 - 提问\n/courses - 可学习的课程\n/enroll 课程 - 加入课程\n"
         "/lesson - 下一课（学完发送 /done）\n/quiz - 练习题\n/progress - 学习进度\n"
         "/settings - 时区与提醒时段；/pause、/resume 暂停或恢复提醒\n"
-        "/link - 关联 Slack 与 Telegram 账号\n/help - 帮助"
+        "/link - 关联 Slack 与 Telegram 账号\n/mydata - 导出我的数据；/forget - 删除我的数据\n"
+        "/premium - 高级课程（/terms 购买条款，/paysupport 支付帮助）\n/help - 帮助"
     ),
 }
 COMMANDS = {
@@ -70,6 +81,12 @@ COMMANDS = {
     "pause": "Pause quizzes and reminders",
     "resume": "Resume quizzes and reminders",
     "link": "Join your Slack and Telegram accounts",
+    "digest": "Your team's weekly digest (managers)",
+    "mydata": "Everything stored about you, as a file",
+    "forget": "Erase your data",
+    "premium": "Premium tracks",
+    "terms": "Terms of purchase",
+    "paysupport": "Help with a payment",
 }
 """The commands the core answers, for the adapters' command menus."""
 
@@ -107,6 +124,7 @@ class Bot:
         clock: Callable[[], float] = time.monotonic,
         lesson_chunks: LessonChunks | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        embedder: Callable[[], Any] | None = None,
     ) -> None:
         self.store = store
         self.answers = answers
@@ -114,7 +132,9 @@ class Bot:
         self.ingest = ingest
         self.configured_admins = admins
         self.clock = clock
-        self._memory: dict[tuple[str, str, str], deque[Turn]] = defaultdict(
+        # Each remembered turn carries the premium tracks its answer could draw on; a later question
+        # sees it only while the asker is entitled to all of them (access ended, or another learner).
+        self._memory: dict[tuple[str, str, str], deque[tuple[Turn, frozenset[str]]]] = defaultdict(
             lambda: deque(maxlen=self.limits.memory_turns)
         )
         self._windows: dict[int, _Window] = defaultdict(_Window)
@@ -125,10 +145,20 @@ class Bot:
             "ask": self._ask,
             "link": self._link,
         }
-        self.learning = LearningChat(store, LearningLoop(store, lesson_chunks), now)
+        loop = LearningLoop(store, lesson_chunks, clock=lambda: self.learning.now())
+        self.learning = LearningChat(store, loop, now)
         self.commands.update(self.learning.commands())
         self.buttons: dict[str, Handler] = {"feedback": self._feedback, **self.learning.buttons()}
         """Button handlers by callback-data prefix (``prefix:rest``); each gets ``rest``."""
+        self.premium = PremiumChat(store, Premium(store), self.is_admin, lambda: self.learning.now())
+        self.commands.update(self.premium.commands())  # /premium /terms /paysupport /refund
+        self.buttons.update(self.premium.buttons())
+        self.rights = RightsChat(self)  # /mydata, /forget
+        self.commands.update(self.rights.commands())
+        self.buttons.update(self.rights.buttons())
+        self.recommend = RecommendChat(store, self.learning, self.is_admin, lesson_chunks, embedder)
+        self.commands.update(self.recommend.commands(self.commands))  # /next /digest; tags in views
+        self.buttons.update(self.recommend.buttons(self.buttons))
 
     async def handle(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
         """Answer one message. Never raises: an internal error becomes an apology.
@@ -140,7 +170,14 @@ class Bot:
             if message.delivery_id and not self.store.first_delivery(message.platform, message.delivery_id):
                 log.info("duplicate delivery %s on %s ignored", message.delivery_id, message.platform)
                 return []
-            self._note_chat(message)
+            learner_id = self._note_chat(message)
+            MESSAGES.labels(message.platform).inc()
+            log.info(
+                "message on %s from learner %s: %s",
+                message.platform,
+                learner_id,
+                logged_text(message.text, message.callback_data, message.file),
+            )
             return await self._route(message, notify)
         except Exception:
             log.exception(
@@ -148,14 +185,19 @@ class Bot:
             )
             return [Reply("Sorry, something went wrong on my side. Please try again in a moment.")]
 
-    def _note_chat(self, message: IncomingMessage) -> None:
+    def _note_chat(self, message: IncomingMessage) -> int:
         """Remember where this learner talks to the bot (scheduled pushes go there) and when."""
         learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
         self.store.record_chat(
             learner_id, message.platform, message.chat_id, message.direct, self.learning.now()
         )
+        if message.team_id:  # organisation grants apply through the learner's workspace
+            self.store.record_team(learner_id, message.platform, message.team_id, self.learning.now())
+        return learner_id
 
     async def _route(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
+        if message.payment is not None:
+            return await self.premium.on_payment(message)
         if message.callback_data is not None:
             return await self._button(message)
         if message.file is not None:
@@ -203,18 +245,24 @@ class Bot:
         return [Reply(HELP["zh" if chinese else "en"])]
 
     async def _courses(self, message: IncomingMessage, argument: str) -> list[Reply]:
-        courses = [c for c in self.store.courses() if not c["premium"]]
+        courses = self.store.courses()
         if not courses:
             return [Reply("No courses are available yet.")]
         learner_id = self.store.learner_for(message.platform, message.user_id, message.display_name)
         enrolled = set(self.store.enrollments(learner_id))
-        lines = ["Courses:"]
+        now = self.learning.now()
+        lines, locked = ["Courses:"], []
         for c in courses:
+            if not self.store.may_see_course(learner_id, c, now):  # an upsell: title only, no content
+                locked.append(f"- [premium, locked] {c['title']} ({c['course_id']}), track {c['track']}")
+                continue
             mark = " (enrolled)" if c["course_id"] in enrolled else ""
             lines.append(
                 f"- {c['title']} ({c['course_id']}): {c['lesson_count']} lessons, {c['language']}{mark}"
             )
         lines.append("Join one with /enroll COURSE_ID.")
+        if locked:
+            lines += ["", "Premium (unlock with /premium):", *locked]
         return [Reply("\n".join(lines))]
 
     async def _ask(self, message: IncomingMessage, argument: str) -> list[Reply]:
@@ -300,7 +348,12 @@ class Bot:
             return [Reply(f"You're asking faster than I can read. Please try again in {wait:.0f} seconds.")]
         memory = self._memory[message.conversation]
         search_filter = self.search_filter_for(learner_id)
-        answer: Answer = await asyncio.to_thread(self.answers.answer, text, search_filter, tuple(memory))
+        entitled = frozenset(search_filter.premium_tracks)
+        history = tuple(turn for turn, tracks in memory if tracks <= entitled)
+        with ANSWER_SECONDS.time():
+            answer: Answer = await asyncio.to_thread(self.answers.answer, text, search_filter, history)
+        if not answer.grounded:
+            REFUSALS.inc()
         question_id = self.store.log_question(
             learner_id=learner_id,
             platform=message.platform,
@@ -312,7 +365,7 @@ class Bot:
             latency_ms=answer.latency_ms,
         )
         if answer.grounded:
-            memory.append(Turn(text, answer.answer))
+            memory.append((Turn(text, answer.answer), entitled))
         buttons = [
             [
                 Button("Helpful", f"feedback:{question_id}:up"),

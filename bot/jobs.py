@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 
 from bot.learning_handlers import LearningChat, course_data
 from bot.messages import Button, ChatAdapter, Reply
+from bot.metrics import PUSHES_SENT
 from bot.reviews import zone
 from bot.store import ActiveHours, Push, Store
 
@@ -62,6 +63,7 @@ class JobDeps:
     max_pushes_per_day: int = 3
     nudge_after_days: int = 7
     worker: str = field(default_factory=_worker_id)
+    questions_retention_days: int = 365
 
 
 @dataclass(frozen=True)
@@ -148,6 +150,9 @@ def _quiz_reply(deps: JobDeps, push: Push, now: datetime) -> Reply | str:
     item = deps.store.quiz_item(push.item_id)
     if card is None or item is None or item.status != "approved":
         return "the item is no longer asked"
+    course = deps.store.course(item.course_id)
+    if course is None or not entitled_to_pushes(deps.store, push.learner_id, course, now):
+        return "the learner has no access to the course now"
     if card.due != push.due:
         return "the card was reviewed since"
     return deps.chat.quiz_reply(item, heading="Time to review")
@@ -301,6 +306,11 @@ _REPLIES: dict[str, Callable[[JobDeps, Push, datetime], Reply | str]] = {
 """Builds a pending push's reply at send time, or says why it no longer makes sense."""
 
 
+def register_push_kind(kind: str, build: Callable[[JobDeps, Push, datetime], Reply | str]) -> None:
+    """Let another feature's job record and deliver its own pushes (e.g. premium expiry reminders)."""
+    _REPLIES[kind] = build
+
+
 def record(deps: JobDeps, planned: list[PlannedPush], now: datetime) -> int:
     """Record planned pushes as ``pending`` (a key recorded before is left alone); returns new rows."""
     with deps.store.transaction():  # one commit for the whole plan, not one per push
@@ -358,9 +368,25 @@ async def deliver_pending(deps: JobDeps, kind: str, now: datetime) -> int:
             store.retry_push_later(push.id, deps.worker, f"{type(exc).__name__}: {exc}", now + wait)
             continue
         store.mark_push_sent(push.id, deps.worker, now)
+        PUSHES_SENT.labels(push.kind).inc()
         if push.kind == QUIZ:
             item = store.quiz_item(push.item_id)
             if item is not None:
                 deps.chat.expect_answer((push.platform, push.chat_id, ""), item)
         sent += 1
     return sent
+
+
+# -- retention -------------------------------------------------------------------------------------
+
+DELIVERY_WINDOW = timedelta(days=3)
+"""How long a platform delivery id is remembered: Slack retries within minutes, Telegram keeps an
+unconfirmed update for 24 hours; three days covers both with room to spare."""
+
+
+async def prune_old_rows(deps: JobDeps, now: datetime) -> int:
+    """Daily: delete logged questions older than the retention setting and old delivery ids."""
+    removed = deps.store.prune_deliveries(now - DELIVERY_WINDOW)
+    if deps.questions_retention_days > 0:
+        removed += deps.store.prune_questions(now - timedelta(days=deps.questions_retention_days))
+    return removed

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -104,10 +104,18 @@ class LearningLoop:
         >>> loop.answer(learner, item.item_id, chosen=0, now=now).due
     """
 
-    def __init__(self, store: Store, lesson_chunks: LessonChunks | None = None, fuzz: bool = True) -> None:
+    def __init__(
+        self,
+        store: Store,
+        lesson_chunks: LessonChunks | None = None,
+        fuzz: bool = True,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self.store = store
         self.lesson_chunks = lesson_chunks
         self.fuzz = fuzz
+        self.clock = clock
+        """Now, for entitlements: a premium course counts only while the learner may see it."""
 
     # -- courses and lessons -------------------------------------------------------------------
 
@@ -123,23 +131,25 @@ class LearningLoop:
         """Enroll in a course; ``False`` if already enrolled.
 
         Raises:
-            LearningError: the course is unknown or premium.
+            LearningError: the course is unknown, or premium and the learner is not entitled to it.
         """
         course = self.store.course(course_id)
         if course is None:
             raise LearningError(f"there is no course {course_id!r}")
-        if course["premium"]:
-            # Premium tracks need an entitlement (issue 4); until then they cannot be joined.
-            raise LearningError(f"{course['title']} is a premium course, not open for enrollment yet")
+        if not self.store.may_see_course(learner_id, course, now):
+            raise LearningError(
+                f"{course['title']} is part of the premium track {course['track']}; /premium unlocks it"
+            )
         return self.store.enroll(learner_id, course_id, now)
 
     def enrolled_courses(self, learner_id: int) -> list[dict[str, Any]]:
         """The learner's courses, most recently studied first, then in enrollment order.
 
-        Premium courses are left out for now: entitlements (and their expiry) come in issue 4.
+        A premium course counts only while the learner is entitled to its track (at ``clock()``).
         """
         courses = [self.store.course(c) for c in self.store.enrollments(learner_id)]
-        active = [c for c in courses if c is not None and not c["premium"]]
+        now = self.clock()
+        active = [c for c in courses if c is not None and self.store.may_see_course(learner_id, c, now)]
         last_seen: dict[str, str] = {}
         for event in self.store.progress_events(learner_id):
             last_seen[event["course_id"]] = event["at"]
@@ -262,6 +272,9 @@ class LearningLoop:
         item = self.store.quiz_item(item_id)
         if item is None or item.status != "approved":
             raise LearningError("this question is no longer asked")
+        course = self.store.course(item.course_id)
+        if course is not None and not self.store.may_see_course(learner_id, course, now):
+            raise LearningError("this question belongs to a premium track you have no access to (/premium)")
         if not 0 <= chosen < len(item.options):
             raise LearningError("that option does not exist")
         stored = self.store.review_card(learner_id, item_id)

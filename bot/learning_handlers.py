@@ -84,7 +84,6 @@ class LearningChat:
         return {
             "enroll": self.enroll,
             "lesson": self.lesson,
-            "next": self.lesson,  # issue 7 turns /next into recommendations
             "done": self.done,
             "quiz": self.quiz,
             "progress": self.progress,

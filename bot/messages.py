@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Protocol
 
 from knowledge.answer import Citation
@@ -19,6 +20,26 @@ class FileRef:
 
 
 @dataclass(frozen=True)
+class Payment:
+    """A payment event from a platform (Telegram Stars), translated for the core.
+
+    ``kind`` is ``pre_checkout`` (the platform asks whether to take the money: answer with
+    :attr:`Reply.payment_ok`), ``paid`` (a completed payment or a subscription renewal) or
+    ``refunded`` (the platform refunded it). ``amount`` is in the currency's smallest unit (Stars).
+    """
+
+    kind: str
+    payload: str
+    currency: str
+    amount: int
+    charge_id: str = ""
+    provider_charge_id: str = ""
+    subscription_until: datetime | None = None
+    recurring: bool = False
+    first_recurring: bool = False
+
+
+@dataclass(frozen=True)
 class IncomingMessage:
     """One message (or button press, or file) from a learner, whatever the platform.
 
@@ -27,6 +48,8 @@ class IncomingMessage:
     ``delivery_id`` is the platform's id of this delivery (Telegram ``update_id``, Slack event id):
     a delivery seen before is not handled again. ``locale`` is the user's language tag if known.
     ``direct`` is false in a group or channel: scheduled pushes only go to one-to-one chats.
+    ``team_id`` is the Slack workspace the user belongs to (organisation grants); ``payment`` is set
+    for a payment event instead of text.
     """
 
     platform: str
@@ -41,6 +64,8 @@ class IncomingMessage:
     file: FileRef | None = None
     locale: str = ""
     direct: bool = True
+    team_id: str = ""
+    payment: Payment | None = None
 
     @property
     def conversation(self) -> tuple[str, str, str]:
@@ -57,9 +82,34 @@ class Button:
     url: str = ""
 
 
+@dataclass(frozen=True)
+class Document:
+    """A file the bot sends with a reply (e.g. a learner's ``/mydata`` export)."""
+
+    name: str
+    content: bytes
+    mime_type: str = "application/octet-stream"
+
+
+@dataclass(frozen=True)
+class Invoice:
+    """An offer to pay in Telegram Stars (currency ``XTR``); platforms without payments show ``fallback``.
+
+    ``subscription_period`` (seconds, Telegram allows 30 days) makes it a recurring subscription.
+    """
+
+    title: str
+    description: str
+    payload: str
+    label: str
+    stars: int
+    subscription_period: int = 0
+    fallback: str = "Premium tracks are bought in Telegram: open the bot there and send /premium."
+
+
 @dataclass
 class Reply:
-    """What the bot says: text, numbered sources, rows of buttons, an optional PNG image."""
+    """What the bot says: text, numbered sources, rows of buttons, an optional PNG image or file."""
 
     text: str
     citations: list[Citation] = field(default_factory=list)
@@ -67,6 +117,10 @@ class Reply:
     image: bytes | None = None
     grounded: bool | None = None
     question_id: int | None = None
+    document: Document | None = None
+    invoice: Invoice | None = None
+    payment_ok: bool | None = None
+    """Answers a ``pre_checkout`` payment event: ``True`` takes the money, else ``text`` says why not."""
 
 
 class ChatAdapter(Protocol):

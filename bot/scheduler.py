@@ -37,7 +37,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.jobs import JobDeps, nudge_inactive, progress_feedback, push_due_quizzes
+from bot.digest_jobs import send_digests
+from bot.jobs import JobDeps, nudge_inactive, progress_feedback, prune_old_rows, push_due_quizzes
+from bot.premium_jobs import premium_expiry
 
 log = logging.getLogger(__name__)
 JobFn = Callable[[JobDeps, datetime], Awaitable[int]]
@@ -80,6 +82,21 @@ async def run_nudge_inactive(key: str) -> None:
     await _run(key, nudge_inactive)
 
 
+async def run_prune_old_rows(key: str) -> None:
+    """What the scheduler calls daily: questions past their retention, old delivery ids."""
+    await _run(key, prune_old_rows)
+
+
+async def run_premium_expiry(key: str) -> None:
+    """What the scheduler calls hourly: premium reminders 3 days before the end, end-of-access notices."""
+    await _run(key, premium_expiry)
+
+
+async def run_send_digests(key: str) -> None:
+    """What the scheduler calls hourly: each team manager's weekly digest, early in their local week."""
+    await _run(key, send_digests)
+
+
 @dataclass(frozen=True)
 class JobSpec:
     """One scheduled job: a stable id, the function, its trigger, and how late a run may still start."""
@@ -113,6 +130,29 @@ def job_specs(push_every: timedelta = timedelta(minutes=15)) -> list[JobSpec]:
             "nudge inactive learners",
             run_nudge_inactive,
             CronTrigger(minute=30, timezone=UTC),
+            timedelta(hours=1),
+        ),
+        JobSpec(
+            "learnbot.prune_old_rows",
+            "delete questions past their retention and old delivery ids",
+            run_prune_old_rows,
+            CronTrigger(hour=3, minute=45, timezone=UTC),
+            timedelta(days=1),
+        ),
+        JobSpec(
+            # planned once per end of access (a daily reminder); run hourly so each learner gets it
+            # when their own active hours open, whatever their time zone
+            "learnbot.premium_expiry",
+            "premium expiry reminders and notices",
+            run_premium_expiry,
+            CronTrigger(minute=50, timezone=UTC),
+            timedelta(hours=1),
+        ),
+        JobSpec(
+            "learnbot.send_digests",
+            "weekly team digests for managers (each manager's local week)",
+            run_send_digests,
+            CronTrigger(minute=15, timezone=UTC),
             timedelta(hours=1),
         ),
     ]

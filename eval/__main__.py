@@ -1,4 +1,4 @@
-"""``python -m eval``: Learnbot's measurements. Each subcommand writes a Markdown report."""
+"""``python -m eval``: Learnbot's measurements. Each subcommand writes a Markdown report (and plots)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,15 @@ from pathlib import Path
 
 import typer
 
-from eval.common import IOT, console
+from eval.common import IOT, OULAD, console
 
-app = typer.Typer(help="Measure Learnbot: retrieval quality, answers, speed.", no_args_is_help=True)
+app = typer.Typer(help="Measure Learnbot: retrieval, answers, learners, speed.", no_args_is_help=True)
+
+# Options every subcommand shares.
+CORPUS = typer.Option(IOT, help="IoT-for-Beginners corpus folder (lessons/, quizzes.*.jsonl).")
+OUT = typer.Option(Path("eval-out"), help="Folder for the report and plots.")
+WORK = typer.Option(Path("eval-out/indexes"), help="Folder for the cached indexes.")
+EMBEDDER = typer.Option("use", help="Embedder of the index.")
 
 
 def _require(corpus: Path) -> None:
@@ -18,6 +24,10 @@ def _require(corpus: Path) -> None:
         raise typer.Exit(2)
 
 
+def _ints(text: str) -> list[int]:
+    return [int(n) for n in text.split(",") if n.strip()]
+
+
 @app.callback()
 def main() -> None:
     """Measure Learnbot; every subcommand writes a Markdown report into its output folder."""
@@ -25,10 +35,10 @@ def main() -> None:
 
 @app.command()
 def retrieval(
-    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder (lessons/, quizzes.*.jsonl)."),
+    corpus: Path = CORPUS,
     embedders: str = typer.Option("use,minilm", help="Comma-separated embedders to compare."),
-    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
-    work: Path = typer.Option(Path("eval-out/indexes"), help="Folder for the cached indexes."),
+    out: Path = OUT,
+    work: Path = WORK,
 ) -> None:
     """Lesson-level Recall@1/3/5 and MRR@10: BM25, each embedder, fused; en, zh and zh-over-en."""
     from eval import retrieval as retrieval_eval
@@ -38,12 +48,7 @@ def retrieval(
 
 
 @app.command()
-def grounding(
-    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
-    embedder: str = typer.Option("use", help="Embedder of the index."),
-    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
-    work: Path = typer.Option(Path("eval-out/indexes"), help="Folder for the cached indexes."),
-) -> None:
+def grounding(corpus: Path = CORPUS, embedder: str = EMBEDDER, out: Path = OUT, work: Path = WORK) -> None:
     """Fit the grounding model and choose the refusal threshold (covered vs uncovered questions)."""
     from eval import grounding as grounding_eval
 
@@ -52,38 +57,70 @@ def grounding(
 
 
 @app.command()
-def bench(
-    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
-    embedder: str = typer.Option("use", help="Embedder to measure."),
-    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
-    local_questions: int = typer.Option(8, help="Questions for the (slow) local LLM back end."),
+def answers(
+    corpus: Path = CORPUS,
+    uncovered: Path = typer.Option(
+        Path(__file__).parent / "datasets" / "uncovered.jsonl",
+        help='Questions the course does not cover (JSON lines: {"question", "lesson_id", "answerable"}).',
+    ),
+    quiz_questions: int = typer.Option(
+        40, help="Quiz questions per language for the model-free baseline (0: all)."
+    ),
+    llm_questions: int = typer.Option(20, help="Quiz questions per language for the (slow) local LLM."),
+    citation_llm_questions: int = typer.Option(8, help="Questions per language answered by the local LLM."),
+    llm: bool = typer.Option(True, "--llm/--no-llm", help="Also measure the local LLM (slow on CPU)."),
+    embedder: str = EMBEDDER,
+    out: Path = OUT,
+    work: Path = WORK,
 ) -> None:
-    """Ingestion throughput against the raw embedder, re-ingest time, retrieval and ask latency."""
+    """Quiz accuracy per back end (vs chance and no passages), citation accuracy, refusal curve."""
+    from eval import answers as answers_eval
+
+    _require(corpus)
+    answers_eval.run(
+        corpus, out, work, embedder, quiz_questions, llm_questions, citation_llm_questions, uncovered, llm
+    )
+
+
+@app.command()
+def bench(
+    corpus: Path = CORPUS,
+    embedder: str = EMBEDDER,
+    out: Path = OUT,
+    local_questions: int = typer.Option(8, help="Questions for the (slow) local back end's console latency."),
+    sizes: str = typer.Option(
+        "1000,10000,100000", help="Index sizes (synthetic chunks) for retrieval latency."
+    ),
+    generation_questions: int = typer.Option(
+        6, help="Answers for generation speed before / after (0: skip)."
+    ),
+) -> None:
+    """Ingestion vs the raw embedder, retrieval latency by index size, generation speed, answer latency."""
     from eval import bench as bench_eval
 
     _require(corpus)
-    bench_eval.run(corpus, embedder, out, local_questions)
+    bench_eval.run(corpus, embedder, out, local_questions, tuple(_ints(sizes)), generation_questions)
 
 
 @app.command()
 def load(
-    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
+    corpus: Path = CORPUS,
     learners: str = typer.Option("50,200", help="Comma-separated numbers of simulated learners."),
     per_learner: int = typer.Option(2, help="Questions each learner sends."),
-    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
-    work: Path = typer.Option(Path("eval-out/indexes"), help="Folder for the cached indexes."),
+    out: Path = OUT,
+    work: Path = WORK,
 ) -> None:
     """Simulated learners through the real Telegram stack (fake Bot API) and the console path."""
     from eval import load as load_eval
 
     _require(corpus)
-    load_eval.run(corpus, out, work / "load", [int(n) for n in learners.split(",") if n.strip()], per_learner)
+    load_eval.run(corpus, out, work / "load", _ints(learners), per_learner)
 
 
 @app.command()
 def pushes(
     learners: int = typer.Option(100_000, help="Simulated learners (5 review cards each)."),
-    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+    out: Path = OUT,
 ) -> None:
     """Time the due-quiz job's selection against a plain indexed count; report the database size."""
     from eval import pushes as pushes_eval
@@ -93,10 +130,10 @@ def pushes(
 
 @app.command()
 def quizgen(
-    corpus: Path = typer.Option(IOT, help="IoT-for-Beginners corpus folder."),
+    corpus: Path = CORPUS,
     chunks: int = typer.Option(40, help="Chunks to draft from (each lesson in turn)."),
     llm: bool = typer.Option(True, "--llm/--no-llm", help="Also measure the local LLM drafter (slow on CPU)"),
-    out: Path = typer.Option(Path("eval-out"), help="Folder for the report."),
+    out: Path = OUT,
     work: Path = typer.Option(None, help="Data dir to keep the index in (default: a temporary one)."),
 ) -> None:
     """Generated quiz drafts: share rejected by the checks, share supported by retrieval (LLM, extractive)."""
@@ -104,6 +141,21 @@ def quizgen(
 
     _require(corpus)
     quizgen_eval.run(corpus, out, work, chunks, llm)
+
+
+@app.command(name="all")
+def all_(
+    corpus: Path = CORPUS,
+    oulad: Path = typer.Option(OULAD, help="OULAD folder (learner and recommender evals)."),
+    out: Path = OUT,
+    work: Path = WORK,
+    quick: bool = typer.Option(False, help="Smaller samples everywhere (a smoke run of every step)."),
+) -> None:
+    """Everything that fits in ~20 minutes here, into one report with a table of contents (report.md)."""
+    from eval import all as all_eval
+
+    _require(corpus)
+    all_eval.run(corpus, oulad, out, work, quick)
 
 
 if __name__ == "__main__":

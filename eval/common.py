@@ -16,6 +16,7 @@ from knowledge.loaders import CourseOverrides, load_course
 
 SHARED = Path(__file__).resolve().parent.parent.parent / "shared"
 IOT = SHARED / "corpora" / "iot-for-beginners"
+OULAD = SHARED / "corpora" / "oulad"
 console = Console()
 
 

@@ -270,6 +270,19 @@ class OpenAIGenerator:
 
         return ExtractiveGenerator().generate(question, passages, history, language)
 
+    def stream(
+        self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
+    ) -> Iterator[str]:
+        """Yield the server's answer as it streams in (``stream: true``, server-sent events)."""
+        if not passages:
+            yield NO_PASSAGES[answer_language(language)]
+            return
+        messages = build_messages(question, passages, history, language, max_chars=self.max_context_chars)
+        for chunk in self._chat.stream(messages):
+            piece = _text(chunk.content)
+            if piece:
+                yield piece
+
     prefills = False
     """:meth:`chat` cannot continue a given start of the reply: a server's model writes it whole."""
 

@@ -129,7 +129,8 @@ class Ingestor:
             self.catalog.commit_course(
                 self._course_row(course, report), self._lesson_rows(course, by_lesson, versions)
             )
-            self.collect_garbage(course.course_id)
+        # Also when nothing changed: a run killed after its commit left old records for this one to delete.
+        self.collect_garbage(course.course_id)
         report.seconds = time.perf_counter() - started
         return report
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.messages import BaseMessage
 
+from knowledge.batcher import Batcher
 from knowledge.extractive import ExtractiveGenerator
 from knowledge.generation import (
     _GGUF_FILE,
@@ -132,6 +133,9 @@ class LocalGenerator:
         max_context_chars: int = 3000,
         max_input_tokens: int = 1600,
         repetition_penalty: float = 1.1,
+        batching: bool | None = None,
+        max_batch: int = 16,
+        tuned: bool = True,
     ) -> None:
         if device not in ("auto", "cpu") and not device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
@@ -150,13 +154,22 @@ class LocalGenerator:
         self.max_context_chars = max_context_chars
         self.max_input_tokens = max_input_tokens
         self.repetition_penalty = repetition_penalty
+        self.batching = batching
+        self.tuned = tuned
+        self.last_prompt_tokens = 0  # of the latest answer, for measurements
+        self.last_new_tokens = 0
+        self.max_batch = max_batch
+        self.batcher: Batcher | None = None
         self._lock = threading.Lock()
+        self._tokenize_lock = threading.Lock()
         self._model: Any = None
         self._tokenizer: Any = None
         self._config: Any = None
 
     def load(self) -> None:
         """Load the model now (converting the packaged one first if needed) rather than on first use."""
+        if self._model is not None:
+            return
         with self._lock:
             self._load()
 
@@ -168,14 +181,18 @@ class LocalGenerator:
             return NO_PASSAGES[answer_language(language)]
         import torch
 
-        with self._lock:
-            self._load()
-            inputs = self._inputs(question, passages, history, language)
-            with torch.inference_mode():
-                output = self._model.generate(**inputs, generation_config=self._config)
-        new = output[0, inputs["input_ids"].shape[1] :]
-        text = self._tokenizer.decode(new, skip_special_tokens=True)
-        answer = attribute(clean_answer(text, cut_off=len(new) >= self.max_new_tokens), passages)
+        self.load()
+        if self.batcher is not None:  # concurrent answers are generated together
+            text, count = self.batcher.generate(self._inputs(question, passages, history, language))
+        else:
+            with self._lock:
+                inputs = self._inputs(question, passages, history, language, tensors=True)
+                with torch.inference_mode():
+                    output = self._model.generate(**inputs, generation_config=self._config)
+            new = output[0, inputs["input_ids"].shape[1] :]
+            text, count = self._tokenizer.decode(new, skip_special_tokens=True), len(new)
+            self.last_prompt_tokens, self.last_new_tokens = inputs["input_ids"].shape[1], count
+        answer = attribute(clean_answer(text, cut_off=count >= self.max_new_tokens), passages)
         return answer or ExtractiveGenerator().generate(question, passages, history, language)
 
     prefills = True
@@ -230,16 +247,23 @@ class LocalGenerator:
         import torch
         from transformers import TextIteratorStreamer
 
+        self.load()
+        if self.batcher is not None:
+            yield from self.batcher.stream(self._inputs(question, passages, history, language))
+            return
         with self._lock:
-            self._load()
-            inputs = self._inputs(question, passages, history, language)
+            inputs = self._inputs(question, passages, history, language, tensors=True)
             streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
             failures: list[BaseException] = []
 
             def run() -> None:
                 try:
                     with torch.inference_mode():
-                        self._model.generate(**inputs, generation_config=self._config, streamer=streamer)
+                        output = self._model.generate(
+                            **inputs, generation_config=self._config, streamer=streamer
+                        )
+                    self.last_prompt_tokens = inputs["input_ids"].shape[1]
+                    self.last_new_tokens = output.shape[1] - self.last_prompt_tokens
                 except BaseException as error:  # handed to the reader below
                     failures.append(error)
                     streamer.end()
@@ -281,23 +305,36 @@ class LocalGenerator:
             if tokenizer.pad_token_id is not None
             else tokenizer.eos_token_id,
         )
+        if self.batching if self.batching is not None else device.startswith("cuda"):
+            self.batcher = Batcher(
+                model, tokenizer, self._config, max_batch=self.max_batch, tokenizer_lock=self._tokenize_lock
+            )
         log.info(
             "Loaded %s on %s (%s) in %.1f s", self.model_path, device, dtype, time.perf_counter() - started
         )
 
     def _inputs(
-        self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
+        self,
+        question: str,
+        passages: Sequence[ScoredChunk],
+        history: Sequence[Turn],
+        language: str,
+        tensors: bool = False,
     ) -> Any:
-        """The tokenized chat, shrunk (older turns first, then passages) to fit ``max_input_tokens``."""
+        """The tokenized chat, shrunk (older turns first, then passages) to fit ``max_input_tokens``.
+
+        Token ids as a list, or with ``tensors`` the model's inputs on its device.
+        """
         turns, budget = list(history)[-MAX_TURNS:], self.max_context_chars
         while True:
             messages = build_messages(question, passages, turns, language, max_chars=budget)
             chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
-            inputs = self._tokenizer.apply_chat_template(
-                chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
-            )
+            with self._tokenize_lock:
+                inputs = self._tokenizer.apply_chat_template(
+                    chat, add_generation_prompt=True, return_tensors="pt", return_dict=True
+                )
             if inputs["input_ids"].shape[1] <= self.max_input_tokens or (not turns and budget <= 600):
-                return inputs.to(self._model.device)
+                return inputs.to(self._model.device) if tensors else inputs["input_ids"][0].tolist()
             if turns:
                 turns = turns[1:]
             else:

@@ -18,8 +18,10 @@ from bot.store.learning import LearningStore
 from bot.store.people import PeopleStore
 from bot.store.premium import PremiumStore
 from bot.store.pushes import ActiveHours, LearnerClock, Push, PushCandidate, PushStore
+from bot.store.rights import RightsStore
 from bot.store.rows import Attempt, LearnerSettings, LessonRow, QuizItem, ReviewCardRow
 from bot.store.schema import MERGED_BY_LEARNER, MIGRATIONS
+from bot.store.teams import TeamsStore
 
 __all__ = [
     "MERGED_BY_LEARNER",
@@ -41,7 +43,7 @@ __all__ = [
 ]
 
 
-class Store(CatalogStore, PeopleStore, LearningStore, PushStore, PremiumStore):
+class Store(CatalogStore, PeopleStore, LearningStore, PushStore, PremiumStore, RightsStore, TeamsStore):
     """SQLite repository for courses, learners and the questions log.
 
     Example:

@@ -211,6 +211,132 @@ def _migration_4(db: sqlite_utils.Database) -> None:
     db["sent_pushes"].create_index(["kind", "created_at"], if_not_exists=True)
 
 
+def _migration_5(db: sqlite_utils.Database) -> None:
+    learner_fk = ("learner_id", "learners", "id")
+    # Prices are versioned, never edited: an invoice names its version, so a price change makes
+    # older invoices stale (refused at pre-checkout) and a payment maps to the exact terms it paid.
+    db["track_prices"].create(
+        {
+            "track": str,
+            "version": int,
+            "stars": int,
+            "period_days": int,
+            "subscription": int,
+            "created_at": str,
+        },
+        pk=("track", "version"),
+        if_not_exists=True,
+    )
+    # The payment ledger: one row per Telegram charge, written once; a refund only sets its status.
+    # No foreign key on learner_id: erasing a learner pseudonymises the row and keeps it.
+    db["payments"].create(
+        {
+            "id": int,
+            "telegram_payment_charge_id": str,
+            "provider_payment_charge_id": str,
+            "learner_id": int,
+            "telegram_user_id": str,
+            "track": str,
+            "price_version": int,
+            "currency": str,
+            "amount": int,
+            "payload": str,
+            "kind": str,
+            "subscription_until": str,
+            "status": str,
+            "paid_at": str,
+            "refunded_at": str,
+        },
+        pk="id",
+        not_null={"telegram_payment_charge_id"},
+        if_not_exists=True,
+    )
+    db["payments"].create_index(["telegram_payment_charge_id"], unique=True, if_not_exists=True)
+    db["payments"].create_index(["learner_id"], if_not_exists=True)
+    # Each paid period (or admin grant) is its own row; access is any live row covering now.
+    db["entitlements"].create(
+        {
+            "id": int,
+            "learner_id": int,
+            "track": str,
+            "starts_at": str,
+            "valid_until": str,
+            "source": str,
+            "charge_id": str,
+            "revoked_at": str,
+            "ended_at": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[learner_fk],
+        if_not_exists=True,
+    )
+    db["entitlements"].create_index(["learner_id", "track", "valid_until"], if_not_exists=True)
+    db["entitlements"].create_index(["valid_until"], if_not_exists=True)
+    db["entitlements"].create_index(["ended_at", "valid_until"], if_not_exists=True)  # the expiry job
+    db["org_grants"].create(
+        {
+            "id": int,
+            "platform": str,
+            "team_id": str,
+            "track": str,
+            "valid_until": str,
+            "created_at": str,
+            "revoked_at": str,
+        },
+        pk="id",
+        if_not_exists=True,
+    )
+    db["org_grants"].create_index(["platform", "team_id"], if_not_exists=True)
+    db["learner_teams"].create(
+        {"learner_id": int, "platform": str, "team_id": str, "updated_at": str},
+        pk=("learner_id", "platform", "team_id"),
+        foreign_keys=[learner_fk],
+        if_not_exists=True,
+    )
+    db["premium_blocks"].create(
+        {"learner_id": int, "reason": str, "created_at": str},
+        pk="learner_id",
+        foreign_keys=[learner_fk],
+        if_not_exists=True,
+    )
+
+
+def _migration_6(db: sqlite_utils.Database) -> None:
+    # Teams of learners and the managers who get their weekly digest (issue 7).
+    db["teams"].create({"team_id": str, "name": str, "created_at": str}, pk="team_id", if_not_exists=True)
+    db["team_members"].create(
+        {"team_id": str, "learner_id": int, "added_at": str},
+        pk=("team_id", "learner_id"),
+        foreign_keys=[("team_id", "teams", "team_id"), ("learner_id", "learners", "id")],
+        if_not_exists=True,
+    )
+    db["team_members"].create_index(["learner_id"], if_not_exists=True)
+    db["team_managers"].create(
+        {"team_id": str, "platform": str, "platform_user_id": str, "added_at": str},
+        pk=("team_id", "platform", "platform_user_id"),
+        foreign_keys=[("team_id", "teams", "team_id")],
+        if_not_exists=True,
+    )
+    db["team_managers"].create_index(["platform", "platform_user_id"], if_not_exists=True)
+    # Content tags, computed after ingestion for each lesson version (keywords, difficulty, vector).
+    db["lesson_tags"].create(
+        {
+            "course_id": str,
+            "lesson_id": str,
+            "version": str,
+            "keywords": str,
+            "text_difficulty": float,
+            "vector": bytes,
+            "computed_at": str,
+        },
+        pk=("course_id", "lesson_id"),
+        if_not_exists=True,
+    )
+    db["quiz_attempts"].create_index(["at"], if_not_exists=True)
+    db["progress_events"].create_index(["at"], if_not_exists=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "courses, lessons, learners, identities, questions log", _migration_1),
     (2, "processed deliveries, admins, link codes", _migration_2),
@@ -220,6 +346,12 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
         _migration_3,
     ),
     (4, "chats, sent pushes", _migration_4),
+    (
+        5,
+        "track prices, payments ledger, entitlements, org grants, learner teams, premium blocks",
+        _migration_5,
+    ),
+    (6, "teams, team members, team managers, lesson tags", _migration_6),
 ]
 
 MERGED_BY_LEARNER = [
@@ -232,5 +364,10 @@ MERGED_BY_LEARNER = [
     "learner_settings",
     "chats",
     "sent_pushes",
+    "payments",
+    "entitlements",
+    "learner_teams",
+    "premium_blocks",
+    "team_members",
 ]
 """Tables whose rows follow a learner when two identities are linked (later features append theirs)."""

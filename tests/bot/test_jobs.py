@@ -222,7 +222,10 @@ def test_premium_courses_are_never_pushed(tmp_path, adapter):
     testbot.ingest(course)
     testbot.say("/start")
     item = testbot.app.store.quiz_items("gold")[0]
+    store = testbot.app.store
+    store.grant(learner(testbot), "", None, MONDAY)  # entitled while answering, then no longer
     testbot.app.bot.learning.loop.answer(learner(testbot), item.item_id, 1, MONDAY)
+    store.revoke(learner(testbot), "", MONDAY)
     assert testbot.app.store.due_cards(MONDAY + QUARTER), "the card is due"
     assert push(deps_for(testbot, adapter), MONDAY + QUARTER) == 0, "entitled_to_pushes says no"
 
@@ -333,7 +336,13 @@ async def test_the_scheduler_keeps_its_jobs_in_the_sqlite_file_across_restarts(t
     database = testbot.app.settings.database_path
     url = f"sqlite:///{database}"
     deps = deps_for(testbot, adapter)
-    ids = ["learnbot.nudge_inactive", "learnbot.progress_feedback", "learnbot.push_due_quizzes"]
+    ids = [
+        "learnbot.nudge_inactive",
+        "learnbot.premium_expiry",
+        "learnbot.progress_feedback",
+        "learnbot.prune_old_rows",
+        "learnbot.push_due_quizzes",
+    ]
 
     def stored() -> list[str]:
         with sqlite3.connect(database) as db:

@@ -57,7 +57,7 @@ def test_enroll_lesson_done_and_next_lesson_in_order(testbot):
     assert "Done: Recognising phishing (1 of 6" in done.text and "Next: Passwords" in done.text
     assert "done already" in testbot.press(first.buttons[0][0].data).text
     assert "not enrolled in 'cooking'" in testbot.say("/lesson cooking").text
-    second = testbot.say("/next")
+    second = testbot.say("/lesson")
     assert "Lesson 2 of 6" in second.text and "Passwords and password managers" in second.text
     assert "Done: Passwords" in testbot.say("/done").text
     assert "Multi-factor authentication" in testbot.say("/lesson").text

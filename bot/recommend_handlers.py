@@ -1,0 +1,220 @@
+"""Chat side of the learner model: ``/next`` with reasons, ``/digest`` for managers, tags in views.
+
+``Bot`` registers :meth:`RecommendChat.commands` and :meth:`RecommendChat.buttons`; both take the
+handlers registered so far, because ``/courses`` and the lesson view are wrapped to show each
+lesson's content tags (keywords and difficulty) under what they already say.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from typing import Any
+
+from bot.learning import LearningError
+from bot.learning_handlers import LearningChat, lesson_data
+from bot.messages import Button, IncomingMessage, Reply
+from bot.store import Store
+from knowledge.embedders import Embedder
+from knowledge.models import Chunk
+from recommender.digest import build_digest, may_get_digest
+from recommender.recommend import Recommender, ready
+from recommender.tags import ContentTags
+
+log = logging.getLogger(__name__)
+Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
+NEXT_SHOWN = 3
+
+
+class RecommendChat:
+    """``/next``, ``/digest``, the "Open" button, and tags under ``/courses`` and lessons.
+
+    Args:
+        store: The store.
+        learning: The learning chat (its loop opens lessons; its clock is "now").
+        is_admin: Whether a message's sender is an admin (admins may get any team's digest).
+        lesson_chunks: The live chunks of a lesson (for tags).
+        embedder: Returns the index's embedder (for tags and question matching).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        learning: LearningChat,
+        is_admin: Callable[[IncomingMessage], bool],
+        lesson_chunks: Callable[[str, str], list[Chunk]] | None = None,
+        embedder: Callable[[], Embedder] | None = None,
+    ) -> None:
+        self.store = store
+        self.learning = learning
+        self.is_admin = is_admin
+        self.tags = ContentTags(store, lesson_chunks, embedder)
+        self.recommender = Recommender(store, self.tags, embedder)
+
+    def now(self) -> datetime:
+        """The learning chat's clock."""
+        return self.learning.now()
+
+    def commands(self, existing: dict[str, Handler]) -> dict[str, Handler]:
+        """``/next`` and ``/digest``, and ``/courses`` and ``/lesson`` with tags added."""
+        courses, lesson = existing.get("courses"), existing.get("lesson")
+        result: dict[str, Handler] = {"next": self.next, "digest": self.digest}
+        if courses is not None:
+            result["courses"] = self._tagged_courses(courses)
+        if lesson is not None:
+            result["lesson"] = self._tagged_lesson(lesson)
+        return result
+
+    def buttons(self, existing: dict[str, Handler]) -> dict[str, Handler]:
+        """The "Open" button of ``/next``, and the lesson button with tags added."""
+        result: dict[str, Handler] = {"open": self._open}
+        if "lesson" in existing:
+            result["lesson"] = self._tagged_lesson(existing["lesson"])
+        return result
+
+    def _learner(self, message: IncomingMessage) -> int:
+        return self.store.learner_for(message.platform, message.user_id, message.display_name)
+
+    # -- /next ---------------------------------------------------------------------------------
+
+    async def next(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/next``: the best next lessons, each with the reason and a button to open it."""
+        learner_id = self._learner(message)
+        recs = await asyncio.to_thread(self.recommender.recommend, learner_id, NEXT_SHOWN, self.now())
+        lessons = [r for r in recs if not r.locked]
+        if not lessons:
+            text = "Nothing to recommend yet: /courses lists the courses, /enroll COURSE joins one."
+            if not self.store.enrollments(learner_id):
+                return [Reply(text)]
+            return [Reply("You have finished every lesson open to you. /quiz keeps them fresh.")]
+        titles = {c["course_id"]: c["title"] for c in self.store.courses()}
+        lines = ["What to study next:"]
+        buttons: list[list[Button]] = []
+        for n, rec in enumerate(lessons, 1):
+            verb = "Review" if rec.kind == "review" else "Open"
+            lines.append(f"{n}. {rec.title} ({titles.get(rec.course_id, rec.course_id)}): {rec.reason}")
+            buttons.append(
+                [Button(f"{verb}: {rec.title}"[:60], lesson_data("open", rec.course_id, rec.lesson_id))]
+            )
+        for rec in recs:
+            if rec.locked:
+                lines.append(f"Premium, locked: {rec.title} ({rec.reason}).")
+                track = (self.store.course(rec.course_id) or {}).get("track", "")
+                buttons.append([Button(f"Unlock {rec.title}"[:60], f"premium:{track}"[:64])])
+        return [Reply("\n".join(lines), buttons=buttons)]
+
+    async def _open(self, message: IncomingMessage, rest: str) -> list[Reply]:
+        """Open a recommended lesson, checking again that the learner may see it and is ready for it."""
+        learner_id = self._learner(message)
+        now = self.now()
+        found = self._lesson_for(rest)
+        if found is None:
+            return [Reply("That button has expired. /next suggests what to study now.")]
+        course, lesson = found
+        if not self.store.may_see_course(learner_id, course, now):
+            return [Reply(f"{course['title']} is a premium course. /premium shows how to unlock it.")]
+        done = {
+            e["lesson_id"]
+            for e in self.store.progress_events(learner_id, course["course_id"])
+            if e["kind"] == "done"
+        }
+        lessons = self.store.lessons(course["course_id"])
+        if lesson.lesson_id not in done and lesson.lesson_id not in {
+            r.lesson_id for r in ready(lessons, done)
+        }:
+            return [Reply(f"{lesson.title} builds on lessons you have not finished yet. /next suggests one.")]
+        if course["course_id"] not in self.store.enrollments(learner_id):
+            try:
+                self.learning.loop.enroll(learner_id, course["course_id"], now)
+            except LearningError as exc:
+                return [Reply(f"Sorry, {exc}.")]
+        self.learning.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, now)
+        view = await asyncio.to_thread(self.learning.loop.lesson_view, course, lesson)
+        from bot.learning_handlers import _lesson_reply  # the lesson view's own wording
+
+        return [await self._with_tags(_lesson_reply(view))]
+
+    def _lesson_for(self, rest: str) -> tuple[dict[str, Any], Any] | None:
+        for course in self.store.courses():
+            for lesson in self.store.lessons(course["course_id"]):
+                if lesson_data("open", course["course_id"], lesson.lesson_id) == f"open:{rest}":
+                    return course, lesson
+        return None
+
+    # -- tags in /courses and the lesson view --------------------------------------------------
+
+    def _tagged_courses(self, handler: Handler) -> Handler:
+        async def courses(message: IncomingMessage, argument: str) -> list[Reply]:
+            replies = await handler(message, argument)
+            if not replies:
+                return replies
+            try:
+                await asyncio.to_thread(self.tags.ensure)
+            except Exception:  # tags are extra: a failure must not cost the learner the list
+                log.exception("could not compute lesson tags")
+                return replies
+            tags = self.tags.tags()
+            lines = replies[0].text.splitlines()
+            for course in self.store.courses():
+                course_tags = [t for (cid, _), t in tags.items() if cid == course["course_id"]]
+                marker = f"({course['course_id']}):"
+                index = next((i for i, line in enumerate(lines) if marker in line), None)
+                if index is None or not course_tags:
+                    continue
+                words: list[str] = []
+                for t in course_tags:
+                    words += [w for w in t.keywords[:2] if w not in words]
+                order = ["introductory", "intermediate", "advanced"]
+                levels = sorted({t.level for t in course_tags}, key=order.index)
+                span = levels[0] if len(levels) == 1 else f"{levels[0]} to {levels[-1]}"
+                lines[index] += f"\n  topics: {', '.join(words[:6])}; {span}"
+            replies[0].text = "\n".join(lines)
+            return replies
+
+        return courses
+
+    def _tagged_lesson(self, handler: Handler) -> Handler:
+        async def lesson(message: IncomingMessage, argument: str) -> list[Reply]:
+            replies = await handler(message, argument)
+            return [await self._with_tags(r) for r in replies]
+
+        return lesson
+
+    async def _with_tags(self, reply: Reply) -> Reply:
+        """Add "Topics: ... · level" under the lesson title of a lesson view."""
+        done = next((b.data for row in reply.buttons for b in row if b.data.startswith("done:")), None)
+        if done is None:
+            return reply
+        try:
+            await asyncio.to_thread(self.tags.ensure)
+        except Exception:
+            log.exception("could not compute lesson tags")
+            return reply
+        for (course_id, lesson_id), t in self.tags.tags().items():
+            if lesson_data("done", course_id, lesson_id) == done:
+                lines = reply.text.splitlines()
+                lines.insert(min(2, len(lines)), t.label())
+                reply.text = "\n".join(lines)
+                break
+        return reply
+
+    # -- /digest -------------------------------------------------------------------------------
+
+    async def digest(self, message: IncomingMessage, argument: str) -> list[Reply]:
+        """``/digest [TEAM]``: a team's weekly digest, for its managers and admins only."""
+        admin = self.is_admin(message)
+        teams = self.store.managed_teams(message.platform, message.user_id)
+        team_id = argument.strip() or (teams[0] if len(teams) == 1 else "")
+        if not team_id:
+            if not teams and not admin:
+                return [Reply("Digests are for team managers. Ask an admin to add you as a manager.")]
+            listed = teams or [t["team_id"] for t in self.store.list_teams()]
+            return [Reply(f"Which team? /digest TEAM, one of: {', '.join(listed) or 'none yet'}.")]
+        if not may_get_digest(self.store, team_id, message.platform, message.user_id, admin):
+            return [Reply("Only the team's managers and admins can see its digest.")]
+        if self.store.team(team_id) is None:
+            return [Reply(f"There is no team {team_id!r}.")]
+        digest = await asyncio.to_thread(build_digest, self.store, team_id, self.now())
+        return [digest.reply()]

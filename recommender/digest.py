@@ -1,0 +1,270 @@
+"""Managers' weekly digest of a team: activity, completions, accuracy, retention, risk, gaps, a chart.
+
+:func:`build_digest` reads each table once for the whole team (a few queries, whatever its size) and
+scores every member with the same at-risk model and inputs as a learner's own profile
+(:func:`recommender.profile.course_snapshot`). Only a team's managers and admins may get it
+(:func:`may_get_digest`).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+import numpy as np
+
+from bot.messages import Reply
+from bot.store import Store
+from recommender.profile import course_snapshot, recall
+from recommender.risk import AT_RISK, RiskModel
+
+WEEK = timedelta(days=7)
+AT_RISK_SHOWN = 10
+QUESTIONS_SHOWN = 10
+
+
+@dataclass(frozen=True)
+class MemberRow:
+    """One member's week and risk (their riskiest course)."""
+
+    learner_id: int
+    name: str
+    active: bool
+    lessons_done: int
+    answers: int
+    correct: int
+    risk: float
+    course: str
+    reasons: list[str]
+
+
+@dataclass
+class Digest:
+    """A team's digest for the week ending at ``end``."""
+
+    team_id: str
+    name: str
+    start: datetime
+    end: datetime
+    members: int
+    active: int
+    lessons_done: int
+    answers: int
+    correct: int
+    retention: float | None
+    at_risk: list[MemberRow]
+    unanswered: list[tuple[str, int]]
+    weeks: list[tuple[date, int, int, float | None]]
+    """(week start, active learners, lessons completed, quiz accuracy), oldest first."""
+    rows: list[MemberRow] = field(default_factory=list)
+
+    @property
+    def accuracy(self) -> float | None:
+        """Share of right quiz answers this week."""
+        return self.correct / self.answers if self.answers else None
+
+    def chart(self) -> bytes:
+        """The PNG chart of the last weeks."""
+        from recommender.chart import progress_chart  # matplotlib loads only when a chart is drawn
+
+        return progress_chart(
+            f"{self.name}: the last {len(self.weeks)} weeks",
+            [w[0] for w in self.weeks],
+            [w[2] for w in self.weeks],
+            [w[1] for w in self.weeks],
+            [w[3] for w in self.weeks],
+        )
+
+    def text(self) -> str:
+        """The digest as chat text (also the Markdown export's body)."""
+        accuracy = f"{self.accuracy:.0%} of {self.answers}" if self.accuracy is not None else "no answers"
+        retention = f"{self.retention:.0%}" if self.retention is not None else "no reviews yet"
+        lines = [
+            f"Weekly digest: {self.name} ({self.start:%d %b} - {self.end - timedelta(seconds=1):%d %b})",
+            f"- Active learners: {self.active} of {self.members}",
+            f"- Lessons completed: {self.lessons_done}",
+            f"- Quiz accuracy: {accuracy}",
+            f"- Predicted retention: {retention}",
+        ]
+        if self.at_risk:
+            lines.append(f"At risk ({len(self.at_risk)} shown):")
+            for row in self.at_risk:
+                why = "; ".join(row.reasons) or "several small signs"
+                lines.append(f"- {row.name} ({row.course}): {row.risk:.0%}, {why}")
+        else:
+            lines.append("At risk: nobody")
+        if self.unanswered:
+            lines.append("Questions the course could not answer:")
+            lines += [f"- {q} ({n}x)" if n > 1 else f"- {q}" for q, n in self.unanswered]
+        return "\n".join(lines)
+
+    def markdown(self) -> str:
+        """The digest as Markdown."""
+        body = self.text().splitlines()
+        table = ["", "| week starting | active | lessons completed | quiz accuracy |", "|---|---|---|---|"]
+        for start, active, done, accuracy in self.weeks:
+            shown = f"{accuracy:.0%}" if accuracy is not None else "-"
+            table.append(f"| {start:%Y-%m-%d} | {active} | {done} | {shown} |")
+        return "\n".join([f"# {body[0]}", "", *body[1:], *table]) + "\n"
+
+    def csv(self) -> str:
+        """One row per member: this week's activity and their risk with reasons."""
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(
+            [
+                "learner_id",
+                "name",
+                "active",
+                "lessons_done",
+                "answers",
+                "correct",
+                "risk",
+                "course",
+                "reasons",
+            ]
+        )
+        for r in self.rows:
+            writer.writerow(
+                [
+                    r.learner_id,
+                    r.name,
+                    int(r.active),
+                    r.lessons_done,
+                    r.answers,
+                    r.correct,
+                    f"{r.risk:.3f}",
+                    r.course,
+                    "; ".join(r.reasons),
+                ]
+            )
+        return buffer.getvalue()
+
+    def reply(self) -> Reply:
+        """The chat reply: the text and the chart."""
+        return Reply(self.text(), image=self.chart())
+
+
+def may_get_digest(store: Store, team_id: str, platform: str, user_id: str, is_admin: bool) -> bool:
+    """Only a team's managers and admins may get its digest."""
+    return is_admin or team_id in store.managed_teams(platform, user_id)
+
+
+def build_digest(
+    store: Store, team_id: str, now: datetime, weeks: int = 8, model: RiskModel | None = None
+) -> Digest:
+    """The team's digest for the 7 days before ``now`` and a chart of ``weeks`` weeks.
+
+    Raises:
+        KeyError: no such team.
+    """
+    team = store.team(team_id)
+    if team is None:
+        raise KeyError(team_id)
+    model = model or RiskModel.load()
+    members = store.team_members(team_id)
+    names = store.display_names(members)
+    course_titles = {c["course_id"]: c["title"] for c in store.courses()}
+    events = store.bulk_rows("progress_events", "learner_id, course_id, kind, at", members)
+    attempts = store.bulk_rows("quiz_attempts", "learner_id, course_id, correct, at", members)
+    cards = store.bulk_rows("review_cards", "learner_id, course_id, card, due", members)
+    enrolled = store.bulk_rows("enrollments", "learner_id, course_id, enrolled_at", members)
+    asked = store.bulk_rows("questions_log", "learner_id, question, grounded, created_at", members)
+
+    last: dict[int, str] = {}
+    for learner, at in (
+        [(e[0], e[3]) for e in events] + [(a[0], a[3]) for a in attempts] + [(q[0], q[3]) for q in asked]
+    ):
+        if at > last.get(learner, ""):
+            last[learner] = at
+    answers_by: dict[tuple[int, str], list[tuple[str, int]]] = defaultdict(list)
+    for learner, course, correct, at in attempts:
+        answers_by[(learner, course)].append((at, int(correct)))
+    dues: dict[tuple[int, str], list[str]] = defaultdict(list)
+    recalls = []
+    for learner, course, card, due in cards:
+        dues[(learner, course)].append(due)
+        value = recall(json.loads(card), now)
+        if value is not None:
+            recalls.append(value)
+
+    keys = [(learner, course, at) for learner, course, at in enrolled]
+    snaps = [course_snapshot(answers_by[(lr, c)], dues[(lr, c)], last.get(lr), at, now) for lr, c, at in keys]
+    probabilities = model.predict(np.array([s.vector() for s in snaps])) if snaps else np.array([])
+    riskiest: dict[int, tuple[float, int]] = {}
+    for index, (learner, _, _) in enumerate(keys):
+        if learner not in riskiest or probabilities[index] > riskiest[learner][0]:
+            riskiest[learner] = (float(probabilities[index]), index)
+
+    def week(at: str) -> int:
+        """0 for the last 7 days, 1 for the week before, ...; -1 outside the chart."""
+        age = (now - datetime.fromisoformat(at)).total_seconds()
+        return int(age // WEEK.total_seconds()) if 0 <= age < weeks * WEEK.total_seconds() else -1
+
+    active = [set() for _ in range(weeks)]
+    done = [Counter() for _ in range(weeks)]
+    total = [Counter() for _ in range(weeks)]
+    right = [Counter() for _ in range(weeks)]
+    for learner, _, kind, at in events:
+        k = week(at)
+        if k >= 0:
+            active[k].add(learner)
+            done[k][learner] += kind == "done"
+    for learner, _, correct, at in attempts:
+        k = week(at)
+        if k >= 0:
+            active[k].add(learner)
+            total[k][learner] += 1
+            right[k][learner] += int(correct)
+    for learner, _, _, at in asked:
+        k = week(at)
+        if k >= 0:
+            active[k].add(learner)
+    series = []
+    for k in range(weeks - 1, -1, -1):
+        answered = sum(total[k].values())
+        accuracy = sum(right[k].values()) / answered if answered else None
+        series.append(((now - (k + 1) * WEEK).date(), len(active[k]), sum(done[k].values()), accuracy))
+    start = now - WEEK
+
+    rows = []
+    for learner in members:
+        probability, index = riskiest.get(learner, (0.0, -1))
+        settled = index >= 0 and snaps[index].settled
+        reasons = model.explain(snaps[index]).reasons if settled and probability >= AT_RISK else []
+        rows.append(
+            MemberRow(
+                learner_id=learner,
+                name=names.get(learner) or f"learner {learner}",
+                active=learner in active[0],
+                lessons_done=done[0][learner],
+                answers=total[0][learner],
+                correct=right[0][learner],
+                risk=probability if settled else 0.0,
+                course=course_titles.get(keys[index][1], keys[index][1]) if index >= 0 else "",
+                reasons=reasons,
+            )
+        )
+    at_risk = sorted((r for r in rows if r.risk >= AT_RISK), key=lambda r: -r.risk)[:AT_RISK_SHOWN]
+    lo = start.isoformat(timespec="seconds")
+    gaps = Counter(" ".join(q[1].split()) for q in asked if not q[2] and q[3] >= lo)
+    return Digest(
+        team_id=team_id,
+        name=team["name"],
+        start=start,
+        end=now,
+        members=len(members),
+        active=len(active[0]),
+        lessons_done=sum(done[0].values()),
+        answers=sum(total[0].values()),
+        correct=sum(right[0].values()),
+        retention=float(np.mean(recalls)) if recalls else None,
+        at_risk=at_risk,
+        unanswered=gaps.most_common(QUESTIONS_SHOWN),
+        weeks=series,
+        rows=rows,
+    )

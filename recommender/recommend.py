@@ -1,0 +1,315 @@
+"""Next-lesson recommendations with reasons.
+
+Order of concerns:
+
+1. **Only what the learner may see and is ready for.** Courses pass ``store.may_see_course``;
+   a lesson is ready when every declared prerequisite (``course.toml``) is done, or, in a course
+   without declared prerequisites, when it is at most one step past the furthest lesson done (lesson
+   order; going back to a skipped lesson is fine). A locked premium course may appear once, marked
+   as an upsell, with no lesson and no content.
+2. **Review of weak prerequisites**: a finished lesson with low mastery that a ready lesson builds on.
+3. **Continuing the current course** (first ready lesson in course order), then other courses.
+4. **Other learners** (:mod:`recommender.collaborative`): next-step transitions, ALS or popularity.
+5. **Content**: how close a lesson's embedding (:mod:`recommender.tags`) is to the learner's recent
+   questions.
+
+:func:`rank` is pure (the offline evaluation calls it); :class:`Recommender` builds its inputs from
+the store.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import numpy as np
+
+from bot.store import LessonRow, Store
+from knowledge.embedders import Embedder
+from recommender.collaborative import Collaborative, Key
+from recommender.profile import Profile, build_profile
+from recommender.risk import RiskModel
+from recommender.tags import ContentTags, LessonTags
+
+WEAK = 0.6
+"""Mastery below which a finished prerequisite is suggested for review."""
+W_REVIEW, W_CONTINUE, W_COLLAB, W_CONTENT = 2.0, 1.0, 1.2, 0.8
+REFIT_SECONDS = 3600
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    """A lesson to study next, why, and how strongly (``locked``: a premium upsell without content)."""
+
+    course_id: str
+    lesson_id: str
+    title: str
+    score: float
+    reason: str
+    kind: str
+    """``review``, ``continue``, ``next``, ``start`` or ``upsell``."""
+    locked: bool = False
+
+
+@dataclass
+class LearnerState:
+    """What :func:`rank` needs to know about one learner."""
+
+    done: dict[str, set[str]]
+    history: list[Key]
+    """Lessons finished, in order."""
+    mastery: dict[Key, tuple[float | None, int, int]] = field(default_factory=dict)
+    """(mastery, answers, right answers) of lessons with evidence."""
+    recent_course: str | None = None
+    enrolled: set[str] = field(default_factory=set)
+    visible: set[str] = field(default_factory=set)
+    similarity: dict[Key, float] = field(default_factory=dict)
+    """Closeness of each lesson to the learner's recent questions (0-1)."""
+    asked: dict[Key, tuple[str, int]] = field(default_factory=dict)
+    """Lesson -> (one of its keywords, how many recent questions used it)."""
+
+
+@dataclass
+class Catalogue:
+    """Courses (rows) and their lessons in course order."""
+
+    courses: dict[str, dict]
+    lessons: dict[str, list[LessonRow]]
+
+    @classmethod
+    def from_store(cls, store: Store) -> Catalogue:
+        """Every course and lesson of the store."""
+        courses = {c["course_id"]: c for c in store.courses()}
+        by_course: dict[str, list[LessonRow]] = {cid: [] for cid in courses}
+        for lesson in store.lessons():
+            by_course.setdefault(lesson.course_id, []).append(lesson)
+        return cls(courses, by_course)
+
+    def titles(self) -> dict[Key, str]:
+        """Lesson titles by key."""
+        return {(cid, row.lesson_id): row.title for cid, rows in self.lessons.items() for row in rows}
+
+
+def requirements(lessons: Sequence[LessonRow]) -> dict[str, list[str]]:
+    """What each lesson builds on: declared prerequisites, or the lesson before it in course order."""
+    if any(row.prerequisites for row in lessons):
+        return {row.lesson_id: list(row.prerequisites) for row in lessons}
+    return {row.lesson_id: [lessons[i - 1].lesson_id] if i else [] for i, row in enumerate(lessons)}
+
+
+def ready(lessons: Sequence[LessonRow], done: set[str]) -> list[LessonRow]:
+    """Lessons not done that the learner is ready for, in course order (see the module docstring)."""
+    if any(row.prerequisites for row in lessons):
+        return [r for r in lessons if r.lesson_id not in done and all(p in done for p in r.prerequisites)]
+    frontier = max((i for i, r in enumerate(lessons) if r.lesson_id in done), default=-1)
+    return [r for i, r in enumerate(lessons) if r.lesson_id not in done and i <= frontier + 1]
+
+
+def violates(catalogue: Catalogue, state: LearnerState, rec: Recommendation) -> bool:
+    """Whether a recommendation breaks a prerequisite or an entitlement (must never happen)."""
+    if rec.locked:
+        return bool(rec.lesson_id) or rec.course_id in state.visible
+    if rec.course_id not in state.visible:
+        return True
+    lessons = catalogue.lessons.get(rec.course_id, [])
+    done = state.done.get(rec.course_id, set())
+    if rec.kind == "review":
+        return rec.lesson_id not in done
+    return rec.lesson_id not in {r.lesson_id for r in ready(lessons, done)}
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def rank(
+    state: LearnerState,
+    catalogue: Catalogue,
+    collab: Collaborative | None,
+    n: int = 3,
+    upsell: bool = True,
+) -> list[Recommendation]:
+    """The ``n`` best next steps for a learner, each with a reason (plus at most one upsell)."""
+    titles = catalogue.titles()
+    candidates: dict[Key, list[tuple[float, str, str]]] = {}  # key -> [(weight, reason, kind)]
+    courses = [cid for cid in catalogue.courses if cid in state.visible]
+    courses.sort(key=lambda c: (c != state.recent_course, c not in state.enrolled))
+    for course_id in courses:
+        lessons = catalogue.lessons.get(course_id, [])
+        done = state.done.get(course_id, set())
+        options = ready(lessons, done)
+        title = catalogue.courses[course_id]["title"]
+        builds_on = requirements(lessons)
+        for position, row in enumerate(options):
+            key = (course_id, row.lesson_id)
+            if course_id == state.recent_course or (
+                state.recent_course is None and course_id in state.enrolled
+            ):
+                weight = W_CONTINUE * (1.0 if position == 0 else 0.5)
+                reason = (
+                    f"next in {title}, the course you are on" if position == 0 else f"also open in {title}"
+                )
+                kind = "continue"
+            elif course_id in state.enrolled:
+                weight, reason, kind = 0.4 * W_CONTINUE * (position == 0), f"next in {title}", "next"
+            else:
+                if done or position > 0:
+                    continue
+                weight, reason, kind = 0.1, f"starts {title}, a course you have not begun", "start"
+            candidates.setdefault(key, []).append((weight, reason, kind))
+            if course_id not in state.enrolled:
+                continue
+            for parent in builds_on.get(row.lesson_id, []):
+                mastery, answers, right = state.mastery.get((course_id, parent), (None, 0, 0))
+                if parent in done and mastery is not None and mastery < WEAK:
+                    scored = f"you scored {right}/{answers}" if answers else "your recall is fading"
+                    reason = (
+                        f"{scored} on {titles.get((course_id, parent), parent)}, which {row.title} builds on"
+                    )
+                    candidates.setdefault((course_id, parent), []).append(
+                        (W_REVIEW * (1 + WEAK - mastery), reason, "review")
+                    )
+    keys = [k for k, parts in candidates.items() if any(kind != "review" for _, _, kind in parts)]
+    if collab is not None:
+        for key, signal in collab.signals(state.history, keys, titles).items():
+            candidates[key].append((W_COLLAB * signal.score, signal.reason, "next"))
+    for key in keys:
+        similarity = state.similarity.get(key, 0.0)
+        if similarity > 0:
+            word, count = state.asked.get(key, ("", 0))
+            reason = f"you asked about {word} {_times(count)}" if count else "close to what you asked about"
+            candidates[key].append((W_CONTENT * similarity, reason, "next"))
+    result = []
+    for key, parts in candidates.items():
+        best = max(parts, key=lambda p: p[0])
+        kind = (
+            "review"
+            if any(k == "review" for _, _, k in parts)
+            else next((k for _, _, k in parts if k != "next"), "next")
+        )
+        score = sum(p[0] for p in parts)
+        result.append(Recommendation(key[0], key[1], titles.get(key, key[1]), round(score, 4), best[1], kind))
+    result.sort(key=lambda r: -r.score)
+    chosen = result[:n]
+    if upsell:
+        locked = [c for cid, c in catalogue.courses.items() if cid not in state.visible and c.get("premium")]
+        if locked:
+            course = locked[0]
+            chosen.append(
+                Recommendation(
+                    course["course_id"],
+                    "",
+                    course["title"],
+                    0.0,
+                    f"premium track {course['track']}: unlock it with /premium",
+                    "upsell",
+                    locked=True,
+                )
+            )
+    return chosen
+
+
+class Recommender:
+    """Recommendations for learners in the store.
+
+    Example:
+        >>> recommender = Recommender(store, ContentTags(store, app.lesson_chunks, lambda: app.embedder))
+        >>> for rec in recommender.recommend(learner_id, 3, now):
+        ...     print(rec.title, rec.reason)
+    """
+
+    def __init__(
+        self, store: Store, tags: ContentTags, embedder: Callable[[], Embedder] | None = None
+    ) -> None:
+        self.store = store
+        self.tags = tags
+        self.embedder = embedder
+        self._collab: tuple[float, int, Collaborative] | None = None
+        self._model: RiskModel | None = None
+
+    @property
+    def model(self) -> RiskModel:
+        """The packaged at-risk model (loaded once)."""
+        if self._model is None:
+            self._model = RiskModel.load()
+        return self._model
+
+    def collaborative(self) -> Collaborative:
+        """The collaborative signal, refitted hourly or when completions grew by 5%."""
+        events = self.store.done_events()
+        cached = self._collab
+        if cached and time.monotonic() - cached[0] < REFIT_SECONDS and len(events) <= cached[1] * 1.05:
+            return cached[2]
+        histories: dict[int, list[Key]] = {}
+        for learner, course, lesson, _ in events:
+            histories.setdefault(learner, []).append((course, lesson))
+        collab = Collaborative.fit(histories)
+        self._collab = (time.monotonic(), len(events), collab)
+        return collab
+
+    def state(self, profile: Profile, now: datetime, tags: Mapping[Key, LessonTags]) -> LearnerState:
+        """The ranking inputs of a learner, from their profile."""
+        catalogue_courses = self.store.courses()
+        visible = {
+            c["course_id"] for c in catalogue_courses if self.store.may_see_course(profile.learner_id, c, now)
+        }
+        done: dict[str, set[str]] = {}
+        for (course_id, lesson_id), s in profile.lessons.items():
+            if s.done:
+                done.setdefault(course_id, set()).add(lesson_id)
+        history = [
+            (c, lesson)
+            for c, lesson, _ in sorted(
+                ((c, lid, at) for (lrn, c, lid, at) in self.store.done_events([profile.learner_id])),
+                key=lambda r: r[2],
+            )
+        ]
+        mastery = {
+            k: (s.mastery, s.answers, s.correct) for k, s in profile.lessons.items() if s.mastery is not None
+        }
+        similarity, asked = self._question_match(profile, tags)
+        return LearnerState(
+            done=done,
+            history=history,
+            mastery=mastery,
+            recent_course=profile.recent_course,
+            enrolled=set(profile.enrolled),
+            visible=visible,
+            similarity=similarity,
+            asked=asked,
+        )
+
+    def _question_match(
+        self, profile: Profile, tags: Mapping[Key, LessonTags]
+    ) -> tuple[dict[Key, float], dict[Key, tuple[str, int]]]:
+        questions = profile.questions[-5:]
+        if not questions:
+            return {}, {}
+        asked: dict[Key, tuple[str, int]] = {}
+        lowered = [q.lower() for q in questions]
+        for key, t in tags.items():
+            counts = [(w, sum(w in q for q in lowered)) for w in t.keywords]
+            word, count = max(counts, key=lambda wc: wc[1], default=("", 0))
+            if count:
+                asked[key] = (word, count)
+        similarity: dict[Key, float] = {}
+        vectors = {k: t.vector for k, t in tags.items() if t.vector is not None}
+        if self.embedder is not None and vectors:
+            query = np.asarray(self.embedder().embed_documents(questions), dtype=np.float32).mean(axis=0)
+            query /= max(float(np.linalg.norm(query)), 1e-9)
+            for key, vector in vectors.items():
+                if len(vector) == len(query):
+                    similarity[key] = max(0.0, float(vector @ query))
+        for key in asked:
+            similarity[key] = max(similarity.get(key, 0.0), 0.5)
+        return similarity, asked
+
+    def recommend(self, learner_id: int, n: int, now: datetime) -> list[Recommendation]:
+        """The learner's next steps, best first, each with a reason."""
+        self.tags.ensure()
+        tags = self.tags.tags()
+        profile = build_profile(self.store, learner_id, now, self.model)
+        state = self.state(profile, now, tags)
+        return rank(state, Catalogue.from_store(self.store), self.collaborative(), n)

@@ -1,0 +1,201 @@
+"""The at-risk model: will a learner fail or drop out of a course, and why.
+
+One small model serves both the product and its evaluation. Its features are the ones both worlds
+have, computed from "what was known by now":
+
+==================  ==============================================  ==========================================
+feature             OULAD (``python -m eval learner``)              Learnbot (:mod:`recommender.profile`)
+==================  ==============================================  ==========================================
+``mean_score``      mean assessment score so far (0-1)              quiz accuracy in the course so far
+``last_score``      latest assessment score                         accuracy of the latest answers
+``score_trend``     latest minus the mean of the earlier ones       recent accuracy minus earlier accuracy
+``no_scores``       nothing submitted yet                           no quiz answers yet
+``missed_share``    due assessments not submitted                   review cards overdue by more than a day
+``late_days``       mean days submitted after the deadline          mean days the overdue reviews are late
+``silence_days``    days since the last submission                  days since the last activity
+``tenure_days``     days since registration                         days since enrollment
+==================  ==============================================  ==========================================
+
+The model is a logistic regression on standardised features (scikit-learn fits it; the product
+only needs its coefficients, stored as JSON in ``risk_model.json`` by ``python -m eval learner``),
+so each learner's score splits into per-feature contributions: the largest positive ones become the
+reasons a person reads ("no activity for 21 days", "scores falling: 40% lately, 75% before").
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+FEATURES = (
+    "mean_score",
+    "last_score",
+    "score_trend",
+    "no_scores",
+    "missed_share",
+    "late_days",
+    "silence_days",
+    "tenure_days",
+)
+MODEL_PATH = Path(__file__).with_name("risk_model.json")
+AT_RISK = 0.5
+"""Probability above which a learner is listed as at risk."""
+GRACE_DAYS = 14
+"""No one is listed as at risk in their first two weeks in a course: OULAD snapshots start at day 30,
+so the model has not seen brand-new learners (who have no scores yet by nature)."""
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """What is known about one learner in one course at one moment (the model's raw inputs).
+
+    Scores are 0-1; ``None`` means no score yet.
+    """
+
+    mean_score: float | None
+    last_score: float | None
+    earlier_score: float | None
+    missed: int
+    due: int
+    late_days: float
+    silence_days: float
+    tenure_days: float
+
+    @property
+    def settled(self) -> bool:
+        """Whether the learner has been in the course long enough (:data:`GRACE_DAYS`) to be judged."""
+        return self.tenure_days >= GRACE_DAYS
+
+    def vector(self) -> list[float]:
+        """The feature vector in :data:`FEATURES` order (transforms included)."""
+        no_scores = self.mean_score is None
+        mean = self.mean_score if self.mean_score is not None else 0.0
+        last = self.last_score if self.last_score is not None else mean
+        trend = last - self.earlier_score if self.earlier_score is not None and not no_scores else 0.0
+        missed_share = self.missed / self.due if self.due else 0.0
+        return [
+            mean,
+            last,
+            trend,
+            float(no_scores),
+            missed_share,
+            math.log1p(min(max(self.late_days, 0.0), 60.0)),
+            math.log1p(min(max(self.silence_days, 0.0), 120.0)),
+            math.log1p(min(max(self.tenure_days, 0.0), 400.0)),
+        ]
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A learner's probability of failing or dropping out, and the reasons, most important first."""
+
+    probability: float
+    reasons: list[str]
+    settled: bool = True
+
+    @property
+    def at_risk(self) -> bool:
+        """Whether the probability passes :data:`AT_RISK` (never in the first :data:`GRACE_DAYS`)."""
+        return self.settled and self.probability >= AT_RISK
+
+
+def reason_text(feature: str, snap: Snapshot) -> str | None:
+    """A reason a person understands for one feature pushing the risk up (``None``: nothing to say)."""
+    if feature in ("mean_score", "no_scores") and snap.mean_score is None:
+        return "no quiz answers yet"
+    if feature == "mean_score" and snap.mean_score is not None:
+        return f"low scores: {snap.mean_score:.0%} right so far"
+    if feature in ("last_score", "score_trend") and snap.last_score is not None:
+        if snap.earlier_score is not None and snap.last_score < snap.earlier_score:
+            return f"scores falling: {snap.last_score:.0%} lately, {snap.earlier_score:.0%} before"
+        return f"low recent scores: {snap.last_score:.0%}"
+    if feature == "missed_share" and snap.missed:
+        return f"{snap.missed} of {snap.due} reviews overdue"
+    if feature == "late_days" and snap.late_days >= 1:
+        return f"reviews {snap.late_days:.0f} days late on average"
+    if feature == "silence_days" and snap.silence_days >= 1:
+        return f"no activity for {snap.silence_days:.0f} days"
+    if feature == "tenure_days":
+        return f"enrolled {snap.tenure_days:.0f} days ago"
+    return None
+
+
+class RiskModel:
+    """Standardised logistic regression over :data:`FEATURES`.
+
+    Example:
+        >>> model = RiskModel.load()
+        >>> risk = model.explain(snapshot)
+        >>> risk.probability, risk.reasons
+    """
+
+    def __init__(self, mean: np.ndarray, scale: np.ndarray, coef: np.ndarray, intercept: float) -> None:
+        self.mean = np.asarray(mean, dtype=float)
+        self.scale = np.asarray(scale, dtype=float)
+        self.coef = np.asarray(coef, dtype=float)
+        self.intercept = float(intercept)
+
+    @classmethod
+    def fit(cls, x: np.ndarray, y: np.ndarray, c: float = 1.0) -> RiskModel:
+        """Fit on raw feature rows ``x`` (``n x len(FEATURES)``) and labels ``y`` (1 = failed or withdrew)."""
+        from sklearn.linear_model import LogisticRegression
+
+        mean = x.mean(axis=0)
+        scale = x.std(axis=0)
+        scale[scale == 0] = 1.0
+        model = LogisticRegression(C=c, max_iter=1000)
+        model.fit((x - mean) / scale, y)
+        return cls(mean, scale, model.coef_[0], float(model.intercept_[0]))
+
+    def contributions(self, x: np.ndarray) -> np.ndarray:
+        """Each feature's additive share of the log-odds, per row."""
+        return (np.atleast_2d(x) - self.mean) / self.scale * self.coef
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """Probabilities of failing or withdrawing, one per row."""
+        logits = self.contributions(x).sum(axis=1) + self.intercept
+        return 1.0 / (1.0 + np.exp(-logits))
+
+    def explain(self, snap: Snapshot, top: int = 3) -> Risk:
+        """The probability for one snapshot and up to ``top`` reasons that push it up."""
+        x = np.array([snap.vector()])
+        probability = float(self.predict(x)[0])
+        parts = self.contributions(x)[0]
+        reasons: list[str] = []
+        for index in np.argsort(-parts):
+            if parts[index] <= 0.05 or len(reasons) >= top:
+                break
+            text = reason_text(FEATURES[int(index)], snap)
+            if text and text not in reasons:
+                reasons.append(text)
+        return Risk(probability, reasons, snap.settled)
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready coefficients."""
+        return {
+            "features": list(FEATURES),
+            "mean": self.mean.round(6).tolist(),
+            "scale": self.scale.round(6).tolist(),
+            "coef": self.coef.round(6).tolist(),
+            "intercept": round(self.intercept, 6),
+        }
+
+    def save(self, path: Path = MODEL_PATH, **about: object) -> None:
+        """Write the coefficients (and what they were fitted on) as JSON."""
+        path.write_text(json.dumps({**self.to_dict(), **about}, indent=1) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, path: Path = MODEL_PATH) -> RiskModel:
+        """The model written by :meth:`save` (the packaged one by default).
+
+        Raises:
+            ValueError: the file was written for other features.
+        """
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if tuple(data["features"]) != FEATURES:
+            raise ValueError(f"{path} was fitted on other features: {data['features']}")
+        return cls(np.array(data["mean"]), np.array(data["scale"]), np.array(data["coef"]), data["intercept"])
