@@ -248,6 +248,7 @@ class App:
             max_pushes_per_day=s.max_pushes_per_day,
             nudge_after_days=s.nudge_after_days,
             questions_retention_days=s.questions_retention_days,
+            recommend=lambda learner, now: self.bot.recommend.recommender.recommend(learner, 3, now),
         )
 
     def learning_scheduler(self, adapters: Mapping[str, ChatAdapter]) -> LearningScheduler:

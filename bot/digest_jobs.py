@@ -58,9 +58,12 @@ def plan_digests(deps: JobDeps, now: datetime) -> list[PlannedPush]:
         if settings.paused or not in_active_hours(hours, local):
             continue
         chats = store.push_chats([learner_id], [platform])
-        # Telegram's private chat id is the user id, and Slack posts to a user id as a DM: a manager
-        # who never wrote to the bot still gets the digest.
-        chat_id = chats[learner_id][1] if learner_id in chats else user_id
+        if learner_id in chats:
+            chat_id = chats[learner_id][1]
+        elif platform == "telegram":
+            chat_id = user_id  # a Telegram user's private chat id is their user id
+        else:
+            continue  # Slack: the DM channel is known once the manager has written to the bot
         monday = week_start(local).isoformat()
         planned.append(
             PlannedPush(

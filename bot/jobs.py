@@ -30,7 +30,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bot.learning_handlers import LearningChat, course_data
+from bot.learning_handlers import LearningChat, course_data, lesson_data
 from bot.messages import Button, ChatAdapter, Reply
 from bot.metrics import PUSHES_SENT
 from bot.reviews import zone
@@ -64,6 +64,8 @@ class JobDeps:
     nudge_after_days: int = 7
     worker: str = field(default_factory=_worker_id)
     questions_retention_days: int = 365
+    recommend: Callable[[int, datetime], list[Any]] | None = None
+    """The learner's recommendations (``recommender.recommend.Recommendation``), when wired."""
 
 
 @dataclass(frozen=True)
@@ -246,7 +248,16 @@ def _with_next_steps(deps: JobDeps, learner_id: int, text: str, due: int) -> Rep
     """``text`` with the next lesson named and buttons to open it and to practise what is due."""
     upcoming = deps.chat.loop.next_lesson(learner_id)
     buttons: list[Button] = []
-    if upcoming is not None:
+    recs = [r for r in deps.recommend(learner_id, deps.chat.now()) if not r.locked] if deps.recommend else []
+    ahead = next((r for r in recs if r.kind != "review"), None)
+    if ahead is not None:  # the recommender's next lesson, with its reason (and a weak lesson to review)
+        course = deps.store.course(ahead.course_id) or {"title": ahead.course_id}
+        text += f"\nNext lesson: {ahead.title} ({course['title']}). Why: {ahead.reason}."
+        review = next((r for r in recs if r.kind == "review"), None)
+        if review is not None:
+            text += f"\nWorth a review first: {review.title} ({review.reason})."
+        buttons.append(Button("Next lesson", lesson_data("open", ahead.course_id, ahead.lesson_id)))
+    elif upcoming is not None:
         course, lesson = upcoming
         text += f"\nNext lesson: {lesson.title} ({course['title']})."
         buttons.append(Button("Next lesson", course_data("lesson", course["course_id"])))
@@ -369,6 +380,7 @@ async def deliver_pending(deps: JobDeps, kind: str, now: datetime) -> int:
             continue
         store.mark_push_sent(push.id, deps.worker, now)
         PUSHES_SENT.labels(push.kind).inc()
+        log.info("%s push %s sent to learner %s on %s", push.kind, push.id, push.learner_id, push.platform)
         if push.kind == QUIZ:
             item = store.quiz_item(push.item_id)
             if item is not None:

@@ -47,7 +47,7 @@ _PATTERNS = [
     # Telegram payments: the invoice payload and the charge ids are never logged
     re.compile(
         r"(?i)((?:invoice_)?payload|(?:telegram|provider)_payment_charge_id|order_info)"
-        r"(['\"]?\s*[:=]\s*['\"]?)[^'\",\s}]+"
+        r"(['\"]?\s*[:=]\s*)(?:'[^']*'|\"[^\"]*\"|[^'\",\s})]+)"
     ),
 ]
 _state = {"message_text": False}
@@ -115,6 +115,18 @@ class JsonFormatter(logging.Formatter):
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is at the time (test runners and CLI runners swap it)."""
+
+    @property  # type: ignore[override]
+    def stream(self) -> Any:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, value: Any) -> None:
+        pass
+
+
 def setup_logging(
     level: str = "WARNING", fmt: str = "text", message_text: bool = False, stream: Any = None
 ) -> logging.Handler:
@@ -132,7 +144,7 @@ def setup_logging(
     for handler in list(root.handlers):
         if getattr(handler, "learnbot", False):
             root.removeHandler(handler)
-    handler = logging.StreamHandler(stream or sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.learnbot = True  # type: ignore[attr-defined]
     handler.addFilter(Redactor())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))

@@ -143,6 +143,47 @@ def quizgen(
     quizgen_eval.run(corpus, out, work, chunks, llm)
 
 
+@app.command(name="backup")
+def backup_bench(
+    corpus: Path = CORPUS,
+    learners: int = typer.Option(30_000, help="Synthetic learners' progress added to the database."),
+    out: Path = typer.Option(
+        Path("eval-out/rights"), help="Folder for the data dir, the backup and the report."
+    ),
+) -> None:
+    """Backup and restore time for the IoT course plus N learners' synthetic progress."""
+    from eval import backup_bench as backup_eval
+
+    _require(corpus)
+    backup_eval.run(corpus, learners, out)
+
+
+@app.command()
+def learner(
+    oulad: Path = typer.Option(OULAD, help="OULAD folder (studentInfo.csv, studentAssessment.csv, ...)."),
+    out: Path = typer.Option(Path("eval-out/recommender"), help="Folder for the report and plot."),
+    save: bool = typer.Option(True, "--save/--no-save", help="Write the product model file."),
+) -> None:
+    """At-risk model on OULAD: ROC-AUC and precision@10% at day 30/60/90 against mean score so far."""
+    from eval import learner as learner_eval
+
+    _require(oulad)
+    learner_eval.run(oulad, out, save)
+
+
+@app.command()
+def recommender(
+    oulad: Path = typer.Option(OULAD, help="OULAD folder (assessment sequences); skipped when absent."),
+    learners: int = typer.Option(3000, help="Simulated learner histories."),
+    scale: int = typer.Option(30_000, help="Learners for the fitting and digest timing (0: skip)."),
+    out: Path = typer.Option(Path("eval-out/recommender"), help="Folder for the report."),
+) -> None:
+    """Next-lesson NDCG@5 / Recall@5 vs popularity and course order, violations, 30k-learner timing."""
+    from eval import recommender as recommender_eval
+
+    recommender_eval.run(oulad, out, learners, scale)
+
+
 @app.command(name="all")
 def all_(
     corpus: Path = CORPUS,

@@ -38,6 +38,10 @@ ASK = {
     "en": "Options:\n{options}\nWhich option is correct? Reply with its number.",
     "zh": "选项：\n{options}\n哪个选项正确？请回答它的编号。",
 }
+JUDGE = {
+    "en": "Question: {question}\nDo the passages above answer this question? Reply yes or no.",
+    "zh": "问题：{question}\n上面的段落能回答这个问题吗？请回答 yes 或 no。",
+}
 NO_PASSAGES_SYSTEM = {
     "en": "You answer multiple-choice questions about computing and the Internet of Things.",
     "zh": "你回答关于计算机和物联网的选择题。",
@@ -71,6 +75,7 @@ class Results:
     citations: dict[tuple[str, str], tuple[Tally, int]] = field(default_factory=dict)
     refusals: dict[str, tuple[float, float]] = field(default_factory=dict)
     threshold: float = 0.0
+    judged: dict[tuple[str, bool], Tally] = field(default_factory=dict)  # "no" replies of covered / not
 
 
 def sample(questions: list[Question], n: int) -> list[Question]:
@@ -122,8 +127,11 @@ def ask_llm(generator, q: Question, language: str, passages: list[ScoredChunk] |
     else:
         messages = build_messages(quiz_text(q, language), passages, [], language)
     prefix = PREFIX[language] if getattr(generator, "prefills", False) else ""
-    reply = generator.chat(messages, max_new_tokens=8, prefix=prefix)
-    return parse_choice(reply[len(prefix) :], q.options)
+    reply = generator.chat(messages, max_new_tokens=8, prefix=prefix)[len(prefix) :]
+    digit = re.match(r"\s*(\d)", reply) if prefix else None
+    if digit and 1 <= int(digit.group(1)) <= len(q.options):  # the digit written right after the steer
+        return int(digit.group(1)) - 1
+    return parse_choice(reply, q.options)
 
 
 def quiz_accuracy(app, generator, questions: dict[str, list[Question]], results: Results) -> None:  # noqa: ANN001
@@ -137,12 +145,13 @@ def quiz_accuracy(app, generator, questions: dict[str, list[Question]], results:
             for q in items:
                 hits, _ = chain.evidence(q.question, SearchFilter(course_ids=(course_id,)))
                 passages = hits[: chain.top_k]
-                vocabulary = chain.vocabulary()
-                pick = similarity_choice(q, passages, vocabulary.document_frequency, vocabulary.size())
-                results.quiz.setdefault((language, "similarity baseline (no LLM)"), Tally()).add(
-                    pick == q.correct_index
-                )
-                if generator is not None:
+                if generator is None:
+                    vocabulary = chain.vocabulary()
+                    pick = similarity_choice(q, passages, vocabulary.document_frequency, vocabulary.size())
+                    results.quiz.setdefault((language, "similarity baseline (no LLM)"), Tally()).add(
+                        pick == q.correct_index
+                    )
+                else:
                     for label, given in (("with passages", passages), ("no passages", None)):
                         choice = ask_llm(generator, q, language, given)
                         results.quiz.setdefault((language, f"{generator.name} LLM, {label}"), Tally()).add(
@@ -208,6 +217,28 @@ def refusal_curve(
     plt.close(fig)
 
 
+def judge(
+    app, generator, questions: dict[str, list[Question]], unc: dict[str, list[Question]], results: Results
+) -> None:  # noqa: ANN001
+    """The LLM's own judgement as a grounding signal: does it say the passages do not answer?"""
+    for language, course_id in (("en", "iot-en"), ("zh", "iot-zh")):
+        for covered, items in ((True, questions[language]), (False, unc[language])):
+            tally = results.judged.setdefault((language, covered), Tally())
+            with progress() as bar:
+                task = bar.add_task(
+                    f"judge {language} {'covered' if covered else 'uncovered'}", total=len(items)
+                )
+                for q in items:
+                    hits, _ = app.answers.evidence(q.question, SearchFilter(course_ids=(course_id,)))
+                    messages = build_messages(q.question, hits[: app.answers.top_k], [], language)
+                    messages[-1] = HumanMessage(JUDGE[language].format(question=q.question))
+                    reply = generator.chat(messages, max_new_tokens=3).strip().lower()
+                    tally.add(
+                        reply.startswith("no") or reply.startswith("不"), reply[:1] in ("y", "n", "是", "不")
+                    )
+                    bar.advance(task)
+
+
 def run(
     corpus: Path,
     out: Path,
@@ -218,6 +249,7 @@ def run(
     citation_llm_questions: int = 8,
     uncovered: Path = DATASETS / "uncovered.jsonl",
     llm: bool = True,
+    judge_questions: int = 10,
 ) -> Results:
     """Measure quiz accuracy, citation accuracy and refusals; write ``answers.md`` and a plot."""
     courses = {spec[1]: corpus / spec[2] for spec in LANGUAGES.values()}
@@ -244,6 +276,19 @@ def run(
         sampled = {lang: sample(items, citation_llm_questions) for lang, items in quiz.items()}
         citation_accuracy(local_chain, "local", sampled, results)
     refusal_curve(app, corpus, uncovered, threshold, out, results)
+    if generator is not None and judge_questions:
+        unc = read_questions(uncovered)
+        by_language = {
+            "en": sample([q for q in unc if not q.qid.startswith("zh")], judge_questions),
+            "zh": sample([q for q in unc if q.qid.startswith("zh")], judge_questions),
+        }
+        judge(
+            app,
+            generator,
+            {lang: sample(items, judge_questions) for lang, items in quiz.items()},
+            by_language,
+            results,
+        )
     write_report(out, "answers.md", report(results))
     return results
 
@@ -271,6 +316,22 @@ def report(results: Results) -> str:
         met = "met" if refused >= 0.9 and wrong <= 0.05 else "not met"
         lines.append(f"| {name} | {refused:.2f} | {wrong:.2f} | {met} |")
     lines += ["", "![refusal curves](answers_refusals.png)", ""]
+    if results.judged:
+        lines += [
+            "## The generator's own judgement as a further signal",
+            "",
+            "The local LLM sees the retrieved passages and is asked whether they answer the question.",
+            "",
+            "| language | covered: says no | uncovered: says no | replies that were not yes/no |",
+            "|---|---|---|---|",
+        ]
+        for language in ("en", "zh"):
+            cov, unc = (
+                results.judged.get((language, True), Tally()),
+                results.judged.get((language, False), Tally()),
+            )
+            lines.append(f"| {language} | {cov} | {unc} | {cov.unparsed + unc.unparsed} |")
+        lines.append("")
     markdown = "\n".join(lines) + "\n"
     console.print(markdown)
     return markdown

@@ -63,7 +63,10 @@ def time_answer(
 
 
 def compare(
-    model_dir: Path, cases: list[tuple[str, list[ScoredChunk], str]], max_new_tokens: int = 200
+    model_dir: Path,
+    cases: list[tuple[str, list[ScoredChunk], str]],
+    max_new_tokens: int = 200,
+    batch: int = 4,
 ) -> dict[str, dict[str, float]]:
     """Answer every case with the plain and the tuned generator, alternating; summary per set-up."""
     setups = {
@@ -86,8 +89,21 @@ def compare(
                 time_answer(generator, question, passages, language, speeds[name])
                 bar.advance(task)
     summary = {name: speed.row() for name, speed in speeds.items()}
+    if batch > 1:  # the batcher on the CPU: one answer alone, then `batch` answers asked at once
+        from eval.gpu_check import measure
+
+        batched = LocalGenerator(
+            model_path=model_dir, device="cpu", max_new_tokens=max_new_tokens, batching=True
+        )
+        batched.load()
+        passages = cases[0][1]
+        measure(batched, 1, passages)  # warm up
+        for size in (1, batch):
+            ttft, rate, per_request, _ = measure(batched, size, passages)
+            summary[f"after, batcher, {size} asked at once"] = {"ttft_p50_ms": ttft, "tokens_per_s": rate}
+        batched.batcher.close()
     before, after = (speeds[n].texts for n in setups)
     same = sum(a == b for a, b in zip(before, after, strict=True))
-    for row in summary.values():
-        row["same_text"] = same / len(cases)
+    for name in setups:
+        summary[name]["same_text"] = same / len(cases)
     return summary

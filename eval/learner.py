@@ -149,8 +149,11 @@ def precision_at(scores: np.ndarray, labels: np.ndarray, share: float = 0.1) -> 
     return float(labels[order].mean())
 
 
-def run(oulad: Path, out: Path, save: bool = True) -> dict[int, dict[str, float]]:
-    """Fit on the training presentations (all days pooled), score each day on the held-out ones."""
+def run(oulad: Path, out: Path, save: bool = False) -> dict[int, dict[str, float]]:
+    """Fit on the training presentations (all days pooled), score each day on the held-out ones.
+
+    ``save`` writes the coefficients to ``recommender/risk_model.json``, the product's model.
+    """
     started = time.perf_counter()
     data = build(oulad)
     build_seconds = time.perf_counter() - started

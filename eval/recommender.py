@@ -95,11 +95,12 @@ def evaluate(
             ][:K]
             popular = sorted(
                 (k for k in popularity if k[0] in lr.courses and k[1] not in state.done.get(k[0], set())),
-                key=lambda k: -popularity[k],
+                key=lambda k: (-popularity[k], k),
             )[:K]
             for method, ranked in (("recommender", ours), ("popularity", popular), ("course order", order)):
                 scores[f"{method}:ndcg"].append(_ndcg(ranked, target))
                 scores[f"{method}:recall"].append(float(target in ranked[:K]))
+                scores[f"{method}:hit1"].append(float(ranked[:1] == [target]))
                 if method == "recommender":
                     scores[f"{method}:violations"].append(float(bad))
                 else:
@@ -185,6 +186,7 @@ def at_scale(learners: int) -> dict[str, float]:
         png = digest.chart()
         one = time.perf_counter() - started
         store.add_team_manager("everyone", "test", "boss", NOW)
+        store.record_chat(store.learner_for("test", "boss"), "test", "dm-boss", True, NOW)
         adapter = FakeAdapter("test")
         deps = JobDeps(store, LearningChat(store, LearningLoop(store)), {"test": adapter})
         planned = len(plan_digests(deps, NOW))
@@ -205,13 +207,19 @@ def at_scale(learners: int) -> dict[str, float]:
         "sent": sent,
         "sent_again": again,
         "png_bytes": len(png),
-        "at_risk": len(digest.at_risk),
+        "at_risk": digest.at_risk_total,
         "active": digest.active,
     }
 
 
-def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int = 30_000) -> list[dict]:
-    """Evaluate on simulated and OULAD histories, time the 30,000-learner case, write the report."""
+def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int | None = None) -> list[dict]:
+    """Evaluate on simulated and OULAD histories, time the 30,000-learner case, write the report.
+
+    ``scale`` (learners for the timing; 0 skips it) defaults to 30,000, or 10 x ``learners`` below 3,000
+    (a quick run).
+    """
+    if scale is None:
+        scale = 30_000 if learners >= 3000 else 10 * learners
     results = [simulated(learners)]
     if oulad_folder is not None and oulad_folder.is_dir():
         results.append(oulad(oulad_folder))
@@ -219,7 +227,7 @@ def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int =
         console.print(f"[yellow]OULAD not found at {oulad_folder}; simulated histories only[/yellow]")
     timing = at_scale(scale) if scale else None
     table = Table(title=f"Next-lesson recommendations, last step held out (@{K})")
-    for column in ("histories", "learners", "method", "NDCG@5", "Recall@5", "violations"):
+    for column in ("histories", "learners", "method", "NDCG@5", "Recall@5", "Recall@1", "violations"):
         table.add_column(column, justify="right")
     lines = [
         "# Next-lesson recommendations",
@@ -228,8 +236,8 @@ def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int =
         "*Violations*: share of lists with a lesson whose prerequisites are not done, or from a course "
         "the learner may not see (a marked upsell without content is not one).",
         "",
-        "| histories | learners | method | NDCG@5 | Recall@5 | violations |",
-        "|---|---|---|---|---|---|",
+        "| histories | learners | method | NDCG@5 | Recall@5 | Recall@1 | violations |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in results:
         for method in ("recommender", "popularity", "course order"):
@@ -242,6 +250,7 @@ def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int =
                 label,
                 f"{r[method + ':ndcg']:.3f}",
                 f"{r[method + ':recall']:.3f}",
+                f"{r[method + ':hit1']:.3f}",
                 f"{r[method + ':violations']:.3f}",
             ]
             table.add_row(*cells)
@@ -256,17 +265,40 @@ def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int =
             "|---|---|",
             f"| fit the collaborative model (implicit ALS + transitions) | {timing['fit_s']:.2f} |",
             f"| build one team digest of every learner (risk for each, chart) | {timing['digest_s']:.2f} |",
-            f"| weekly digest job (plan, record, build, send) for that team's manager | {timing['job_s']:.2f} |",
+            f"| weekly digest job (plan, record, build, send) to the manager | {timing['job_s']:.2f} |",
             f"| (writing the synthetic store) | {timing['populate_s']:.1f} |",
             "",
             f"The job sent {timing['sent']} digest (a rerun sent {timing['sent_again']}); the chart is "
             f"{timing['png_bytes']:,} bytes; {timing['active']:,} learners active in the week, "
-            f"{timing['at_risk']} at risk listed.",
+            f"{timing['at_risk']:,} at risk (the digest names the 10 most at risk).",
         ]
         console.print(
             f"at {timing['learners']:,}: ALS fit {timing['fit_s']:.2f}s, digest {timing['digest_s']:.2f}s, "
             f"job {timing['job_s']:.2f}s"
         )
+    _chart(results, out / "recommender.png")
     path = write_report(out, "recommender.md", "\n".join(lines) + "\n")
     console.print(f"report: {path}")
     return results
+
+
+def _chart(results: list[dict], path: Path) -> None:
+    """NDCG@5 and Recall@1 per method, one group per set of histories."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    methods = ("recommender", "popularity", "course order")
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    for ax, metric, label in ((axes[0], "ndcg", "NDCG@5"), (axes[1], "hit1", "Recall@1")):
+        for m, method in enumerate(methods):
+            xs = [i + (m - 1) * 0.27 for i in range(len(results))]
+            ax.bar(xs, [r[f"{method}:{metric}"] for r in results], width=0.27, label=method)
+        ax.set_xticks(range(len(results)), [r["name"] for r in results])
+        ax.set_ylim(0, 1)
+        ax.set_title(label)
+    axes[0].legend(fontsize=8, loc="lower left")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

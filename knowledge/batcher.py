@@ -11,6 +11,7 @@ wait; a request beyond that is refused at once with :class:`BatcherFull` instead
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import queue
 import threading
@@ -236,12 +237,13 @@ class Batcher:
 
         self.batches.append(len(batch))
         device = self.model.device
+        config = copy.deepcopy(self.config)
+        config.max_new_tokens = max(r.max_new_tokens for r in batch)
         with torch.inference_mode():
             self.model.generate(
                 input_ids=ids.to(device),
                 attention_mask=mask.to(device),
-                generation_config=self.config,
-                max_new_tokens=max(r.max_new_tokens for r in batch),
+                generation_config=config,
                 streamer=RowStreamer(),
                 stopping_criteria=StoppingCriteriaList([RowsDone()]),
             )

@@ -125,12 +125,16 @@ class Ingestor:
 
         if changed:
             self._write_records(course, {lid: by_lesson[lid] for lid in changed}, versions, report, progress)
-        if changed or report.lessons_removed or not current:
+        committing = bool(changed or report.lessons_removed or not current)
+        if committing:
+            self._garbage_pending(course.course_id, True)
             self.catalog.commit_course(
                 self._course_row(course, report), self._lesson_rows(course, by_lesson, versions)
             )
-        # Also when nothing changed: a run killed after its commit left old records for this one to delete.
-        self.collect_garbage(course.course_id)
+        # Also when nothing changed, if a run was killed between its commit and its clean-up.
+        if committing or self._garbage_pending(course.course_id):
+            self.collect_garbage(course.course_id)
+            self._garbage_pending(course.course_id, False)
         report.seconds = time.perf_counter() - started
         return report
 
@@ -175,6 +179,19 @@ class Ingestor:
                 future.result()  # re-raise a failed write before anything is committed
         report.embed_seconds = time.perf_counter() - embed_started
         report.chunks_embedded = len(todo)
+
+    def _garbage_pending(self, course_id: str, pending: bool | None = None) -> bool:
+        """Read (or set) the mark that old records of the course may be left over from a commit.
+
+        A catalogue without a place for marks (a test double) always answers yes.
+        """
+        get, put = getattr(self.catalog, "get_setting", None), getattr(self.catalog, "set_setting", None)
+        if get is None or put is None:
+            return True
+        key = f"gc_pending:{course_id}"
+        if pending is not None:
+            put(key, "1" if pending else "")
+        return bool(get(key))
 
     def collect_garbage(self, course_id: str | None = None) -> int:
         """Delete records whose lesson version is no longer live (after a commit, or a crash)."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -57,10 +56,16 @@ class Digest:
     correct: int
     retention: float | None
     at_risk: list[MemberRow]
+    """The riskiest members (at most :data:`AT_RISK_SHOWN`), riskiest first."""
     unanswered: list[tuple[str, int]]
     weeks: list[tuple[date, int, int, float | None]]
     """(week start, active learners, lessons completed, quiz accuracy), oldest first."""
     rows: list[MemberRow] = field(default_factory=list)
+
+    @property
+    def at_risk_total(self) -> int:
+        """How many members are at risk (the digest names the riskiest)."""
+        return sum(1 for r in self.rows if r.risk >= AT_RISK)
 
     @property
     def accuracy(self) -> float | None:
@@ -91,7 +96,9 @@ class Digest:
             f"- Predicted retention: {retention}",
         ]
         if self.at_risk:
-            lines.append(f"At risk ({len(self.at_risk)} shown):")
+            total = self.at_risk_total
+            shown = f", the {len(self.at_risk)} most at risk shown" if total > len(self.at_risk) else ""
+            lines.append(f"At risk: {total} of {self.members}{shown}:")
             for row in self.at_risk:
                 why = "; ".join(row.reasons) or "several small signs"
                 lines.append(f"- {row.name} ({row.course}): {row.risk:.0%}, {why}")
@@ -171,7 +178,11 @@ def build_digest(
     course_titles = {c["course_id"]: c["title"] for c in store.courses()}
     events = store.bulk_rows("progress_events", "learner_id, course_id, kind, at", members)
     attempts = store.bulk_rows("quiz_attempts", "learner_id, course_id, correct, at", members)
-    cards = store.bulk_rows("review_cards", "learner_id, course_id, card, due", members)
+    cards = store.bulk_rows(  # SQLite reads the two card fields recall needs, not Python's json
+        "review_cards",
+        "learner_id, course_id, json_extract(card, '$.stability'), json_extract(card, '$.last_review'), due",
+        members,
+    )
     enrolled = store.bulk_rows("enrollments", "learner_id, course_id, enrolled_at", members)
     asked = store.bulk_rows("questions_log", "learner_id, question, grounded, created_at", members)
 
@@ -186,15 +197,16 @@ def build_digest(
         answers_by[(learner, course)].append((at, int(correct)))
     dues: dict[tuple[int, str], list[str]] = defaultdict(list)
     recalls = []
-    for learner, course, card, due in cards:
+    for learner, course, stability, last_review, due in cards:
         dues[(learner, course)].append(due)
-        value = recall(json.loads(card), now)
+        value = recall({"stability": stability, "last_review": last_review}, now)
         if value is not None:
             recalls.append(value)
 
     keys = [(learner, course, at) for learner, course, at in enrolled]
     snaps = [course_snapshot(answers_by[(lr, c)], dues[(lr, c)], last.get(lr), at, now) for lr, c, at in keys]
-    probabilities = model.predict(np.array([s.vector() for s in snaps])) if snaps else np.array([])
+    risks = model.explain_many(snaps)
+    probabilities = [r.probability for r in risks]
     riskiest: dict[int, tuple[float, int]] = {}
     for index, (learner, _, _) in enumerate(keys):
         if learner not in riskiest or probabilities[index] > riskiest[learner][0]:
@@ -235,7 +247,7 @@ def build_digest(
     for learner in members:
         probability, index = riskiest.get(learner, (0.0, -1))
         settled = index >= 0 and snaps[index].settled
-        reasons = model.explain(snaps[index]).reasons if settled and probability >= AT_RISK else []
+        reasons = risks[index].reasons if settled and probability >= AT_RISK else []
         rows.append(
             MemberRow(
                 learner_id=learner,

@@ -20,8 +20,9 @@ from recommender.risk import Risk, RiskModel, Snapshot
 
 RECENT_ANSWERS = 3
 """The latest answers that make "recent" scores (against the earlier ones: falling scores)."""
-OVERDUE_AFTER = timedelta(days=1)
-"""A review due longer ago than this counts as overdue (the OULAD analogue: a missed deadline)."""
+OVERDUE_AFTER = timedelta(days=3)
+"""A review due longer ago than this counts as overdue (the OULAD analogue: a missed deadline).
+A few days' slack: FSRS due times are soft, unlike an assessment deadline."""
 _SCHEDULER = scheduler_for(0.9)
 _DECAY, _FACTOR = _SCHEDULER._DECAY, _SCHEDULER._FACTOR  # retrievability needs only these two
 

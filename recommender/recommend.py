@@ -69,6 +69,8 @@ class LearnerState:
     """Closeness of each lesson to the learner's recent questions (0-1)."""
     asked: dict[Key, tuple[str, int]] = field(default_factory=dict)
     """Lesson -> (one of its keywords, how many recent questions used it)."""
+    topics: dict[Key, str] = field(default_factory=dict)
+    """Lesson -> one of its tags among the learner's interests (tags of what they finished or asked)."""
 
 
 @dataclass
@@ -181,9 +183,15 @@ def rank(
             word, count = state.asked.get(key, ("", 0))
             reason = f"you asked about {word} {_times(count)}" if count else "close to what you asked about"
             candidates[key].append((W_CONTENT * similarity, reason, "next"))
+        if key in state.topics and not state.asked.get(key):
+            candidates[key].append(
+                (0.3 * W_CONTENT, f"about {state.topics[key]}, one of your topics", "next")
+            )
     result = []
     for key, parts in candidates.items():
-        best = max(parts, key=lambda p: p[0])
+        # A personal reason (a weak prerequisite, other learners, your questions) says more than
+        # "next in the course": it is shown unless the course position clearly dominates.
+        best = max(parts, key=lambda p: p[0] * (0.5 if p[2] in ("continue", "start") else 1.0))
         kind = (
             "review"
             if any(k == "review" for _, _, k in parts)
@@ -270,6 +278,12 @@ class Recommender:
             k: (s.mastery, s.answers, s.correct) for k, s in profile.lessons.items() if s.mastery is not None
         }
         similarity, asked = self._question_match(profile, tags)
+        interests = set(profile.interests({k: t.keywords for k, t in tags.items()}))
+        topics = {
+            key: next(w for w in t.keywords if w in interests)
+            for key, t in tags.items()
+            if interests.intersection(t.keywords)
+        }
         return LearnerState(
             done=done,
             history=history,
@@ -279,6 +293,7 @@ class Recommender:
             visible=visible,
             similarity=similarity,
             asked=asked,
+            topics=topics,
         )
 
     def _question_match(

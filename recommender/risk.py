@@ -10,7 +10,7 @@ feature             OULAD (``python -m eval learner``)              Learnbot (:m
 ``last_score``      latest assessment score                         accuracy of the latest answers
 ``score_trend``     latest minus the mean of the earlier ones       recent accuracy minus earlier accuracy
 ``no_scores``       nothing submitted yet                           no quiz answers yet
-``missed_share``    due assessments not submitted                   review cards overdue by more than a day
+``missed_share``    due assessments not submitted                   reviews overdue by more than 3 days
 ``late_days``       mean days submitted after the deadline          mean days the overdue reviews are late
 ``silence_days``    days since the last submission                  days since the last activity
 ``tenure_days``     days since registration                         days since enrollment
@@ -44,6 +44,9 @@ FEATURES = (
 MODEL_PATH = Path(__file__).with_name("risk_model.json")
 AT_RISK = 0.5
 """Probability above which a learner is listed as at risk."""
+NEUTRAL_SCORE = 0.65
+"""Stands in for the mean score before the first one (about the average): having no scores yet says
+little by itself; ``no_scores`` and ``missed_share`` carry what it does say."""
 GRACE_DAYS = 14
 """No one is listed as at risk in their first two weeks in a course: OULAD snapshots start at day 30,
 so the model has not seen brand-new learners (who have no scores yet by nature)."""
@@ -73,7 +76,7 @@ class Snapshot:
     def vector(self) -> list[float]:
         """The feature vector in :data:`FEATURES` order (transforms included)."""
         no_scores = self.mean_score is None
-        mean = self.mean_score if self.mean_score is not None else 0.0
+        mean = self.mean_score if self.mean_score is not None else NEUTRAL_SCORE
         last = self.last_score if self.last_score is not None else mean
         trend = last - self.earlier_score if self.earlier_score is not None and not no_scores else 0.0
         missed_share = self.missed / self.due if self.due else 0.0
@@ -162,17 +165,26 @@ class RiskModel:
 
     def explain(self, snap: Snapshot, top: int = 3) -> Risk:
         """The probability for one snapshot and up to ``top`` reasons that push it up."""
-        x = np.array([snap.vector()])
-        probability = float(self.predict(x)[0])
-        parts = self.contributions(x)[0]
-        reasons: list[str] = []
-        for index in np.argsort(-parts):
-            if parts[index] <= 0.05 or len(reasons) >= top:
-                break
-            text = reason_text(FEATURES[int(index)], snap)
-            if text and text not in reasons:
-                reasons.append(text)
-        return Risk(probability, reasons, snap.settled)
+        return self.explain_many([snap], top)[0]
+
+    def explain_many(self, snaps: list[Snapshot], top: int = 3) -> list[Risk]:
+        """:meth:`explain` for many snapshots at once (one matrix product)."""
+        if not snaps:
+            return []
+        parts = self.contributions(np.array([s.vector() for s in snaps]))
+        probabilities = 1.0 / (1.0 + np.exp(-(parts.sum(axis=1) + self.intercept)))
+        order = np.argsort(-parts, axis=1)[:, : top + 2]
+        result = []
+        for row, snap in enumerate(snaps):
+            reasons: list[str] = []
+            for index in order[row]:
+                if parts[row, index] <= 0.05 or len(reasons) >= top:
+                    break
+                text = reason_text(FEATURES[int(index)], snap)
+                if text and text not in reasons:
+                    reasons.append(text)
+            result.append(Risk(float(probabilities[row]), reasons, snap.settled))
+        return result
 
     def to_dict(self) -> dict[str, object]:
         """JSON-ready coefficients."""

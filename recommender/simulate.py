@@ -161,7 +161,8 @@ def populate_store(store: Store, learners: int, now: datetime, team: str = "ever
         people.append({"id": n, "display_name": f"Learner {n}", "language": "en", "created_at": iso(at)})
         members.append({"team_id": team, "learner_id": n, "added_at": iso(at)})
         enrolled += [{"learner_id": n, "course_id": c, "enrolled_at": iso(at)} for c in sim.courses]
-        skill = rng.uniform(0.3, 0.95)
+        skill = rng.uniform(0.4, 0.95)
+        diligence = rng.random()  # the share of due reviews this learner keeps up with
         for course_id, lesson_id in sim.history:
             at += timedelta(days=rng.expovariate(1 / 3))
             if at >= now:
@@ -190,14 +191,17 @@ def populate_store(store: Store, learners: int, now: datetime, team: str = "ever
                 }
             )
             stability = rng.uniform(1, 20)
+            reviewed = at
+            if rng.random() < diligence:  # kept up: reviewed lately, due again after now
+                reviewed = max(at, now - timedelta(days=rng.uniform(0, stability / 2)))
             card = {
                 "card_id": n,
                 "state": 2,
                 "step": None,
                 "stability": stability,
                 "difficulty": 5.0,
-                "due": iso(at + timedelta(days=stability)),
-                "last_review": iso(at),
+                "due": iso(reviewed + timedelta(days=stability)),
+                "last_review": iso(reviewed),
             }
             cards.append(
                 {

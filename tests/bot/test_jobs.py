@@ -342,6 +342,7 @@ async def test_the_scheduler_keeps_its_jobs_in_the_sqlite_file_across_restarts(t
         "learnbot.progress_feedback",
         "learnbot.prune_old_rows",
         "learnbot.push_due_quizzes",
+        "learnbot.send_digests",
     ]
 
     def stored() -> list[str]:

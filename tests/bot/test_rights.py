@@ -245,3 +245,17 @@ def test_the_daily_job_prunes_old_questions_and_delivery_ids(testbot):
     deps.questions_retention_days = 0  # keep forever
     store.db.execute("update questions_log set created_at = ?", [old])
     assert asyncio.run(prune_old_rows(deps, now)) == 0 and store.questions()
+
+
+def test_the_console_saves_the_export_and_prints_its_path(testbot, tmp_path, monkeypatch):
+    from rich.console import Console
+
+    from adapters.console import ConsoleAdapter
+
+    monkeypatch.chdir(tmp_path)
+    console = Console(record=True, width=200)
+    adapter = ConsoleAdapter(testbot.app.bot, console=console, user="console-user")
+    [reply] = asyncio.run(adapter.say("/mydata"))
+    saved = tmp_path / reply.document.name
+    assert json.loads(saved.read_text())["identities"] == [{"platform": "console", "user_id": "console-user"}]
+    assert str(saved) in console.export_text()

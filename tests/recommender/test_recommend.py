@@ -1,0 +1,120 @@
+"""Recommender contract tests on designed data with a known answer, and /next in chat."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.store import LessonRow
+from bot.testing import TestBot
+from recommender.collaborative import Collaborative
+from recommender.recommend import Catalogue, LearnerState, rank, ready, violates
+from tests.conftest import SAMPLES
+
+NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+
+
+def lesson(course: str, lesson_id: str, position: int, prerequisites: list[str] | None = None) -> LessonRow:
+    return LessonRow(course, lesson_id, lesson_id.title(), position, "", [], 10, prerequisites or [], "v1", 1)
+
+
+@pytest.fixture
+def iot() -> Catalogue:
+    """Sensors -> (Actuators, MQTT) -> Cloud, plus a premium course nobody here may see."""
+    rows = [
+        lesson("iot", "sensors", 0),
+        lesson("iot", "actuators", 1, ["sensors"]),
+        lesson("iot", "mqtt", 2, ["sensors"]),
+        lesson("iot", "cloud", 3, ["actuators", "mqtt"]),
+    ]
+    courses = {
+        "iot": {"course_id": "iot", "title": "IoT", "premium": 0, "track": ""},
+        "pro": {"course_id": "pro", "title": "IoT Pro", "premium": 1, "track": "pro"},
+    }
+    return Catalogue(courses, {"iot": rows, "pro": [lesson("pro", "edge", 0)]})
+
+
+def state(done: set[str], **extra) -> LearnerState:
+    history = [("iot", lid) for lid in ("sensors", "actuators", "mqtt", "cloud") if lid in done]
+    return LearnerState(
+        done={"iot": done}, history=history, recent_course="iot", enrolled={"iot"}, visible={"iot"}, **extra
+    )
+
+
+def test_only_ready_lessons_of_visible_courses_and_the_upsell_is_marked(iot):
+    learner = state({"sensors"})
+    recs = rank(learner, iot, None, n=5)
+    lessons = [r.lesson_id for r in recs if not r.locked]
+    assert set(lessons) == {"actuators", "mqtt"}, "cloud needs actuators and mqtt; sensors is done"
+    assert not any(violates(iot, learner, r) for r in recs)
+    upsell = [r for r in recs if r.locked]
+    assert len(upsell) == 1 and upsell[0].lesson_id == "" and upsell[0].kind == "upsell"
+    assert "premium" in upsell[0].reason and upsell[0].course_id == "pro"
+
+
+def test_a_weak_prerequisite_comes_first_with_the_score_in_the_reason(iot):
+    learner = state({"sensors"}, mastery={("iot", "sensors"): (0.375, 3, 1)})
+    first = rank(learner, iot, None, n=3)[0]
+    assert (first.lesson_id, first.kind) == ("sensors", "review")
+    assert first.reason in (
+        "you scored 1/3 on Sensors, which Actuators builds on",
+        "you scored 1/3 on Sensors, which Mqtt builds on",
+    )
+    strong = state({"sensors"}, mastery={("iot", "sensors"): (0.9, 3, 3)})
+    assert all(r.kind != "review" for r in rank(strong, iot, None, n=3)), (
+        "a strong prerequisite is not reviewed"
+    )
+
+
+def test_the_current_course_continues_in_course_order(iot):
+    recs = rank(state(set()), iot, None, n=3)
+    assert recs[0].lesson_id == "sensors" and "the course you are on" in recs[0].reason
+
+
+def test_other_learners_next_step_and_questions_move_a_lesson_up(iot):
+    histories = {n: [("iot", "sensors"), ("iot", "mqtt")] for n in range(8)}
+    histories[99] = [("iot", "sensors"), ("iot", "actuators")]
+    collab = Collaborative.fit(histories)
+    assert not collab.uses_als, "too little data for ALS: popularity and transitions"
+    first = rank(state({"sensors"}), iot, collab, n=2)[0]
+    assert first.lesson_id == "mqtt" and first.reason == "most learners who finished Sensors took it next"
+
+    asked = state(
+        {"sensors"}, similarity={("iot", "actuators"): 0.9}, asked={("iot", "actuators"): ("servo", 2)}
+    )
+    top = rank(asked, iot, None, n=2)[0]
+    assert top.lesson_id == "actuators" and top.reason == "you asked about servo twice"
+
+
+def test_lesson_order_is_the_prerequisite_when_none_is_declared():
+    rows = [lesson("c", f"l{i}", i) for i in range(5)]
+    assert [r.lesson_id for r in ready(rows, set())] == ["l0"]
+    assert [r.lesson_id for r in ready(rows, {"l0", "l2"})] == ["l1", "l3"], (
+        "back to a skipped one, or one on"
+    )
+
+
+def test_next_in_chat_has_reasons_and_an_open_button_that_checks_readiness(tmp_path):
+    testbot = TestBot.build(tmp_path / "data").at(NOW)
+    testbot.ingest(SAMPLES / "security-basics")
+    assert "a course you have not begun" in testbot.say("/next").text
+    testbot.say("/enroll security-basics")
+    reply = testbot.say("/next")
+    assert reply.text.startswith(
+        "What to study next:\n1. Recognising phishing (Security Basics for Employees)"
+    )
+    assert "the course you are on" in reply.text
+    assert reply.buttons[0][0].data == "open:security-basics:phishing"
+    assert all("Passwords" not in b.label for row in reply.buttons for b in row), "passwords needs phishing"
+    opened = testbot.press(reply.buttons[0][0].data)
+    assert "Lesson 1 of 6" in opened.text and "Topics: " in opened.text
+    assert "builds on lessons you have not finished" in testbot.press("open:security-basics:mfa").text
+    assert "expired" in testbot.press("open:security-basics:nope").text
+
+
+def test_a_lesson_on_one_of_the_learners_topics_scores_higher(iot):
+    plain = {r.lesson_id: r.score for r in rank(state({"sensors"}), iot, None, n=5)}
+    keen = state({"sensors"}, topics={("iot", "mqtt"): "broker"})
+    scored = {r.lesson_id: r.score for r in rank(keen, iot, None, n=5)}
+    assert scored["mqtt"] > plain["mqtt"] and scored["actuators"] == plain["actuators"]
