@@ -70,10 +70,10 @@ def compare(
 ) -> dict[str, dict[str, float]]:
     """Answer every case with the plain and the tuned generator, alternating; summary per set-up."""
     setups = {
-        "before: float32, dynamic cache, no lookup": LocalGenerator(
+        "before: float32 throughout": LocalGenerator(
             model_path=model_dir, device="cpu", max_new_tokens=max_new_tokens, tuned=False
         ),
-        "after: tuned (see README)": LocalGenerator(
+        "after: bf16 prompt reading, float32 writing": LocalGenerator(
             model_path=model_dir, device="cpu", max_new_tokens=max_new_tokens
         ),
     }

@@ -19,6 +19,7 @@ the store.
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,7 @@ from recommender.profile import Profile, build_profile
 from recommender.risk import RiskModel
 from recommender.tags import ContentTags, LessonTags
 
+log = logging.getLogger(__name__)
 WEAK = 0.6
 """Mastery below which a finished prerequisite is suggested for review."""
 W_REVIEW, W_CONTINUE, W_COLLAB, W_CONTENT = 2.0, 1.0, 1.2, 0.8
@@ -246,10 +248,11 @@ class Recommender:
 
     def collaborative(self) -> Collaborative:
         """The collaborative signal, refitted hourly or when completions grew by 5%."""
-        events = self.store.done_events()
         cached = self._collab
-        if cached and time.monotonic() - cached[0] < REFIT_SECONDS and len(events) <= cached[1] * 1.05:
-            return cached[2]
+        if cached and time.monotonic() - cached[0] < REFIT_SECONDS:
+            if self.store.done_count() <= cached[1] * 1.05:
+                return cached[2]
+        events = self.store.done_events()
         histories: dict[int, list[Key]] = {}
         for learner, course, lesson, _ in events:
             histories.setdefault(learner, []).append((course, lesson))
@@ -312,7 +315,12 @@ class Recommender:
         similarity: dict[Key, float] = {}
         vectors = {k: t.vector for k, t in tags.items() if t.vector is not None}
         if self.embedder is not None and vectors:
-            query = np.asarray(self.embedder().embed_documents(questions), dtype=np.float32).mean(axis=0)
+            try:
+                embedded = np.asarray(self.embedder().embed_documents(questions), dtype=np.float32)
+            except Exception:
+                log.exception("could not embed the learner's questions")
+                return similarity, asked
+            query = embedded.mean(axis=0)
             query /= max(float(np.linalg.norm(query)), 1e-9)
             for key, vector in vectors.items():
                 if len(vector) == len(query):
@@ -323,7 +331,10 @@ class Recommender:
 
     def recommend(self, learner_id: int, n: int, now: datetime) -> list[Recommendation]:
         """The learner's next steps, best first, each with a reason."""
-        self.tags.ensure()
+        try:
+            self.tags.ensure()
+        except Exception:  # tags sharpen the ranking; without them it still stands (and pushes still go)
+            log.exception("could not compute lesson tags")
         tags = self.tags.tags()
         profile = build_profile(self.store, learner_id, now, self.model)
         state = self.state(profile, now, tags)

@@ -37,7 +37,7 @@ MIN_ANSWERS = 10
 DOC_CHARS = 2000
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9+#-]*[A-Za-z0-9+#]|[A-Za-z]")
 _CJK = re.compile(r"[\u4e00-\u9fff]")
-_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]+")
+_BREAK = re.compile(r"[.,;:!?()\[\]{}|\n]+|\s[-–—]\s")
 _SENTENCE = re.compile(r"[.!?。！？]+")
 _MARKUP = re.compile(r"```.*?```|`[^`]*`|!\[[^\]]*\]\([^)]*\)|\]\([^)]*\)|https?://\S+|<[^>]+>", re.S)
 STOP = frozenset(
@@ -149,31 +149,44 @@ def depths(lessons: Sequence[LessonRow]) -> dict[str, float]:
     return {lid: d / top for lid, d in depth.items()}
 
 
-def keywords(
-    embedder: Embedder, doc: str, counts: Counter[str], document_frequency: Mapping[str, int], lessons: int
-) -> tuple[list[str], np.ndarray]:
-    """The lesson's top keywords and its embedding (see the module docstring)."""
+def candidates(counts: Counter[str], document_frequency: Mapping[str, int], lessons: int) -> dict[str, float]:
+    """The lesson's :data:`CANDIDATES` best terms by TF-IDF within the course, with their TF-IDF."""
     tfidf = {
         term: (1 + math.log(n)) * math.log((1 + lessons) / (1 + document_frequency.get(term, 0))) + 1e-6
         for term, n in counts.items()
         if n >= 2 or " " not in term
     }
-    candidates = sorted(tfidf, key=lambda t: -tfidf[t])[:CANDIDATES]
-    vectors = np.asarray(embedder.embed_documents([doc, *candidates]), dtype=np.float32)
-    vectors /= np.maximum(np.linalg.norm(vectors, axis=1, keepdims=True), 1e-9)
-    if not candidates:
-        return [], vectors[0]
-    cosine = vectors[1:] @ vectors[0]
-    best = max(tfidf[t] for t in candidates)
-    score = {t: 0.6 * float(c) + 0.4 * tfidf[t] / best for t, c in zip(candidates, cosine, strict=True)}
+    return {t: tfidf[t] for t in sorted(tfidf, key=lambda t: -tfidf[t])[:CANDIDATES]}
+
+
+def choose(tfidf: Mapping[str, float], doc: np.ndarray, vectors: Mapping[str, np.ndarray]) -> list[str]:
+    """The top :data:`KEYWORDS`: closeness to the lesson (unit vectors) blended with TF-IDF."""
+    if not tfidf:
+        return []
+    best = max(tfidf.values())
+    score = {t: 0.6 * float(vectors[t] @ doc) + 0.4 * v / best for t, v in tfidf.items()}
     chosen: list[str] = []
-    for term in sorted(candidates, key=lambda t: -score[t]):
+    for term in sorted(tfidf, key=lambda t: -score[t]):
         if any(term in kept or kept in term for kept in chosen):
             continue
         chosen.append(term)
         if len(chosen) == KEYWORDS:
             break
-    return chosen, vectors[0]
+    return chosen
+
+
+def keywords(
+    embedder: Embedder, doc: str, counts: Counter[str], document_frequency: Mapping[str, int], lessons: int
+) -> tuple[list[str], np.ndarray]:
+    """One lesson's top keywords and its embedding (see the module docstring)."""
+    tfidf = candidates(counts, document_frequency, lessons)
+    doc_vector, *term_vectors = _unit(embedder.embed_documents([doc, *tfidf]))
+    return choose(tfidf, doc_vector, dict(zip(tfidf, term_vectors, strict=True))), doc_vector
+
+
+def _unit(vectors: object) -> np.ndarray:
+    array = np.asarray(vectors, dtype=np.float32)
+    return array / np.maximum(np.linalg.norm(array, axis=1, keepdims=True), 1e-9)
 
 
 class ContentTags:
@@ -222,18 +235,36 @@ class ContentTags:
         frequency: Counter[str] = Counter(term for c in counts.values() for term in c)
         depth = depths(lessons)
         embedder = self.embedder()
+        todo = [row for row in lessons if stored.get((course["course_id"], row.lesson_id)) != row.version]
+        best = {row.lesson_id: candidates(counts[row.lesson_id], frequency, len(lessons)) for row in todo}
+        # Long lesson texts and short terms are embedded apart (a batch is padded to its longest text),
+        # each once per course.
+        docs = (
+            _unit(
+                embedder.embed_documents(
+                    [
+                        f"{row.title}\n{' '.join(row.objectives)}\n{texts[row.lesson_id][:DOC_CHARS]}"
+                        for row in todo
+                    ]
+                )
+            )
+            if todo
+            else np.zeros((0, 1), dtype=np.float32)
+        )
+        terms_needed = sorted({t for found in best.values() for t in found})
+        term_vectors = (
+            dict(zip(terms_needed, _unit(embedder.embed_documents(terms_needed)), strict=True))
+            if terms_needed
+            else {}
+        )
         rows = []
-        for row in lessons:
-            if stored.get((course["course_id"], row.lesson_id)) == row.version:
-                continue
-            doc = f"{row.title}\n{' '.join(row.objectives)}\n{texts[row.lesson_id][:DOC_CHARS]}"
-            words, vector = keywords(embedder, doc, counts[row.lesson_id], frequency, len(lessons))
+        for row, vector in zip(todo, docs, strict=True):
             rows.append(
                 {
                     "course_id": course["course_id"],
                     "lesson_id": row.lesson_id,
                     "version": row.version,
-                    "keywords": words,
+                    "keywords": choose(best[row.lesson_id], vector, term_vectors),
                     "text_difficulty": round(
                         0.6 * depth[row.lesson_id] + 0.4 * text_difficulty(texts[row.lesson_id]), 4
                     ),

@@ -141,6 +141,10 @@ class TeamsStore(StoreBase):
             result.extend(tuple(r) for r in rows)
         return sorted(result, key=lambda r: r[3])
 
+    def done_count(self) -> int:
+        """How many ``done`` events there are (a cheap check of whether completions grew)."""
+        return int(self.db.execute("select count(*) from progress_events where kind = 'done'").fetchone()[0])
+
     def bulk_rows(self, table: str, columns: str, learner_ids: Sequence[int], where: str = "") -> list[tuple]:
         """``columns`` of ``table`` for many learners at once (``where`` adds a condition)."""
         if table not in {"quiz_attempts", "review_cards", "progress_events", "enrollments", "questions_log"}:

@@ -155,3 +155,21 @@ def test_local_generator_batches_concurrent_answers_on_request(tiny):
     assert sum(generator.batcher.batches) == 3 and max(generator.batcher.batches) >= 2
     assert "".join(generator.stream("Which port?", MQTT, [], "en"))
     generator.batcher.close()
+
+
+def test_prompts_are_read_in_bf16_and_tokens_written_in_float32(tiny):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    from knowledge.local_llm import prefill_in_bf16
+
+    model = AutoModelForCausalLM.from_pretrained(tiny[0]).eval()
+    prefill_in_bf16(model)
+    ids = torch.tensor([tiny[1](PROMPTS[1]).input_ids])
+    with torch.inference_mode():
+        assert model(input_ids=ids).logits.dtype == torch.bfloat16  # the prompt: autocast
+        assert model(input_ids=ids[:, :1]).logits.dtype == torch.float32  # one new token: float32
+        out = model.generate(
+            input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config(tiny[1])
+        )
+    assert out.shape[1] == ids.shape[1] + 12 and next(model.parameters()).dtype == torch.float32
