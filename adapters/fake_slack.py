@@ -7,7 +7,8 @@ bot token (anything else gets Slack's sign-in page, as the real one does), and s
 Socket Mode (``apps.connections.open`` plus a WebSocket) to push envelopes.
 
 The request builders make what Slack sends to the app: an Events API envelope, a slash command form,
-a ``block_actions`` payload, each signed ``v0`` with HMAC-SHA256 like ``slack_sdk.signature``.
+a ``block_actions`` payload, each signed ``v0`` with HMAC-SHA256 like ``slack_sdk.signature``. They
+live in :mod:`adapters.fake_slack_requests` and are importable from here too.
 
 Example:
     >>> async with FakeSlack() as slack:
@@ -18,35 +19,74 @@ Example:
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-import itertools
 import json
+import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import parse_qsl
 
 import aiohttp
 from aiohttp import web
 
+from adapters import fake_slack_requests as _requests
+from adapters.fake_common import FakeServer
+from adapters.fake_slack_requests import (
+    BOT_ID,
+    BOT_USER,
+    SIGNING_SECRET,
+    TEAM,
+    SlackRequest,
+    action_payload,
+    action_request,
+    command_request,
+    dm,
+    envelope,
+    event_request,
+    file_shared,
+    mention,
+    post,
+    signature,
+    signed,
+)
+
+__all__ = [
+    "APP_TOKEN",
+    "BOT_ID",
+    "BOT_TOKEN",
+    "BOT_USER",
+    "SIGNING_SECRET",
+    "TEAM",
+    "Call",
+    "FakeSlack",
+    "SlackRequest",
+    "action_payload",
+    "action_request",
+    "command_request",
+    "dm",
+    "envelope",
+    "event_request",
+    "file_shared",
+    "mention",
+    "post",
+    "signature",
+    "signed",
+]
+
 BOT_TOKEN = "xoxb-1-test-token-not-a-secret"
 APP_TOKEN = "xapp-1-test-token-not-a-secret"
-SIGNING_SECRET = "test-signing-secret-not-a-secret"
-TEAM = "T0TEAM"
-BOT_USER = "U0LEARNBOT"
-BOT_ID = "B0LEARNBOT"
 SIGN_IN_PAGE = "<!DOCTYPE html><html><body>Sign in to Slack</body></html>"
 
-_ids = itertools.count(1)
+_CONVERSATION_ID = re.compile(r"^[CGD][A-Z0-9]{4,}$")
 
 
-def _next_id(prefix: str) -> str:
-    return f"{prefix}{next(_ids):06d}"
+def _dm_of(user: str) -> str:
+    """The fake's id for the bot's DM with a user: ``U0ANN`` talks to the bot in ``D0ANN``."""
+    return "D" + user[1:]
 
 
-def _ts() -> str:
-    return f"{int(time.time())}.{next(_ids):06d}"
+class _ApiError(Exception):
+    """A Web API method's error code, answered as ``{"ok": false, "error": code}``."""
 
 
 @dataclass
@@ -59,30 +99,21 @@ class Call:
     body: bytes = b""
 
 
-@dataclass
-class SlackRequest:
-    """An HTTP request as Slack would send it to the app: raw body and headers."""
-
-    body: str
-    headers: dict[str, str] = field(default_factory=dict)
-
-
-class FakeSlack:
+class FakeSlack(FakeServer[Call]):
     """An aiohttp app on 127.0.0.1 answering Slack Web API calls for one bot token."""
 
     def __init__(self, bot_token: str = BOT_TOKEN, app_token: str = APP_TOKEN) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
-        self.calls: list[Call] = []
         self.files: dict[str, dict[str, Any]] = {}
         self.contents: dict[str, bytes] = {}
         self.uploads: dict[str, bytes] = {}
         self.downloads: list[str] = []  # the Authorization header of each file download
         self.failures: dict[str, str] = {}  # method -> error for its next call
         self.socket_acks: list[dict[str, Any]] = []
+        self.opened: list[str] = []  # users whose DM conversations.open opened, in order
         self._sockets: list[web.WebSocketResponse] = []
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def root(self) -> str:
@@ -100,7 +131,7 @@ class FakeSlack:
 
     def add_file(self, name: str, content: bytes, user: str = "U0ADMIN") -> dict[str, Any]:
         """Register a file someone shared; returns Slack's file object for events and ``files.info``."""
-        file_id = _next_id("F")
+        file_id = _requests.next_id("F")
         info = {
             "id": file_id,
             "name": name,
@@ -115,20 +146,6 @@ class FakeSlack:
         self.contents[file_id] = content
         return info
 
-    def calls_to(self, method: str) -> list[Call]:
-        """The recorded calls of one method, in order."""
-        return [c for c in self.calls if c.method == method]
-
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
-        """Wait until ``method`` was called at least ``count`` times; return those calls."""
-        deadline = time.monotonic() + timeout
-        while len(self.calls_to(method)) < count:
-            if time.monotonic() > deadline:
-                seen = [c.method for c in self.calls]
-                raise AssertionError(f"{method} called {len(self.calls_to(method))}x, not {count}: {seen}")
-            await asyncio.sleep(0.01)
-        return self.calls_to(method)
-
     async def push_envelope(self, envelope: dict[str, Any], timeout: float = 10.0) -> None:
         """Send a Socket Mode envelope over the app's WebSocket (waits for it to connect)."""
         deadline = time.monotonic() + timeout
@@ -138,24 +155,18 @@ class FakeSlack:
             await asyncio.sleep(0.01)
         await self._sockets[-1].send_json(envelope)
 
-    async def __aenter__(self) -> FakeSlack:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
+        """The Web API, the upload and private-file URLs, and the Socket Mode WebSocket."""
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/upload/v1/{file_id}", self._upload)
         app.router.add_get("/files-pri/{team_file}/{rest:.+}", self._download)
         app.router.add_get("/socket", self._socket)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = self._runner.addresses[0][1]
-        return self
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def close(self) -> None:
+        """Close the app's Socket Mode connections, then stop serving."""
         for ws in self._sockets:
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
+        await super().close()
 
     # -- HTTP ------------------------------------------------------------------------------
 
@@ -177,7 +188,10 @@ class FakeSlack:
         handler = getattr(self, "_" + method.replace(".", "_"), None)
         if handler is None:
             return web.json_response({"ok": False, "error": "unknown_method"})
-        return web.json_response({"ok": True, **handler(params)})
+        try:
+            return web.json_response({"ok": True, **handler(params)})
+        except _ApiError as error:
+            return web.json_response({"ok": False, "error": str(error)})
 
     async def _upload(self, request: web.Request) -> web.Response:
         self.uploads[request.match_info["file_id"]] = data = await request.read()
@@ -216,7 +230,7 @@ class FakeSlack:
 
     def _channel(self, params: dict[str, Any]) -> str:
         channel = str(params.get("channel") or params.get("channel_id") or "")
-        return "D" + channel[1:] if channel.startswith("U") else channel  # a user id means their DM
+        return _dm_of(channel) if channel.startswith(("U", "W")) else channel  # a user id means their DM
 
     def _message(self, params: dict[str, Any], ts: str) -> dict[str, Any]:
         message = {
@@ -232,7 +246,7 @@ class FakeSlack:
         return message
 
     def _chat_postMessage(self, params: dict[str, Any]) -> dict[str, Any]:
-        ts = _ts()
+        ts = _requests.ts()
         return {"channel": self._channel(params), "ts": ts, "message": self._message(params, ts)}
 
     def _chat_update(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -248,14 +262,18 @@ class FakeSlack:
         return {"channel": self._channel(params), "ts": params.get("ts")}
 
     def _chat_postEphemeral(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"message_ts": _ts()}
+        return {"message_ts": _requests.ts()}
 
     def _files_getUploadURLExternal(self, params: dict[str, Any]) -> dict[str, Any]:
-        file_id = _next_id("F")
+        file_id = _requests.next_id("F")
         self.files[file_id] = {"id": file_id, "name": params.get("filename"), "size": int(params["length"])}
         return {"upload_url": f"{self.root}/upload/v1/{file_id}", "file_id": file_id}
 
     def _files_completeUploadExternal(self, params: dict[str, Any]) -> dict[str, Any]:
+        channel = str(params.get("channel_id") or "")
+        if channel and not _CONVERSATION_ID.match(channel):
+            # Slack validates channel_id as a conversation id: a user id is refused, not a DM
+            raise _ApiError("invalid_arguments")
         files = json.loads(params["files"])
         return {"files": [{**self.files.get(f["id"], {}), **f} for f in files]}
 
@@ -277,163 +295,22 @@ class FakeSlack:
             }
         }
 
+    def _conversations_open(self, params: dict[str, Any]) -> dict[str, Any]:
+        users = [u for u in str(params.get("users") or "").split(",") if u]
+        if len(users) != 1:
+            raise _ApiError(
+                "users_list_not_supplied" if not users else "method_not_supported_for_channel_type"
+            )
+        channel = _dm_of(users[0])
+        self.opened.append(users[0])
+        return {
+            "no_op": False,
+            "already_open": False,
+            "channel": {"id": channel, "is_im": True, "user": users[0]},
+        }
+
     def _views_open(self, params: dict[str, Any]) -> dict[str, Any]:
-        return {"view": {"id": _next_id("V"), **(params.get("view") or {})}}
+        return {"view": {"id": _requests.next_id("V"), **(params.get("view") or {})}}
 
     def _apps_connections_open(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"url": f"ws://127.0.0.1:{self.port}/socket"}
-
-
-# -- what Slack sends to the app -------------------------------------------------------------
-
-
-def signature(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
-    """Slack's ``v0`` request signature: HMAC-SHA256 of ``v0:{timestamp}:{body}``."""
-    digest = hmac.new(secret.encode(), f"v0:{timestamp}:{body}".encode(), hashlib.sha256).hexdigest()
-    return f"v0={digest}"
-
-
-def signed(
-    body: str,
-    content_type: str,
-    *,
-    secret: str = SIGNING_SECRET,
-    timestamp: int | None = None,
-    retry_num: int | None = None,
-) -> SlackRequest:
-    """Headers Slack sends with ``body``; ``timestamp`` defaults to now."""
-    ts = str(int(time.time()) if timestamp is None else timestamp)
-    headers = {
-        "Content-Type": content_type,
-        "X-Slack-Request-Timestamp": ts,
-        "X-Slack-Signature": signature(body, ts, secret),
-    }
-    if retry_num is not None:
-        headers["X-Slack-Retry-Num"] = str(retry_num)
-        headers["X-Slack-Retry-Reason"] = "http_timeout"
-    return SlackRequest(body, headers)
-
-
-def envelope(event: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
-    """The Events API ``event_callback`` wrapper around one event."""
-    return {
-        "token": "verification-token-unused",
-        "team_id": TEAM,
-        "api_app_id": "A0LEARNBOT",
-        "event": event,
-        "type": "event_callback",
-        "event_id": event_id or _next_id("Ev"),
-        "event_time": int(time.time()),
-        "authorizations": [{"enterprise_id": None, "team_id": TEAM, "user_id": BOT_USER, "is_bot": True}],
-    }
-
-
-def event_request(event: dict[str, Any], event_id: str | None = None, **signing: Any) -> SlackRequest:
-    """A signed Events API request carrying ``event``."""
-    return signed(json.dumps(envelope(event, event_id)), "application/json", **signing)
-
-
-def dm(user: str, text: str, channel: str = "D0LEARNER", **fields: Any) -> dict[str, Any]:
-    """A ``message`` event in the learner's DM with the bot."""
-    return {
-        "type": "message",
-        "channel_type": "im",
-        "channel": channel,
-        "user": user,
-        "text": text,
-        "ts": _ts(),
-        "team": TEAM,
-        **fields,
-    }
-
-
-def mention(user: str, text: str, channel: str = "C0GENERAL", **fields: Any) -> dict[str, Any]:
-    """An ``app_mention`` event: ``<@bot> text`` in a channel."""
-    return {
-        "type": "app_mention",
-        "channel": channel,
-        "user": user,
-        "text": f"<@{BOT_USER}> {text}",
-        "ts": _ts(),
-        "team": TEAM,
-        **fields,
-    }
-
-
-def file_shared(user: str, file: dict[str, Any], channel: str = "D0LEARNER") -> dict[str, Any]:
-    """A ``file_shared`` event (Slack sends only the file id; the app asks ``files.info``)."""
-    return {
-        "type": "file_shared",
-        "channel_id": channel,
-        "file_id": file["id"],
-        "user_id": user,
-        "file": {"id": file["id"]},
-        "event_ts": _ts(),
-    }
-
-
-def command_request(text: str, user: str, channel: str = "D0LEARNER", **signing: Any) -> SlackRequest:
-    """A signed ``/learn`` slash command (a form post)."""
-    form = {
-        "token": "verification-token-unused",
-        "team_id": TEAM,
-        "team_domain": "fake",
-        "channel_id": channel,
-        "channel_name": "directmessage" if channel.startswith("D") else "general",
-        "user_id": user,
-        "user_name": f"learner-{user.lower()}",
-        "command": "/learn",
-        "text": text,
-        "api_app_id": "A0LEARNBOT",
-        "response_url": "http://127.0.0.1:1/commands/unused",
-        "trigger_id": _next_id("trigger."),
-    }
-    return signed(urlencode(form), "application/x-www-form-urlencoded", **signing)
-
-
-def action_payload(
-    user: str, action_id: str, value: str, channel: str, message_ts: str, thread_ts: str | None = None
-) -> dict[str, Any]:
-    """A ``block_actions`` payload for a button press under the bot's message."""
-    message = {"type": "message", "user": BOT_USER, "bot_id": BOT_ID, "ts": message_ts, "text": "an answer"}
-    if thread_ts:
-        message["thread_ts"] = thread_ts
-    return {
-        "type": "block_actions",
-        "team": {"id": TEAM, "domain": "fake"},
-        "user": {"id": user, "username": f"learner-{user.lower()}", "team_id": TEAM},
-        "api_app_id": "A0LEARNBOT",
-        "token": "verification-token-unused",
-        "container": {
-            "type": "message",
-            "message_ts": message_ts,
-            "channel_id": channel,
-            "is_ephemeral": False,
-        },
-        "trigger_id": _next_id("trigger."),
-        "channel": {"id": channel, "name": "directmessage"},
-        "message": message,
-        "response_url": "http://127.0.0.1:1/actions/unused",
-        "actions": [
-            {
-                "type": "button",
-                "action_id": action_id,
-                "block_id": "learnbot_row_0",
-                "value": value,
-                "text": {"type": "plain_text", "text": "Helpful"},
-                "action_ts": _ts(),
-            }
-        ],
-    }
-
-
-def action_request(payload: dict[str, Any], **signing: Any) -> SlackRequest:
-    """A signed interactivity request: ``payload=<json>`` as a form post."""
-    return signed(urlencode({"payload": json.dumps(payload)}), "application/x-www-form-urlencoded", **signing)
-
-
-async def post(url: str, request: SlackRequest) -> tuple[int, str, dict[str, str]]:
-    """Send a request to the app; returns status, body text and headers."""
-    async with aiohttp.ClientSession() as session:
-        async with session.post(url, data=request.body.encode(), headers=request.headers) as response:
-            return response.status, await response.text(), dict(response.headers)

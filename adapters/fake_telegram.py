@@ -22,6 +22,8 @@ from typing import Any
 
 from aiohttp import web
 
+from adapters.fake_common import FakeServer
+
 TOKEN = "123456:TEST-token-not-a-secret"
 BOT_USER = {
     "id": 123456,
@@ -196,19 +198,17 @@ class Call:
     at: float = field(default_factory=time.monotonic)  # when the call arrived (for load measurements)
 
 
-class FakeTelegram:
+class FakeTelegram(FakeServer[Call]):
     """An aiohttp app on 127.0.0.1 (random port) answering Bot API calls for one bot token."""
 
     def __init__(self, token: str = TOKEN) -> None:
+        super().__init__()
         self.token = token
         self.updates: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.calls: list[Call] = []
         self.files: dict[str, tuple[str, bytes]] = {}  # file_id -> (file_path, content)
         self._pending: list[dict[str, Any]] = []
         self.charges: dict[str, dict[str, Any]] = {}
         """Stars charges paid through pushed updates, by charge id: ``user_id``, ``refunded``."""
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def root(self) -> str:
@@ -229,34 +229,10 @@ class FakeTelegram:
         """Make a file downloadable through ``getFile``."""
         self.files[file_id] = (file_path or f"documents/{file_id}", content)
 
-    def calls_to(self, method: str) -> list[Call]:
-        """The recorded calls of one method, in order."""
-        return [c for c in self.calls if c.method == method]
-
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[Call]:
-        """Wait until ``method`` was called at least ``count`` times; return those calls."""
-        deadline = time.monotonic() + timeout
-        while len(self.calls_to(method)) < count:
-            if time.monotonic() > deadline:
-                seen = [c.method for c in self.calls]
-                raise AssertionError(f"{method} called {len(self.calls_to(method))}x, not {count}: {seen}")
-            await asyncio.sleep(0.01)
-        return self.calls_to(method)
-
-    async def __aenter__(self) -> FakeTelegram:
-        app = web.Application()
+    def routes(self, app: web.Application) -> None:
+        """The Bot API methods and the file download route."""
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
 
     # -- HTTP ------------------------------------------------------------------------------
 

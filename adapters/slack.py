@@ -2,8 +2,8 @@
 
 Handlers only translate: a DM, an @mention, ``/learn``, a button press or a shared file becomes an
 :class:`IncomingMessage` for ``Bot.handle()``; the replies are rendered as Block Kit
-(:mod:`adapters.slack_render`). Every path acknowledges Slack first, then posts "Looking it up…" and
-replaces it with the answer.
+(:mod:`adapters.slack_render`); reading Slack's payloads is :mod:`adapters.slack_events`. Every
+path acknowledges Slack first, then posts "Looking it up…" and replaces it with the answer.
 
 Example:
     >>> adapter = SlackAdapter.from_env(app.bot)  # SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, ...
@@ -17,7 +17,6 @@ import contextlib
 import logging
 import os
 import re
-from collections import OrderedDict
 from collections.abc import Coroutine, Mapping
 from functools import partial
 from typing import Any
@@ -33,9 +32,22 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack_events import (
+    HANDLED_SUBTYPES,
+    SUBCOMMANDS,
+    USER_ID,
+    Recent,
+    bot_users,
+    command_text,
+    delivery_key,
+    plain_text,
+    team_of,
+)
 from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholder
 from bot.core import Bot
 from bot.messages import FileRef, IncomingMessage, Reply
+
+__all__ = ["SUBCOMMANDS", "Recent", "SlackAdapter", "command_text", "from_env", "plain_text"]
 
 log = logging.getLogger(__name__)
 
@@ -46,80 +58,6 @@ LOOKING_IT_UP = "Looking it up…"
 READING_FILE = "Reading your file…"
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 IN_DM = "I'll answer you in a direct message."
-# `/learn <word> …` words that mean a command; anything else after /learn is a question
-SUBCOMMANDS = frozenset({"ask", "help", "courses", "link", "next", "quiz", "progress", "start"})
-HANDLED_SUBTYPES = (None, "file_share", "thread_broadcast")
-
-_LEADING_MENTIONS = re.compile(r"^(?:\s*<@[UW][A-Z0-9]+(?:\|[^>]*)?>)+\s*")
-_ANGLE = re.compile(r"<([^<>]*)>")
-
-
-def plain_text(slack_text: str) -> str:
-    """What a person typed, from Slack's encoded message text (mentions, links, ``&amp;``)."""
-
-    def unwrap(match: re.Match[str]) -> str:
-        target, _, label = match.group(1).partition("|")
-        if target.startswith(("@", "#")):
-            return (target[0] + label) if label else target
-        if target.startswith("!"):
-            return "@" + (label or target[1:].split("^")[0])
-        return label or target
-
-    text = _ANGLE.sub(unwrap, _LEADING_MENTIONS.sub("", slack_text or ""))
-    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&").strip()
-
-
-def command_text(text: str, commands: Mapping[str, Any]) -> str:
-    """``/learn X rest`` as the core's ``/X rest``; ``/learn <free text>`` as the question itself."""
-    word, _, rest = text.strip().partition(" ")
-    name = word.lower()
-    if not name:
-        return "/help"
-    if name == "ask" and "ask" not in commands:
-        return rest.strip()
-    if name in SUBCOMMANDS or name in commands:
-        return f"/{name} {rest.strip()}".strip()
-    return text.strip()
-
-
-class Recent:
-    """A bounded, ordered record of keys seen lately, with optional values (an LRU)."""
-
-    def __init__(self, size: int = 2048) -> None:
-        self.size = size
-        self._items: OrderedDict[str, Any] = OrderedDict()
-
-    def add(self, key: str, value: Any = True) -> bool:
-        """Remember ``key``; False if it was already there."""
-        if key in self._items:
-            self._items.move_to_end(key)
-            return False
-        self._items[key] = value
-        if len(self._items) > self.size:
-            self._items.popitem(last=False)
-        return True
-
-    def get(self, key: str) -> Any:
-        """The value stored with ``key``, or None."""
-        return self._items.get(key)
-
-
-def _delivery_key(body: Mapping[str, Any]) -> str:
-    if body.get("event_id"):
-        return str(body["event_id"])
-    if body.get("trigger_id"):
-        return f"{body.get('type') or 'command'}:{body['trigger_id']}"
-    return ""
-
-
-def _team(body: Mapping[str, Any]) -> str:
-    """The workspace the request came from (an organisation grant to it entitles its members)."""
-    team = body.get("team_id") or body.get("team") or (body.get("user") or {}).get("team_id") or ""
-    return str(team.get("id", "") if isinstance(team, Mapping) else team)
-
-
-def _bot_users(body: Mapping[str, Any]) -> set[str]:
-    return {a.get("user_id", "") for a in body.get("authorizations") or [] if a.get("is_bot")}
 
 
 class SlackAdapter:
@@ -158,6 +96,7 @@ class SlackAdapter:
         self._app_token = app_token
         self._seen = Recent()
         self._profiles = Recent(1024)
+        self._dms = Recent(4096)
         self._tasks: set[asyncio.Task[None]] = set()
         self.health: Any = None
         """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the Events API server adds."""
@@ -253,8 +192,32 @@ class SlackAdapter:
             self.client.session = None
 
     async def send(self, chat_id: str, reply: Reply) -> None:
-        """Post a reply to a channel, or to a user id (their DM with the bot)."""
+        """Post a reply to a channel, or to a user id (their DM with the bot, opened if need be)."""
+        if USER_ID.match(chat_id):
+            chat_id = await self.dm_channel(chat_id)
         await deliver(self.client, Where(chat_id), [reply])
+
+    async def dm_channel(self, user_id: str) -> str:
+        """The id of the bot's DM with a user, opened (``conversations.open``) if they never wrote.
+
+        File uploads and message edits need the conversation id, not the user id; the answer is
+        remembered, so a user costs one call per process.
+        """
+        channel = self._dms.get(user_id)
+        if channel is None:
+            try:
+                opened = await self.client.conversations_open(users=user_id)
+            except SlackApiError as error:  # e.g. an install from before the app asked for im:write
+                log.warning(
+                    "conversations.open failed for %s (%s; does the app have im:write?); "
+                    "posting to the user id instead",
+                    user_id,
+                    error.response.get("error"),
+                )
+                return user_id  # chat.postMessage takes it; deliver() goes on in the DM it answers with
+            channel = str(opened["channel"]["id"])
+            self._dms.add(user_id, channel)
+        return channel
 
     # -- bolt plumbing -----------------------------------------------------------------------------
 
@@ -264,7 +227,7 @@ class SlackAdapter:
 
     async def _once(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Acknowledge a retry or duplicate of a delivery already seen, without handling it again."""
-        key = _delivery_key(body)
+        key = delivery_key(body)
         if key and not self._seen.add(key):
             log.info("Slack delivered %s again; acknowledged, not handled twice", key)
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
@@ -278,7 +241,7 @@ class SlackAdapter:
     # -- listeners: translate, then hand over --------------------------------------------------------
 
     async def _on_message(self, body: dict[str, Any], event: dict[str, Any]) -> None:
-        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("user") in _bot_users(body):
+        if event.get("channel_type") != "im" or event.get("bot_id") or event.get("user") in bot_users(body):
             return
         if not event.get("channel"):
             return  # malformed: nowhere to answer
@@ -293,7 +256,7 @@ class SlackAdapter:
             "message_id": event.get("ts", ""),
             "text": plain_text(event.get("text", "")),
             "delivery_id": body.get("event_id", ""),
-            "team_id": _team(body),
+            "team_id": team_of(body),
         }
         files = event.get("files") or []
         for f in files:
@@ -314,20 +277,20 @@ class SlackAdapter:
             "message_id": event.get("ts") or "",
             "text": plain_text(event.get("text", "")),
             "delivery_id": body.get("event_id", ""),
-            "team_id": _team(body),
+            "team_id": team_of(body),
             "direct": False,
         }
         self._spawn(self._converse(Where(channel, thread), fields, LOOKING_IT_UP))
 
     async def _on_file_shared(self, body: dict[str, Any], event: dict[str, Any]) -> None:
         channel, user = event.get("channel_id") or "", event.get("user_id") or ""
-        if not channel.startswith("D") or not user or user in _bot_users(body) or not event.get("file_id"):
+        if not channel.startswith("D") or not user or user in bot_users(body) or not event.get("file_id"):
             return  # only files sent to the bot itself are admin uploads
         fields = {
             "user_id": user,
             "chat_id": channel,
             "delivery_id": body.get("event_id", ""),
-            "team_id": _team(body),
+            "team_id": team_of(body),
         }
         self._take_file(Where(channel), fields, event["file_id"], None)
 
@@ -347,7 +310,7 @@ class SlackAdapter:
             "display_name": body.get("user_name", ""),
             "text": command_text(body.get("text") or "", self.bot.commands),
             "delivery_id": f"command:{body.get('trigger_id', '')}",
-            "team_id": _team(body),
+            "team_id": team_of(body),
         }
         self._spawn(self._converse(where, fields, LOOKING_IT_UP))
 
@@ -366,7 +329,7 @@ class SlackAdapter:
             "message_id": message.get("ts", ""),
             "callback_data": action["value"],
             "delivery_id": f"action:{body.get('trigger_id') or action.get('action_ts', '')}",
-            "team_id": _team(body),
+            "team_id": team_of(body),
             "direct": not channel or channel.startswith("D"),
         }
         # in a shared channel, what a button press answers is for the presser only

@@ -4,6 +4,9 @@ Every update (command, text, button press, document) becomes an :class:`Incoming
 :meth:`Bot.handle`; each :class:`Reply` comes back as HTML messages with an inline keyboard
 (see :mod:`adapters.telegram_render`). Nothing here knows about courses or learners.
 
+Replies go out through :mod:`adapters.telegram_send`; the token and webhook secret are kept out
+of the logs by :mod:`adapters.telegram_redact`.
+
 Long polling by default; webhook mode when a webhook URL is set, in which case PTB's webhook
 server refuses (403) any request without the secret token header. Outgoing calls go through
 PTB's ``AIORateLimiter`` so the bot keeps to Telegram's flood limits.
@@ -23,14 +26,13 @@ import os
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager, suppress
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-from telegram import BotCommand, Document, LinkPreviewOptions, Update
-from telegram.constants import ChatAction, ChatType, ParseMode
-from telegram.error import BadRequest, TelegramError
+from telegram import BotCommand, Document, Update
+from telegram.constants import ChatType
+from telegram.error import TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -43,10 +45,13 @@ from telegram.ext import (
     filters,
 )
 
-from adapters.telegram_payments import answer_pre_checkout, payment_message, send_invoice
-from adapters.telegram_render import CAPTION_LIMIT, TelegramMessage, keyboard, plain_text, render, utf16_len
+from adapters.telegram_payments import answer_pre_checkout, payment_message
+from adapters.telegram_redact import redact_in_logs
+from adapters.telegram_send import TYPING_AFTER_S, chat_id_of, deliver, typing
 from bot.core import COMMANDS, Bot
 from bot.messages import FileRef, IncomingMessage, Reply
+
+__all__ = ["APOLOGY", "COMMANDS_ZH", "PLATFORM", "TYPING_AFTER_S", "TelegramAdapter"]
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -66,10 +71,8 @@ COMMANDS_ZH = {
 }
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 RECENT_UPDATES = 2048  # update ids remembered in memory; the core's store is the durable check
-TYPING_AFTER_S = 1.0  # show "typing…" only for replies slower than this
 DOWNLOAD_TIMEOUT_S = 120.0
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
-_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
 _CONVERSATION = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL & ~filters.SUCCESSFUL_PAYMENT
 
 
@@ -112,7 +115,7 @@ class TelegramAdapter:
                 "webhook mode needs LEARNBOT_TELEGRAM_WEBHOOK_SECRET "
                 "(1-256 characters: letters, digits, _ and -)"
             )
-        _redact_in_logs(token, webhook_secret)
+        redact_in_logs(token, webhook_secret)
         self.bot = bot
         self.api_root = _api_root(api_url)
         self.webhook_url = webhook_url
@@ -197,7 +200,7 @@ class TelegramAdapter:
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Deliver a reply to a chat (for pushes such as due quizzes and digests)."""
-        await self._deliver(_chat(chat_id), reply)
+        await deliver(self.application.bot, chat_id_of(chat_id), reply)
 
     async def set_commands(self) -> None:
         """The command menu, in English (the default) and Chinese."""
@@ -298,145 +301,26 @@ class TelegramAdapter:
         """Hand one message to the core and send what it says; one chat's messages go in order."""
         lock = self._chat_locks.setdefault(incoming.chat_id, asyncio.Lock())
         async with lock:
-            chat_id = _chat(incoming.chat_id)
-            async with self._typing(chat_id):
+            chat_id, bot = chat_id_of(incoming.chat_id), self.application.bot
+            async with typing(bot, chat_id):
                 try:
                     replies = await self.bot.handle(
-                        incoming, notify=lambda interim: self._deliver(chat_id, interim, thread_id)
+                        incoming, notify=lambda interim: deliver(bot, chat_id, interim, thread_id)
                     )
                 except Exception:  # the core promises not to raise; if it does, still answer
                     log.exception("the core failed on a Telegram message from user %s", incoming.user_id)
                     replies = [Reply(APOLOGY)]
             for reply in replies:
                 try:
-                    await self._deliver(chat_id, reply, thread_id)
+                    await deliver(bot, chat_id, reply, thread_id)
                 except TelegramError:
                     log.exception("could not deliver a reply to Telegram chat %s", incoming.chat_id)
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         log.error("error while handling a Telegram update", exc_info=context.error)
 
-    # -- replies out -----------------------------------------------------------------------
-
-    async def _deliver(self, chat_id: int | str, reply: Reply, thread_id: int | None = None) -> None:
-        messages = render(reply)
-        bot = self.application.bot
-        if reply.image is not None and len(messages) <= 1:
-            caption = messages[0] if messages else TelegramMessage("", keyboard(reply.buttons))
-            if utf16_len(caption.html) <= CAPTION_LIMIT:  # a chart with its words under it
-                await bot.send_photo(
-                    chat_id,
-                    photo=reply.image,
-                    caption=caption.html or None,
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=caption.reply_markup,
-                    message_thread_id=thread_id,
-                )
-                return
-        for message in messages:
-            await self._send_html(chat_id, message, thread_id)
-        if reply.image is not None:
-            await bot.send_photo(chat_id, photo=reply.image, message_thread_id=thread_id)
-        if reply.invoice is not None:
-            await send_invoice(bot, chat_id, reply.invoice, thread_id)
-        if reply.document is not None:
-            doc = reply.document
-            await bot.send_document(
-                chat_id, document=doc.content, filename=doc.name, message_thread_id=thread_id
-            )
-
-    async def _send_html(self, chat_id: int | str, message: TelegramMessage, thread_id: int | None) -> None:
-        bot = self.application.bot
-        try:
-            await bot.send_message(
-                chat_id,
-                message.html,
-                parse_mode=ParseMode.HTML,
-                reply_markup=message.reply_markup,
-                link_preview_options=_NO_PREVIEW,
-                message_thread_id=thread_id,
-            )
-        except BadRequest as exc:
-            if "entities" not in str(exc).lower():
-                raise
-            # Should not happen (the renderer escapes everything), but a reply beats none.
-            log.warning("Telegram refused the HTML of a reply (%s); sending it as plain text", exc)
-            await bot.send_message(
-                chat_id,
-                plain_text(message.html),
-                reply_markup=message.reply_markup,
-                link_preview_options=_NO_PREVIEW,
-                message_thread_id=thread_id,
-            )
-
-    @asynccontextmanager
-    async def _typing(self, chat_id: int | str) -> AsyncIterator[None]:
-        """Show "typing…" while a slow reply is prepared (Telegram shows it for 5 s per call)."""
-
-        async def keep_typing() -> None:
-            await asyncio.sleep(TYPING_AFTER_S)
-            while True:
-                with suppress(TelegramError):
-                    await self.application.bot.send_chat_action(chat_id, ChatAction.TYPING)
-                await asyncio.sleep(4.5)
-
-        task = asyncio.create_task(keep_typing())
-        try:
-            yield
-        finally:
-            task.cancel()
-
-
-def _chat(chat_id: str) -> int | str:
-    """Telegram's numeric chat ids as ints; ``@channelname`` stays a string."""
-    return int(chat_id) if chat_id.lstrip("-").isdigit() else chat_id
-
 
 def _api_root(api_url: str) -> str:
     """The server root, also when someone gives the ``.../bot`` base URL instead."""
     root = api_url.strip().rstrip("/")
     return root.removesuffix("/bot")
-
-
-class _Redactor(logging.Filter):
-    """Replaces the bot token and webhook secret in log records with ``[redacted]``.
-
-    PTB logs its API URL (which contains the token) and call parameters (which contain the
-    webhook secret) at DEBUG, and httpx logs every request URL at INFO.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.secrets: set[str] = set()
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "[redacted]")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        if any(secret in message for secret in self.secrets):
-            record.msg, record.args = self.redact(message), None
-        if record.exc_info and not record.exc_text:
-            text = logging.Formatter().formatException(record.exc_info)
-            if any(secret in text for secret in self.secrets):
-                record.exc_text = self.redact(text)
-        return True
-
-
-_REDACTOR = _Redactor()
-
-
-def _redact_in_logs(*secrets: str) -> None:
-    """Install the redacting filter on the loggers that may print the token or the secret.
-
-    A logger's filters see only records logged on that logger itself, so it goes on each one.
-    """
-    _REDACTOR.secrets.update(s for s in secrets if s)
-    names = ["httpx", "httpcore", "telegram", "telegram.ext", "tornado.access", __name__]
-    names += [n for n in logging.root.manager.loggerDict if n.startswith(("telegram", "httpx"))]
-    for name in names:
-        logger = logging.getLogger(name)
-        if _REDACTOR not in logger.filters:
-            logger.addFilter(_REDACTOR)

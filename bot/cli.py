@@ -321,11 +321,27 @@ admin_cli = typer.Typer(help="Manage admins (who may upload courses through chat
 cli.add_typer(admin_cli, name="admin")
 
 
-def _identity(who: str) -> tuple[str, str]:
-    platform, _, user_id = who.partition(":")
-    if platform not in ("telegram", "slack", "console") or not user_id:
-        raise CliError(f"expected PLATFORM:USER_ID such as telegram:12345 or slack:U0123, not {who!r}")
-    return platform, user_id
+def _identity(who: str, platforms: tuple[str, ...] = ("telegram", "slack", "console")) -> tuple[str, str]:
+    """``PLATFORM:USER_ID`` split into its two parts, or a clear error naming the accepted platforms."""
+    platform, _, user_id = who.strip().partition(":")
+    if platform not in platforms or not user_id.strip():
+        names = " or ".join(platforms)
+        raise CliError(f"expected PLATFORM:USER_ID ({names}) such as telegram:12345, not {who!r}")
+    return platform, user_id.strip()
+
+
+def _learner(store: Any, who: str, *, create: bool = False) -> int:
+    """The learner an admin means by ``12`` (a learner id) or ``PLATFORM:USER_ID`` (one of their identities).
+
+    With ``create``, an identity seen for the first time becomes a new learner; otherwise an unknown
+    id or identity is a clear error.
+    """
+    if create and not who.strip().isdigit():
+        return store.learner_for(*_identity(who))
+    learner_id = store.resolve_learner(who)
+    if learner_id is None:
+        raise CliError(f"no learner {who!r}: give a learner id or PLATFORM:USER_ID such as telegram:12345")
+    return learner_id
 
 
 @admin_cli.command("add")
@@ -348,60 +364,6 @@ def admin_list() -> None:
     """List admins added with `learnbot admin add` (LEARNBOT_ADMINS adds more)."""
     for row in _app().store.admins():
         out.print(f"{row['platform']}:{row['platform_user_id']}  (since {row['created_at']})")
-
-
-quiz_cli = typer.Typer(help="Generated quiz items: draft them from the lessons, then review them.")
-cli.add_typer(quiz_cli, name="quiz", no_args_is_help=True)
-
-
-@quiz_cli.command("generate")
-def quiz_generate(
-    course: str = typer.Argument(..., help="The course to draft items for."),
-    limit: int = typer.Option(20, help="Most chunks to draft from (one item each), spread over the lessons."),
-    generator: str = typer.Option(
-        None,
-        help="local or openai: the LLM drafts, the extractive drafter is the fallback; extractive: no LLM.",
-    ),
-) -> None:
-    """Draft multiple-choice items from lesson chunks; those that pass the checks wait for review."""
-    from knowledge.quizgen import REASONS
-
-    app = _app(generator=generator)
-    with _progress(f"drafting items for {course}") as progress:
-        report = app.quizzes.generate(course, limit, progress=progress)
-    by = report.stored_by()
-    drafters = ", ".join(f"{count} by {name}" for name, count in sorted(by.items()))
-    out.print(
-        f"{course}: {len(report.stored)} drafts stored from {report.chunks} chunks"
-        f"{f' ({drafters})' if drafters else ''}; {report.drafted_before} chunks had items already",
-        highlight=False,
-    )
-    for drafter in dict.fromkeys(r.drafter for r in report.rejections):
-        counts = report.rejected(drafter)
-        out.print(
-            f"  rejected from {drafter}: "
-            + ", ".join(f"{n} {reason} ({REASONS[reason]})" for reason, n in counts.most_common()),
-            highlight=False,
-        )
-    if report.stored:
-        out.print(f"Review them with `learnbot quiz review {course}`.", highlight=False)
-
-
-@quiz_cli.command("review")
-def quiz_review(course: str = typer.Argument(None, help="Only this course's drafts.")) -> None:
-    """Approve, edit or reject generated drafts; only approved items reach learners."""
-    from bot.quiz_review import review
-
-    app = _app()
-    if course is not None and app.store.course(course) is None:
-        raise CliError(f"no course with id {course!r}; `learnbot courses` lists them")
-    drafts = app.quizzes.drafts(course)
-    if not drafts:
-        out.print("No drafts waiting. Draft some with `learnbot quiz generate COURSE`.")
-        return
-    tally = review(app.quizzes, drafts, out)
-    left = len(app.quizzes.drafts(course))
-    out.print(f"{tally}; {left} drafts still waiting.", highlight=False)
 
 
 @cli.command()
@@ -441,4 +403,5 @@ if __name__ == "__main__":
 import bot.cli_jobs  # noqa: E402,F401
 import bot.cli_learner  # noqa: E402,F401
 import bot.cli_premium  # noqa: E402,F401
+import bot.cli_quiz  # noqa: E402,F401
 import bot.cli_team  # noqa: E402,F401

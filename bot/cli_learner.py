@@ -10,18 +10,11 @@ from pathlib import Path
 
 import typer
 
-from bot.cli import CliError, _app, cli, out
+from bot.cli import CliError, _app, _learner, cli, out
 from bot.rights import erase_learner, erase_message, export_learner
 
 learner_cli = typer.Typer(help="A learner's data: export it, erase it.", no_args_is_help=True)
 cli.add_typer(learner_cli, name="learner")
-
-
-def _learner(store, who: str) -> int:  # noqa: ANN001 - the app's Store
-    learner_id = store.resolve_learner(who)
-    if learner_id is None:
-        raise CliError(f"no learner {who!r}: give a learner id or PLATFORM:USER_ID such as telegram:12345")
-    return learner_id
 
 
 @learner_cli.command("export")

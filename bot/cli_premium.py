@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 import typer
 from rich.table import Table
 
-from bot.cli import CliError, _app, _identity, cli, out
+from bot.cli import CliError, _app, _learner, cli, out
 from bot.premium import Premium, PremiumError, Refunder, day
 
 track_cli = typer.Typer(help="Premium tracks: prices and what they hold.", no_args_is_help=True)
@@ -139,7 +139,7 @@ def grant(
         app.store.grant_org("slack", slack_team, track, until, now)
         who = f"every member of Slack workspace {slack_team}"
     else:
-        learner_id = app.store.learner_for(*_identity(learner))
+        learner_id = _learner(app.store, learner, create=True)
         app.store.grant(learner_id, track, until, now)
         who = learner
     out.print(f"{who} has {track} until {day(until.isoformat()) if until else 'revoked'}", highlight=False)
@@ -158,7 +158,7 @@ def revoke(
     if slack_team:
         count = app.store.revoke_org("slack", slack_team, track, now)
     else:
-        count = app.store.revoke(app.store.learner_for(*_identity(learner)), track, now)
+        count = app.store.revoke(_learner(app.store, learner, create=True), track, now)
     if not count:
         raise CliError(f"no grant of {track} to {slack_team or learner} to revoke")
     out.print(f"revoked {count} grant(s) of {track} to {slack_team or learner}", highlight=False)
@@ -190,7 +190,7 @@ def buyer_block(
 ) -> None:
     """Refuse this learner's payments at checkout (e.g. after repeated refund requests)."""
     store = _app().store
-    store.block_buyer(store.learner_for(*_identity(who)), reason, _now())
+    store.block_buyer(_learner(store, who, create=True), reason, _now())
     out.print(f"payments from {who} are refused until `learnbot buyer unblock {who}`", highlight=False)
 
 
@@ -198,6 +198,6 @@ def buyer_block(
 def buyer_unblock(who: str = typer.Argument(..., help="PLATFORM:USER_ID")) -> None:
     """Accept this learner's payments again."""
     store = _app().store
-    if not store.unblock_buyer(store.learner_for(*_identity(who))):
+    if not store.unblock_buyer(_learner(store, who, create=True)):
         raise CliError(f"{who} is not blocked")
     out.print(f"payments from {who} are accepted again", highlight=False)

@@ -8,7 +8,7 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bot.cli import CliError, _app, cli, out
+from bot.cli import CliError, _app, _identity, _learner, cli, out
 
 team_cli = typer.Typer(help="Teams of learners, for managers' weekly digests.", no_args_is_help=True)
 member_cli = typer.Typer(help="Who is in a team.", no_args_is_help=True)
@@ -16,15 +16,6 @@ manager_cli = typer.Typer(help="Team managers (they get the team's weekly digest
 cli.add_typer(team_cli, name="team")
 team_cli.add_typer(member_cli, name="member")
 cli.add_typer(manager_cli, name="manager")
-
-
-def identity(who: str, platforms: tuple[str, ...] = ("telegram", "slack", "console")) -> tuple[str, str]:
-    """``PLATFORM:USER_ID`` split, or a clear error."""
-    platform, _, user_id = who.partition(":")
-    if platform not in platforms or not user_id.strip():
-        names = " or ".join(platforms)
-        raise CliError(f"expected PLATFORM:USER_ID ({names}) such as telegram:12345, not {who!r}")
-    return platform, user_id.strip()
 
 
 def _team(store, team_id: str) -> dict:  # noqa: ANN001 - the Store
@@ -59,12 +50,12 @@ def team_list() -> None:
 @member_cli.command("add")
 def member_add(
     team_id: str = typer.Argument(..., help="The team"),
-    who: str = typer.Argument(..., help="The learner: PLATFORM:USER_ID (created if new)"),
+    who: str = typer.Argument(..., help="The learner: a learner id, or PLATFORM:USER_ID (created if new)"),
 ) -> None:
     """Put a learner in a team."""
     store = _app().store
     _team(store, team_id)
-    learner_id = store.learner_for(*identity(who))
+    learner_id = _learner(store, who, create=True)
     if not store.add_team_member(team_id, learner_id, datetime.now(UTC)):
         raise CliError(f"{who} is in team {team_id} already")
     out.print(f"{who} (learner {learner_id}) added to team {team_id}")
@@ -78,7 +69,7 @@ def manager_add(
     """Make a Slack or Telegram user a manager of a team: they get its weekly digest, and /digest."""
     store = _app().store
     _team(store, team_id)
-    platform, user_id = identity(who, ("slack", "telegram"))
+    platform, user_id = _identity(who, ("slack", "telegram"))
     if not store.add_team_manager(team_id, platform, user_id, datetime.now(UTC)):
         raise CliError(f"{who} manages team {team_id} already")
     out.print(f"{who} now manages team {team_id}")

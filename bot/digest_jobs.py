@@ -19,7 +19,7 @@ from bot.jobs import (
     _LocalClock,
     deliver_pending,
     in_active_hours,
-    record,
+    plan_and_record,
     register_push_kind,
     week_start,
 )
@@ -29,6 +29,10 @@ from bot.store import ActiveHours, Push
 from recommender.digest import build_digest
 
 DIGEST = "digest"
+REACHABLE_BY_USER_ID = frozenset({"telegram", "slack"})
+"""Platforms whose adapter can message a user it never talked with, given only the user id: a
+Telegram user's private chat id is their user id; the Slack adapter opens the DM
+(``conversations.open``). The DM found this way is not recorded as a chat: the manager did not write."""
 
 
 async def send_digests(deps: JobDeps, now: datetime) -> int:
@@ -37,7 +41,7 @@ async def send_digests(deps: JobDeps, now: datetime) -> int:
     Run it hourly: a manager gets each of their teams' digests at the first run of their local week
     that falls in their active hours (normally Monday morning).
     """
-    record(deps, plan_digests(deps, now), now)
+    await plan_and_record(deps, plan_digests, now)
     return await deliver_pending(deps, DIGEST, now)
 
 
@@ -60,10 +64,10 @@ def plan_digests(deps: JobDeps, now: datetime) -> list[PlannedPush]:
         chats = store.push_chats([learner_id], [platform])
         if learner_id in chats:
             chat_id = chats[learner_id][1]
-        elif platform == "telegram":
-            chat_id = user_id  # a Telegram user's private chat id is their user id
+        elif platform in REACHABLE_BY_USER_ID:
+            chat_id = user_id  # a manager who never wrote to the bot: see REACHABLE_BY_USER_ID
         else:
-            continue  # Slack: the DM channel is known once the manager has written to the bot
+            continue
         monday = week_start(local).isoformat()
         planned.append(
             PlannedPush(

@@ -3,7 +3,9 @@
 Each job is a plain ``async def job(deps, now)``; tests call it with a fixed ``now`` and
 ``bot/scheduler.py`` only wires triggers. Every job works in three steps:
 
-1. **plan** who gets what now (due cards, the learner's local active hours, the daily cap, pause);
+1. **plan** who gets what now (due cards, the learner's local active hours, the daily cap, pause),
+   in a worker thread with its own database connection (:func:`plan_and_record`), so chats are
+   answered meanwhile;
 2. **record** each push in ``sent_pushes`` as ``pending`` under a unique key (learner, kind, item,
    due key), so a rerun or an overlapping run finds the row instead of planning it again;
 3. **deliver** the pending rows: claim one atomically, check it still makes sense, send it, mark
@@ -21,11 +23,12 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -44,6 +47,8 @@ CLAIM_TTL = timedelta(minutes=10)
 RETRY_AFTER = timedelta(minutes=10)
 """Wait after the first failed send (doubling per attempt, at most :data:`RETRY_AT_MOST`)."""
 RETRY_AT_MOST = timedelta(hours=6)
+RECORD_BATCH = 1000
+"""Pushes recorded per transaction."""
 
 
 def _worker_id() -> str:
@@ -113,7 +118,7 @@ class _LocalClock:
 
 async def push_due_quizzes(deps: JobDeps, now: datetime) -> int:
     """Push each learner's most overdue review, within their active hours and daily cap; returns sends."""
-    record(deps, plan_quiz_pushes(deps, now), now)
+    await plan_and_record(deps, plan_quiz_pushes, now)
     return await deliver_pending(deps, QUIZ, now)
 
 
@@ -169,7 +174,7 @@ async def progress_feedback(deps: JobDeps, now: datetime) -> int:
     Run it hourly: a learner gets it at the first run in their own week (normally Monday, when their
     active hours begin), provided they enrolled before that week began.
     """
-    record(deps, plan_feedback(deps, now), now)
+    await plan_and_record(deps, plan_feedback, now)
     return await deliver_pending(deps, FEEDBACK, now)
 
 
@@ -273,7 +278,7 @@ def _with_next_steps(deps: JobDeps, learner_id: int, text: str, due: int) -> Rep
 
 async def nudge_inactive(deps: JobDeps, now: datetime) -> int:
     """A gentle reminder after ``nudge_after_days`` of silence, once per silence; returns sends."""
-    record(deps, plan_nudges(deps, now), now)
+    await plan_and_record(deps, plan_nudges, now)
     return await deliver_pending(deps, NUDGE, now)
 
 
@@ -323,21 +328,56 @@ def register_push_kind(kind: str, build: Callable[[JobDeps, Push, datetime], Rep
 
 
 def record(deps: JobDeps, planned: list[PlannedPush], now: datetime) -> int:
-    """Record planned pushes as ``pending`` (a key recorded before is left alone); returns new rows."""
-    with deps.store.transaction():  # one commit for the whole plan, not one per push
-        return sum(
-            deps.store.record_push(
-                kind=p.kind,
-                learner_id=p.learner_id,
-                item_id=p.item_id,
-                due=p.due,
-                local_day=p.local_day,
-                platform=p.platform,
-                chat_id=p.chat_id,
-                at=now,
+    """Record planned pushes as ``pending`` (a key recorded before is left alone); returns new rows.
+
+    One commit per :data:`RECORD_BATCH` pushes, not one per push, and no single write transaction
+    long enough to keep the chat handlers' writes waiting.
+    """
+    added = 0
+    for start in range(0, len(planned), RECORD_BATCH):
+        with deps.store.transaction():
+            added += sum(
+                deps.store.record_push(
+                    kind=p.kind,
+                    learner_id=p.learner_id,
+                    item_id=p.item_id,
+                    due=p.due,
+                    local_day=p.local_day,
+                    platform=p.platform,
+                    chat_id=p.chat_id,
+                    at=now,
+                )
+                for p in planned[start : start + RECORD_BATCH]
             )
-            for p in planned
-        )
+    return added
+
+
+async def plan_and_record(
+    deps: JobDeps, plan: Callable[[JobDeps, datetime], list[PlannedPush]], now: datetime
+) -> int:
+    """Run a job's plan and record steps in a worker thread, so the event loop keeps serving chats.
+
+    Planning reads every due card, learner and chat (about a second of Python and SQLite for 100,000
+    learners). The thread works on its own SQLite connection to the same file, never on the
+    store's: that connection (and the RLock around its transactions) stays with the event loop,
+    whose chat turns write through it meanwhile. WAL gives the plan a consistent snapshot; SQLite
+    serialises the two connections' writes. Exactly once is unchanged: recording is keyed, so a
+    push planned twice (overlapping runs) is recorded once, and delivery claims each row. An
+    in-memory store has no file to share and plans on the loop. Returns the rows recorded.
+    """
+    store = deps.store
+    if str(store.path) == ":memory:":
+        return record(deps, plan(deps, now), now)
+
+    def in_thread() -> int:
+        own = Store(store.path)
+        try:
+            mine = replace(deps, store=own)
+            return record(mine, plan(mine, now), now)
+        finally:
+            own.close()
+
+    return await asyncio.to_thread(in_thread)
 
 
 async def deliver_pending(deps: JobDeps, kind: str, now: datetime) -> int:

@@ -276,6 +276,27 @@ class LocalGenerator:
         ends = [text.find(s) for s in stop if s in text]
         return prefix + (text[: min(ends)] if ends else text)
 
+    def choose(self, messages: Sequence[BaseMessage], choices: Sequence[str], prefix: str = "") -> int | None:
+        """Which of ``choices`` the model would write next after the chat and ``prefix`` (one forward pass).
+
+        Only the first token of each choice is compared, so they must start differently (``None`` when
+        they do not). Used to let the model name one option of a quiz question.
+        """
+        import torch
+
+        self.load()
+        with self._lock:
+            chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
+            with self._tokenize_lock:
+                prompt = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
+                inputs = self._tokenizer(prompt + prefix, return_tensors="pt", add_special_tokens=False)
+                firsts = [self._tokenizer(c, add_special_tokens=False).input_ids[:1] for c in choices]
+            if any(not f for f in firsts) or len({f[0] for f in firsts}) < len(firsts):
+                return None
+            with torch.inference_mode():
+                logits = self._model(**inputs.to(self._model.device)).logits[0, -1].float()
+        return int(torch.argmax(logits[[f[0] for f in firsts]]))
+
     def stream(
         self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
     ) -> Iterator[str]:

@@ -11,12 +11,9 @@ the same gets them; when that learner's access ends, follow-ups bring nothing ba
 
 from __future__ import annotations
 
-import asyncio
 import io
 import json
 import logging
-import time
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -25,8 +22,6 @@ from rich.console import Console
 
 from adapters.console import ConsoleAdapter
 from adapters.fake_slack import (
-    BOT_TOKEN,
-    SIGNING_SECRET,
     FakeSlack,
     action_payload,
     action_request,
@@ -35,13 +30,12 @@ from adapters.fake_slack import (
     event_request,
     post,
 )
-from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, text_update, user
-from adapters.slack import SlackAdapter
-from adapters.telegram import TelegramAdapter
+from adapters.fake_telegram import FakeTelegram, callback_update, text_update, user
 from bot.messages import IncomingMessage, Reply
 from bot.premium import Premium
 from bot.testing import TestBot
 from knowledge.extractive import ExtractiveGenerator
+from tests.adapters.stacks import slack_stack, telegram_stack, until
 from tests.premium_course import PREMIUM_ID, TRACK, leaks, write_courses
 
 pytestmark = pytest.mark.integration
@@ -153,14 +147,6 @@ class Recorder:
         return replies
 
 
-async def until(condition: Callable[[], object], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.005)
-
-
 @pytest.fixture(scope="module")
 def testbot(tmp_path_factory) -> TestBot:
     bot = TestBot.build(
@@ -207,58 +193,46 @@ async def on_console(testbot: TestBot, name: str, questions: list[str]) -> Tally
 async def on_slack(testbot: TestBot, slack_user: str, questions: list[str]) -> Tally:
     tally, core = Tally(), Recorder(testbot.app.bot)
     channel = f"D{slack_user}"
-    async with FakeSlack() as slack:
-        adapter = SlackAdapter(
-            core, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, port=0
-        )
-        await adapter.start()
-        try:
-            for n, text in enumerate(questions, 1):
-                tally.asked += 1
-                if text.startswith("button:"):
-                    payload = action_payload(
-                        slack_user, "learnbot_0_0", button_data(testbot, text), channel, "1.0"
-                    )
-                    request = action_request(payload)
-                elif text.startswith("/"):
-                    request = command_request(text[1:], slack_user, channel)
-                else:
-                    request = event_request(dm(slack_user, text, channel=channel))
-                status, _, _ = await post(adapter.url, request)
-                assert status == 200
-                await until(lambda n=n: len(core.replies.get(slack_user, [])) >= n)
-                await until(lambda: not adapter._tasks)  # noqa: SLF001 - the turn is delivered
-            for replies in core.replies[slack_user]:
-                tally.check(replies)
-            tally.outputs = len(slack.calls)
-            tally.leaked += leaks(json.dumps([c.params for c in slack.calls], ensure_ascii=False))
-        finally:
-            await adapter.stop()
+    async with FakeSlack() as slack, slack_stack(core, slack) as adapter:
+        for n, text in enumerate(questions, 1):
+            tally.asked += 1
+            if text.startswith("button:"):
+                payload = action_payload(
+                    slack_user, "learnbot_0_0", button_data(testbot, text), channel, "1.0"
+                )
+                request = action_request(payload)
+            elif text.startswith("/"):
+                request = command_request(text[1:], slack_user, channel)
+            else:
+                request = event_request(dm(slack_user, text, channel=channel))
+            status, _, _ = await post(adapter.url, request)
+            assert status == 200
+            await until(lambda n=n: len(core.replies.get(slack_user, [])) >= n)
+            await until(lambda: not adapter._tasks)  # noqa: SLF001 - the turn is delivered
+        for replies in core.replies[slack_user]:
+            tally.check(replies)
+        tally.outputs = len(slack.calls)
+        tally.leaked += leaks(json.dumps([c.params for c in slack.calls], ensure_ascii=False))
     return tally
 
 
 async def on_telegram(testbot: TestBot, telegram_user: dict, questions: list[str]) -> Tally:
     tally, core = Tally(), Recorder(testbot.app.bot)
     uid = str(telegram_user["id"])
-    async with FakeTelegram() as server:
-        adapter = TelegramAdapter(core, token=TOKEN, api_url=server.root, poll_timeout=1, rate_limit=False)
-        await adapter.start()
-        try:
-            for n, text in enumerate(questions, 1):
-                tally.asked += 1
-                if text.startswith("button:"):
-                    server.push(callback_update(telegram_user, button_data(testbot, text)))
-                else:
-                    server.push(text_update(telegram_user, text))
-                await until(lambda n=n: len(core.replies.get(uid, [])) >= n)
-                expected = sum(len(r) for r in core.replies[uid])
-                await until(lambda expected=expected: len(server.calls_to("sendMessage")) >= expected)
-            for replies in core.replies[uid]:
-                tally.check(replies)
-            tally.outputs = len(server.calls)
-            tally.leaked += leaks(json.dumps([c.params for c in server.calls], ensure_ascii=False))
-        finally:
-            await adapter.stop()
+    async with FakeTelegram() as server, telegram_stack(core, server, rate_limit=False):
+        for n, text in enumerate(questions, 1):
+            tally.asked += 1
+            if text.startswith("button:"):
+                server.push(callback_update(telegram_user, button_data(testbot, text)))
+            else:
+                server.push(text_update(telegram_user, text))
+            await until(lambda n=n: len(core.replies.get(uid, [])) >= n)
+            expected = sum(len(r) for r in core.replies[uid])
+            await until(lambda expected=expected: len(server.calls_to("sendMessage")) >= expected)
+        for replies in core.replies[uid]:
+            tally.check(replies)
+        tally.outputs = len(server.calls)
+        tally.leaked += leaks(json.dumps([c.params for c in server.calls], ensure_ascii=False))
     return tally
 
 

@@ -10,24 +10,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from adapters.fake_slack import (
-    BOT_TOKEN,
-    SIGNING_SECRET,
     TEAM,
-    FakeSlack,
     command_request,
     dm,
     event_request,
     post,
 )
 from adapters.fake_telegram import (
-    TOKEN,
     FakeTelegram,
     callback_update,
     pre_checkout_update,
@@ -36,11 +31,11 @@ from adapters.fake_telegram import (
     text_update,
     user,
 )
-from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot.metrics import PAYMENT_EVENTS
 from bot.premium import Premium, encode_payload
 from bot.testing import TestBot
+from tests.adapters.stacks import chat_testbot, slack_stack, telegram_stack, until
 from tests.premium_course import TRACK, leaks, write_courses
 
 pytestmark = pytest.mark.integration
@@ -50,42 +45,15 @@ QUESTION = "What torque does the hinge calibration use?"
 
 @pytest.fixture(scope="module")
 def testbot(tmp_path_factory) -> TestBot:
-    bot = TestBot.build(
-        tmp_path_factory.mktemp("data"),
-        grounding_threshold=0.3,
-        questions_per_minute=1000,
-        admins="telegram:7",
-    )
-    for folder in write_courses(tmp_path_factory.mktemp("courses")):
-        bot.ingest(folder)
+    bot = chat_testbot(tmp_path_factory.mktemp("data"), write_courses(tmp_path_factory.mktemp("courses")))
     Premium(bot.app.store).set_price(TRACK, 100, 30, False, datetime.now(UTC))
     return bot
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@pytest.fixture
 async def telegram(server, testbot) -> AsyncIterator[TelegramAdapter]:
-    adapter = TelegramAdapter(
-        testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1, rate_limit=False
-    )
-    await adapter.start()
-    try:
+    async with telegram_stack(testbot.app.bot, server, rate_limit=False) as adapter:
         yield adapter
-    finally:
-        await adapter.stop()
-
-
-async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
 
 
 def texts_to(server: FakeTelegram, chat: int) -> list[str]:
@@ -267,28 +235,21 @@ async def test_subscription_invoice_link_and_renewal(server, telegram, testbot):
 # -- Slack -----------------------------------------------------------------------------------------
 
 
-async def test_slack_premium_points_to_telegram_and_an_org_grant_applies(testbot):
-    async with FakeSlack() as slack:
-        adapter = SlackAdapter(
-            testbot.app.bot, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, port=0
-        )
-        await adapter.start()
-        try:
-            await post(adapter.url, command_request("premium", "U0ORG"))
-            [update] = await slack.wait_for("chat.update")
-            assert "Telegram" in update.params["text"] and "100 Stars" in update.params["text"]
+async def test_slack_premium_points_to_telegram_and_an_org_grant_applies(testbot, slack):
+    async with slack_stack(testbot.app.bot, slack) as adapter:
+        await post(adapter.url, command_request("premium", "U0ORG"))
+        [update] = await slack.wait_for("chat.update")
+        assert "Telegram" in update.params["text"] and "100 Stars" in update.params["text"]
 
-            await post(adapter.url, event_request(dm("U0ORG", QUESTION)))
-            answer = (await slack.wait_for("chat.update", 2))[1]
-            assert not leaks(json.dumps(answer.params))
-            store = testbot.app.store
-            store.grant_org("slack", TEAM, TRACK, None, datetime.now(UTC))
-            await post(adapter.url, event_request(dm("U0ORG", QUESTION)))
-            answer = (await slack.wait_for("chat.update", 3))[2]
-            assert leaks(answer.params["text"]), "the workspace grant unlocks the premium lessons"
-            store.revoke_org("slack", TEAM, TRACK, datetime.now(UTC))
-        finally:
-            await adapter.stop()
+        await post(adapter.url, event_request(dm("U0ORG", QUESTION)))
+        answer = (await slack.wait_for("chat.update", 2))[1]
+        assert not leaks(json.dumps(answer.params))
+        store = testbot.app.store
+        store.grant_org("slack", TEAM, TRACK, None, datetime.now(UTC))
+        await post(adapter.url, event_request(dm("U0ORG", QUESTION)))
+        answer = (await slack.wait_for("chat.update", 3))[2]
+        assert leaks(answer.params["text"]), "the workspace grant unlocks the premium lessons"
+        store.revoke_org("slack", TEAM, TRACK, datetime.now(UTC))
 
 
 async def test_a_slow_check_is_refused_in_time_not_left_hanging(server, testbot, monkeypatch):
@@ -306,9 +267,7 @@ async def test_a_slow_check_is_refused_in_time_not_left_hanging(server, testbot,
             return []
 
     monkeypatch.setattr(payments, "ANSWER_WITHIN_S", 0.3)
-    adapter = TelegramAdapter(Slow(), token=TOKEN, api_url=server.root, poll_timeout=1, rate_limit=False)
-    await adapter.start()
-    try:
+    async with telegram_stack(Slow(), server, rate_limit=False):
         server.push(pre_checkout_update(user(306, "Fa"), "lb1:1:1:x", 100))
         [answer] = await server.wait_for("answerPreCheckoutQuery")
         assert (
@@ -316,5 +275,3 @@ async def test_a_slow_check_is_refused_in_time_not_left_hanging(server, testbot,
             and "Nothing was charged" in answer.params["error_message"]
         )
         assert not Slow.finished, "answered without waiting for the core"
-    finally:
-        await adapter.stop()

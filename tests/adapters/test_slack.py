@@ -9,7 +9,6 @@ import json
 import logging
 import re
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,7 +18,6 @@ from adapters.fake_slack import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
-    FakeSlack,
     action_payload,
     action_request,
     command_request,
@@ -46,6 +44,7 @@ from bot.messages import Button, IncomingMessage, Reply
 from bot.testing import FakeGenerator, TestBot
 from knowledge.answer import Citation
 from knowledge.models import location
+from tests.adapters.stacks import slack_stack, until
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -72,14 +71,6 @@ class RecordingBot:
         return replies
 
 
-async def until(condition: Callable[[], object], timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        await asyncio.sleep(0.01)
-
-
 def texts(blocks: list[dict], kind: str) -> list[str]:
     out = []
     for block in blocks:
@@ -103,19 +94,9 @@ def core(testbot) -> RecordingBot:
 
 
 @pytest.fixture
-async def slack():
-    async with FakeSlack() as server:
-        yield server
-
-
-@pytest.fixture
 async def adapter(core, slack):
-    adapter = SlackAdapter(
-        core, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, port=0
-    )
-    await adapter.start()
-    yield adapter
-    await adapter.stop()
+    async with slack_stack(core, slack) as adapter:
+        yield adapter
 
 
 async def test_dm_question_is_answered_in_place_of_a_placeholder(adapter, slack, core):
@@ -304,11 +285,7 @@ async def test_duplicate_event_ids_are_handled_once(adapter, slack, core):
 async def test_admin_upload_is_downloaded_once_with_the_bot_token_and_ingested(tmp_path, slack):
     testbot = TestBot.build(tmp_path, admins="slack:U0ADMIN")
     core = RecordingBot(testbot.app.bot)
-    adapter = SlackAdapter(
-        core, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, port=0
-    )
-    await adapter.start()
-    try:
+    async with slack_stack(core, slack) as adapter:
         content = (
             b"# Password managers\n\nA password manager remembers a long unique password for every site.\n"
         )
@@ -326,8 +303,6 @@ async def test_admin_upload_is_downloaded_once_with_the_bot_token_and_ingested(t
         assert upload.delivery_id == f"file:{info['id']}"
         assert slack.downloads == [f"Bearer {BOT_TOKEN}"]  # the core fetched it, once
         assert testbot.app.store.courses()
-    finally:
-        await adapter.stop()
 
 
 async def test_upload_from_a_non_admin_is_refused_without_download(adapter, slack, core):
@@ -356,6 +331,24 @@ async def test_reply_with_an_image_is_uploaded_with_files_upload_v2(adapter, sla
     assert complete.params["channel_id"] == "D0MGR"
 
 
+async def test_a_send_to_a_user_id_opens_their_dm_once_and_uploads_there(adapter, slack):
+    await adapter.send("U0NEWBIE", Reply("Your team this week", image=PNG))
+    await adapter.send("U0NEWBIE", Reply("And again", image=PNG))
+    assert slack.opened == ["U0NEWBIE"], "conversations.open once; the DM id is remembered"
+    assert [c.params["channel"] for c in slack.calls_to("chat.postMessage")] == ["D0NEWBIE"] * 2
+    uploads = slack.calls_to("files.completeUploadExternal")
+    assert [c.params["channel_id"] for c in uploads] == ["D0NEWBIE"] * 2
+
+
+async def test_without_im_write_a_push_still_reaches_the_user_through_their_user_id(adapter, slack, caplog):
+    slack.fail("conversations.open", "missing_scope")
+    await adapter.send("U0OLDAPP", Reply("Your team this week", image=PNG))
+    assert [c.params["channel"] for c in slack.calls_to("chat.postMessage")] == ["U0OLDAPP"]
+    [upload] = slack.calls_to("files.completeUploadExternal")
+    assert upload.params["channel_id"] == "D0OLDAPP", "the chart goes to the DM Slack answered with"
+    assert "im:write" in caplog.text
+
+
 async def test_a_failing_slack_call_becomes_an_apology(adapter, slack, core):
     slack.fail("chat.update", "msg_too_long")
     await post(adapter.url, event_request(dm("U0HAL", "What is phishing?")))
@@ -364,11 +357,7 @@ async def test_a_failing_slack_call_becomes_an_apology(adapter, slack, core):
 
 
 async def test_socket_mode_receives_envelopes_and_acknowledges_them(core, slack):
-    adapter = SlackAdapter(
-        core, bot_token=BOT_TOKEN, signing_secret="", app_token=APP_TOKEN, api_url=slack.api_url
-    )
-    await adapter.start()
-    try:
+    async with slack_stack(core, slack, signing_secret="", app_token=APP_TOKEN):
         assert slack.calls_to("apps.connections.open")[0].token == APP_TOKEN
         body = envelope(dm("U0IVY", "What is phishing?"))
         await slack.push_envelope(
@@ -383,8 +372,6 @@ async def test_socket_mode_receives_envelopes_and_acknowledges_them(core, slack)
         await slack.wait_for("chat.update")
         await until(lambda: any(a.get("envelope_id") == "env-1" for a in slack.socket_acks))
         assert core.received[0].text == "What is phishing?"
-    finally:
-        await adapter.stop()
 
 
 async def test_tokens_and_secret_never_reach_the_logs(adapter, slack, caplog):

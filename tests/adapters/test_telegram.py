@@ -8,20 +8,20 @@ import logging
 import re
 import socket
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from html.parser import HTMLParser
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
+from adapters.fake_telegram import TOKEN, callback_update, document_update, text_update, user
 from adapters.telegram import TelegramAdapter
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
 from bot.core import COMMANDS
 from bot.messages import Button, IncomingMessage, Reply
 from bot.testing import TestBot
 from knowledge.answer import Citation
+from tests.adapters.stacks import chat_testbot, telegram_stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 ADA = user(42, "Ada")
@@ -32,37 +32,13 @@ integration = pytest.mark.integration
 
 @pytest.fixture(scope="module")
 def testbot(tmp_path_factory) -> TestBot:
-    bot = TestBot.build(
-        tmp_path_factory.mktemp("data"),
-        grounding_threshold=0.3,
-        questions_per_minute=1000,
-        admins="telegram:7",
-    )
-    bot.ingest(SAMPLES / "security-basics")
-    return bot
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[FakeTelegram]:
-    async with FakeTelegram() as fake:
-        yield fake
-
-
-@asynccontextmanager
-async def running(adapter: TelegramAdapter) -> AsyncIterator[TelegramAdapter]:
-    await adapter.start()
-    try:
-        yield adapter
-    finally:
-        await adapter.stop()
+    return chat_testbot(tmp_path_factory.mktemp("data"), [SAMPLES / "security-basics"])
 
 
 @pytest.fixture
 async def telegram(server, testbot) -> AsyncIterator[TelegramAdapter]:
-    async with running(
-        TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)
-    ) as a:
-        yield a
+    async with telegram_stack(testbot.app.bot, server) as adapter:
+        yield adapter
 
 
 class Recorder:
@@ -146,7 +122,7 @@ async def test_start_greets_the_learner(server, telegram):
 @integration
 async def test_deep_link_payload_reaches_the_core_as_the_argument(server, testbot):
     recorder = Recorder(testbot.app.bot)
-    async with running(TelegramAdapter(recorder, token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(recorder, server):
         server.push(text_update(ADA, "/start course-security-basics"))
         await server.wait_for("sendMessage")
     [message] = recorder.messages
@@ -200,7 +176,7 @@ async def test_a_long_answer_is_split_into_valid_html_messages(server):
     assert len(body) >= 10_000
     citation = Citation(1, "security-basics", "phishing", "Phishing & you", "Spot <it>", "01.md", 1.0)
     reply = Reply(body, [citation], [[Button("Helpful", "feedback:1:up")]])
-    async with running(TelegramAdapter(Scripted(reply), token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(Scripted(reply), server):
         server.push(text_update(ADA, "tell me everything"))
         await server.wait_for("sendMessage", 3)
         await settle()
@@ -216,7 +192,7 @@ async def test_a_long_answer_is_split_into_valid_html_messages(server):
 @integration
 async def test_html_special_characters_are_escaped(server):
     reply = Reply('Never paste <script> tags & "secrets" into chats.')
-    async with running(TelegramAdapter(Scripted(reply), token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(Scripted(reply), server):
         server.push(text_update(ADA, "hi"))
         [sent] = await server.wait_for("sendMessage")
     assert sent.params["text"] == 'Never paste &lt;script&gt; tags &amp; "secrets" into chats.'
@@ -226,14 +202,14 @@ async def test_html_special_characters_are_escaped(server):
 async def test_a_duplicate_update_is_handled_once(server, testbot):
     update = text_update(ADA, "/help")
     recorder = Recorder(testbot.app.bot)
-    async with running(TelegramAdapter(recorder, token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(recorder, server):
         server.push(update, update)  # one getUpdates batch carrying the same update twice
         await server.wait_for("sendMessage")
         await settle()
     assert len(server.calls_to("sendMessage")) == 1
     assert len(recorder.messages) == 1, "the adapter's own memory stops the repeat before the core"
     # A restarted adapter has forgotten its recent ids; the core's delivery log still knows.
-    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(testbot.app.bot, server):
         server.push(update, text_update(ADA, "/courses"))
         await server.wait_for("sendMessage", 2)
         await settle()
@@ -254,7 +230,7 @@ async def test_an_admin_document_is_downloaded_through_get_file_and_loaded(serve
     content = b"# Wi-Fi safety\n\nPublic Wi-Fi is shared with strangers; use the company VPN on it.\n"
     server.add_file("doc-1", content, "documents/file_1.md")
     recorder = Recorder(testbot.app.bot)
-    async with running(TelegramAdapter(recorder, token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(recorder, server):
         server.push(document_update(ADMIN, "doc-1", "wifi-safety.md", len(content)))
         progress, sent = await server.wait_for("sendMessage", count=2)
         [message] = recorder.messages
@@ -283,7 +259,7 @@ async def test_a_failing_handler_apologises_and_the_bot_keeps_serving(server, te
         raise RuntimeError("handler bug")
 
     monkeypatch.setitem(testbot.app.bot.commands, "broken", broken)
-    async with running(TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(testbot.app.bot, server):
         server.push(text_update(ADA, "/broken"))
         [apology] = await server.wait_for("sendMessage")
         server.push(text_update(ADA, "/courses"))
@@ -295,7 +271,7 @@ async def test_a_failing_handler_apologises_and_the_bot_keeps_serving(server, te
 @integration
 async def test_a_core_that_raises_still_gets_an_apology_out(server):
     core = Scripted(Reply("fine"))
-    async with running(TelegramAdapter(core, token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(core, server):
         server.push(text_update(ADA, "boom"))
         await server.wait_for("sendMessage")
         server.push(text_update(ADA, "hello"))
@@ -309,7 +285,7 @@ async def test_a_reply_with_an_image_is_sent_as_a_photo(server):
     reply = Reply(
         "Your team this week", image=png, buttons=[[Button("Details", url="https://example.com/d")]]
     )
-    async with running(TelegramAdapter(Scripted(reply), token=TOKEN, api_url=server.root, poll_timeout=1)):
+    async with telegram_stack(Scripted(reply), server):
         server.push(text_update(ADMIN, "/digest"))
         [photo] = await server.wait_for("sendPhoto")
     assert photo.files["photo"] == png
@@ -333,15 +309,8 @@ async def test_webhook_accepts_only_requests_with_the_secret_token(server, testb
     caplog.set_level(logging.DEBUG)
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/updates"
-    adapter = TelegramAdapter(
-        testbot.app.bot,
-        token=TOKEN,
-        api_url=server.root,
-        webhook_url=url,
-        webhook_secret=SECRET,
-        webhook_port=port,
-    )
-    async with running(adapter), aiohttp.ClientSession() as http:
+    webhook = {"webhook_url": url, "webhook_secret": SECRET, "webhook_port": port}
+    async with telegram_stack(testbot.app.bot, server, **webhook), aiohttp.ClientSession() as http:
         [hook] = server.calls_to("setWebhook")
         assert hook.params["url"] == url and hook.params["secret_token"] == SECRET
         for headers in ({}, {"X-Telegram-Bot-Api-Secret-Token": "wrong"}):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -376,3 +377,56 @@ async def test_the_scheduler_keeps_its_jobs_in_the_sqlite_file_across_restarts(t
     finally:
         await second.stop()
     assert stored() == ids
+
+
+def test_planning_runs_off_the_event_loop_so_a_chat_is_answered_meanwhile(testbot, adapter, monkeypatch):
+    """A plan that cannot finish until the loop has answered a chat message: it finishes, so the loop ran."""
+    answer_first_quiz(testbot, MONDAY)
+    due = MONDAY + QUARTER
+    real_plan, store = jobs.plan_quiz_pushes, testbot.app.store
+    answered, seen = threading.Event(), {}
+
+    async def run() -> tuple[int, list]:
+        loop, planning = asyncio.get_running_loop(), asyncio.Event()
+
+        def slow_plan(deps: JobDeps, now: datetime) -> list:
+            seen["thread"] = threading.get_ident()
+            seen["own_connection"] = deps.store.db.conn is not store.db.conn
+            loop.call_soon_threadsafe(planning.set)
+            seen["answered_meanwhile"] = answered.wait(timeout=10)  # a safety net, not a measurement
+            return real_plan(deps, now)
+
+        monkeypatch.setattr(jobs, "plan_quiz_pushes", slow_plan)
+        job = asyncio.create_task(push_due_quizzes(deps_for(testbot, adapter), due))
+        await planning.wait()
+        replies = await testbot.app.bot.handle(IncomingMessage("test", "learner-2", "chat-2", "/help"))
+        answered.set()
+        return await job, replies
+
+    sent, replies = asyncio.run(run())
+    monkeypatch.undo()
+    assert seen["answered_meanwhile"], "the chat was answered while the plan was running"
+    assert seen["thread"] != threading.get_ident() and seen["own_connection"]
+    assert replies and replies[0].text, "the chat got its reply"
+    assert sent == 1 and [chat for chat, _ in adapter.sent] == ["chat-1"]
+    assert push(deps_for(testbot, adapter), due + QUARTER) == 0, "still exactly once"
+    chatter = store.learner_for("test", "learner-2")
+    assert store.push_chats([chatter], ["test"]) == {chatter: ("test", "chat-2")}, "the chat's write landed"
+
+
+def test_recording_in_small_batches_from_overlapping_runs_still_sends_each_push_once(
+    testbot, adapter, monkeypatch
+):
+    monkeypatch.setattr(jobs, "RECORD_BATCH", 1)
+    for user in ("learner-1", "learner-2", "learner-3"):
+        answer_first_quiz(TestBot(testbot.app, user=user), MONDAY)
+    due = MONDAY + QUARTER
+
+    async def both() -> list[int]:
+        return await asyncio.gather(
+            push_due_quizzes(deps_for(testbot, adapter), due),
+            push_due_quizzes(another_process(testbot, adapter), due),
+        )
+
+    assert sum(asyncio.run(both())) == 3
+    assert len(testbot.app.store.pushes()) == 3 and len(adapter.sent) == 3

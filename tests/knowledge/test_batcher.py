@@ -173,3 +173,25 @@ def test_prompts_are_read_in_bf16_and_tokens_written_in_float32(tiny):
             input_ids=ids, attention_mask=torch.ones_like(ids), generation_config=config(tiny[1])
         )
     assert out.shape[1] == ids.shape[1] + 12 and next(model.parameters()).dtype == torch.float32
+
+
+def test_choose_names_the_likeliest_of_the_given_options(tiny):
+    import torch
+    from langchain_core.messages import HumanMessage
+
+    generator = LocalGenerator(model_path=tiny[0], device="cpu", batching=False)
+    messages = [HumanMessage("Which port? 1. 1883 2. 80 3. 22")]
+    choice = generator.choose(messages, ["one", "two", "three"], prefix="answer:")
+    # the same forward pass by hand: the option whose first token scores highest
+    tokenizer = tiny[1]
+    prompt = tokenizer.apply_chat_template(
+        [{"role": "user", "content": messages[0].content}], add_generation_prompt=True, tokenize=False
+    )
+    ids = tokenizer(prompt + "answer:", return_tensors="pt", add_special_tokens=False)
+    with torch.inference_mode():
+        logits = generator._model(**ids).logits[0, -1]
+    firsts = [tokenizer(c, add_special_tokens=False).input_ids[0] for c in ["one", "two", "three"]]
+    assert choice == int(torch.argmax(logits[firsts]))
+    assert (
+        generator.choose(messages, ["same", "same"]) is None
+    )  # options that start alike cannot be told apart

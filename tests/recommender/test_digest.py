@@ -173,3 +173,29 @@ async def test_a_telegram_manager_gets_the_digest_as_a_photo_through_the_bot_api
     assert str(photo.params["chat_id"]) == "42"
     shown = photo.params.get("caption") or server.calls_to("sendMessage")[-1].params["text"]
     assert "Weekly digest: Sales" in shown
+
+
+async def test_a_slack_manager_who_never_wrote_gets_the_digest_and_chart_in_a_dm_slack_opened(team):
+    from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+    from adapters.slack import SlackAdapter
+
+    team.app.store.add_team_manager("sales", "slack", "U0BOSS", NOW)
+    assert team.app.store.push_chats([team.app.store.learner_for("slack", "U0BOSS")], ["slack"]) == {}
+    async with FakeSlack() as server:
+        slack = SlackAdapter(
+            team.app.bot, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=server.api_url, port=0
+        )
+        await slack.start()
+        try:
+            deps = JobDeps(team.app.store, team.app.bot.learning, {"slack": slack})
+            assert await send_digests(deps, NOW) == 1, "a manager who never wrote still gets it"
+            assert await send_digests(deps, NOW + timedelta(hours=1)) == 0, "once per week"
+            [complete] = await server.wait_for("files.completeUploadExternal")
+        finally:
+            await slack.stop()
+    assert server.opened == ["U0BOSS"], "the DM is opened with conversations.open"
+    [message] = server.calls_to("chat.postMessage")
+    assert message.params["channel"] == "D0BOSS" and "Weekly digest: Sales" in message.params["text"]
+    assert complete.params["channel_id"] == "D0BOSS"
+    [chart] = server.uploads.values()
+    assert chart[:4] == b"\x89PNG"
