@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from collections.abc import Callable, Sequence
@@ -15,6 +16,8 @@ from knowledge.index import tokenize
 from knowledge.loaders import detect_language
 from knowledge.models import ScoredChunk, SearchFilter
 from knowledge.retrieval import Retriever, rank_lessons
+
+log = logging.getLogger(__name__)
 
 
 class _Terms(Protocol):
@@ -142,10 +145,14 @@ class AnswerChain:
             result = self._refusal(hits, language, score)
         else:
             passages = hits[: self.top_k]
-            text = self.generator.generate(question, passages, history, language)
-            checked = keep_supported(text, passages, language, self.min_support)
+            try:
+                text = self.generator.generate(question, passages, history, language)
+            except Exception as exc:  # busy batcher, LLM server down: the passages still answer
+                log.warning("generator %s failed (%s); quoting the passages", self.generator.name, exc)
+                text = ""
+            checked = keep_supported(text, passages, language, self.min_support) if text else None
             backend = self.generator.name
-            if checked is None:  # mostly unsupported, or in the wrong language: quote the passages instead
+            if checked is None:  # failed, mostly unsupported or in the wrong language: quote the passages
                 checked = self.fallback.generate(question, passages, history, language)
                 backend = f"{self.fallback.name} (fallback from {self.generator.name})"
             text, citations = resolve_citations(checked, passages)

@@ -84,3 +84,22 @@ def test_a_failing_handler_becomes_an_apology(testbot, monkeypatch):
     monkeypatch.setattr(testbot.app.answers, "answer", boom)
     reply = testbot.say("What is phishing?")
     assert "something went wrong" in reply.text
+
+
+def test_a_busy_or_failing_generator_still_gets_a_quoted_cited_answer(testbot):
+    from knowledge.batcher import BatcherFull
+
+    class Busy:
+        name = "busy"
+
+        def generate(self, question, passages, history, language):
+            raise BatcherFull("64 requests are already waiting")
+
+    chain = testbot.app.answers
+    generator, chain.generator = chain.generator, Busy()
+    try:
+        reply = testbot.say("How many random words should a passphrase have?")
+    finally:
+        chain.generator = generator
+    assert reply.grounded is True and reply.citations
+    assert testbot.app.store.questions()[-1]["grounded"] == 1
