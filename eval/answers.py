@@ -127,10 +127,14 @@ def ask_llm(generator, q: Question, language: str, passages: list[ScoredChunk] |
     else:
         messages = build_messages(quiz_text(q, language), passages, [], language)
     if hasattr(generator, "choose"):  # a local model names one option: its likeliest option number
-        numbers = [f" {n}" if language == "en" else str(n) for n in range(1, len(q.options) + 1)]
-        choice = generator.choose(messages, numbers, PREFIX[language].rstrip())
-        if choice is not None:
-            return choice
+        numbers = [str(n) for n in range(1, len(q.options) + 1)]
+        for digits, prefix in (
+            (numbers, PREFIX[language]),
+            ([f" {n}" for n in numbers], PREFIX[language].rstrip()),
+        ):
+            choice = generator.choose(messages, digits, prefix)  # None when the digits' first tokens clash
+            if choice is not None:
+                return choice
     prefix = PREFIX[language] if getattr(generator, "prefills", False) else ""
     reply = generator.chat(messages, max_new_tokens=8, prefix=prefix)[len(prefix) :]
     digit = re.match(r"\s*(\d)", reply) if prefix else None
