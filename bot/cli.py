@@ -389,6 +389,8 @@ def demo(
         "And why is that better than a short complex password?",
         "What is the best recipe for sourdough bread?",
         "收到可疑邮件应该怎么办？",
+        "/enroll security-basics",
+        "/next",
     ]
     asyncio.run(ConsoleAdapter(app.bot).play(script))
 
