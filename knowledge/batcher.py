@@ -109,27 +109,23 @@ class Batcher:
 
     def stream(self, input_ids: Sequence[int], max_new_tokens: int | None = None) -> Iterator[str]:
         """Yield the reply's text in pieces as the batch writes it (closing the iterator cancels)."""
+        yield from self._pieces(self.submit(input_ids, max_new_tokens))
+
+    def generate(self, input_ids: Sequence[int], max_new_tokens: int | None = None) -> tuple[str, int]:
+        """The whole reply as one string, and how many tokens it took."""
         request = self.submit(input_ids, max_new_tokens)
+        return "".join(self._pieces(request)), len(request.tokens)
+
+    @staticmethod
+    def _pieces(request: _Request) -> Iterator[str]:
+        """A request's text pieces until its end (a batch failure is raised here); leaving cancels it."""
         try:
-            while True:
-                piece = request.pieces.get()
-                if piece is _END:
-                    return
+            while (piece := request.pieces.get()) is not _END:
                 if isinstance(piece, BaseException):
                     raise piece
                 yield piece
         finally:
             request.cancelled = True
-
-    def generate(self, input_ids: Sequence[int], max_new_tokens: int | None = None) -> tuple[str, int]:
-        """The whole reply as one string, and how many tokens it took."""
-        request = self.submit(input_ids, max_new_tokens)
-        pieces = []
-        while (piece := request.pieces.get()) is not _END:
-            if isinstance(piece, BaseException):
-                raise piece
-            pieces.append(piece)
-        return "".join(pieces), len(request.tokens)
 
     async def astream(
         self, input_ids: Sequence[int], max_new_tokens: int | None = None
