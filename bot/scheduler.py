@@ -10,8 +10,10 @@ It only wires triggers to the plain jobs of :mod:`bot.jobs`:
   whatever their time zone (once per silence, so running hourly sends nothing twice).
 
 The SQLAlchemy job store pickles a job as a reference to a module-level function plus its
-arguments, so the functions below take only a registry key and find the live dependencies (store,
-adapters) in :data:`_LIVE`. Jobs have stable ids and are re-added with ``replace_existing=True`` at
+arguments, so every job is stored as :func:`run_job` with the store key and the job id; at run
+time it finds the job by id and the live dependencies (store, adapters) in :data:`_LIVE`. The list
+above is not all: :func:`job_specs` holds every job (pruning, premium expiry, digests too).
+Jobs have stable ids and are re-added with ``replace_existing=True`` at
 every start, keeping the next run time the store remembers: runs missed while the bot was down
 coalesce into one run at start-up.
 
@@ -51,7 +53,9 @@ _LIVE: dict[str, JobDeps] = {}
 _RUNNING: dict[str, set[asyncio.Task[Any]]] = {}
 
 
-async def _run(key: str, job: JobFn) -> None:
+async def run_job(key: str, job_id: str) -> None:
+    """What the scheduler calls (stored as this function, the store key and the job id)."""
+    job = _JOBS[job_id]
     deps = _LIVE.get(key)
     if deps is None:
         log.warning("scheduled %s skipped: no live scheduler for %s", job.__name__, key)
@@ -67,43 +71,13 @@ async def _run(key: str, job: JobFn) -> None:
         running.discard(task)  # type: ignore[arg-type]
 
 
-async def run_push_due_quizzes(key: str) -> None:
-    """What the scheduler calls every 15 minutes."""
-    await _run(key, push_due_quizzes)
-
-
-async def run_progress_feedback(key: str) -> None:
-    """What the scheduler calls hourly for the weekly feedback."""
-    await _run(key, progress_feedback)
-
-
-async def run_nudge_inactive(key: str) -> None:
-    """What the scheduler calls hourly for the nudges."""
-    await _run(key, nudge_inactive)
-
-
-async def run_prune_old_rows(key: str) -> None:
-    """What the scheduler calls daily: questions past their retention, old delivery ids."""
-    await _run(key, prune_old_rows)
-
-
-async def run_premium_expiry(key: str) -> None:
-    """What the scheduler calls hourly: premium reminders 3 days before the end, end-of-access notices."""
-    await _run(key, premium_expiry)
-
-
-async def run_send_digests(key: str) -> None:
-    """What the scheduler calls hourly: each team manager's weekly digest, early in their local week."""
-    await _run(key, send_digests)
-
-
 @dataclass(frozen=True)
 class JobSpec:
-    """One scheduled job: a stable id, the function, its trigger, and how late a run may still start."""
+    """One scheduled job: a stable id, the job, its trigger, and how late a run may still start."""
 
     id: str
     name: str
-    func: Callable[[str], Awaitable[None]]
+    job: JobFn
     trigger: BaseTrigger
     grace: timedelta
 
@@ -114,28 +88,28 @@ def job_specs(push_every: timedelta = timedelta(minutes=15)) -> list[JobSpec]:
         JobSpec(
             "learnbot.push_due_quizzes",
             "push due quizzes",
-            run_push_due_quizzes,
+            push_due_quizzes,
             IntervalTrigger(seconds=int(push_every.total_seconds()), start_date=ANCHOR, timezone=UTC),
             push_every,
         ),
         JobSpec(
             "learnbot.progress_feedback",
             "weekly progress feedback (each learner's local week)",
-            run_progress_feedback,
+            progress_feedback,
             CronTrigger(minute=0, timezone=UTC),
             timedelta(hours=1),
         ),
         JobSpec(
             "learnbot.nudge_inactive",
             "nudge inactive learners",
-            run_nudge_inactive,
+            nudge_inactive,
             CronTrigger(minute=30, timezone=UTC),
             timedelta(hours=1),
         ),
         JobSpec(
             "learnbot.prune_old_rows",
             "delete questions past their retention and old delivery ids",
-            run_prune_old_rows,
+            prune_old_rows,
             CronTrigger(hour=3, minute=45, timezone=UTC),
             timedelta(days=1),
         ),
@@ -144,18 +118,22 @@ def job_specs(push_every: timedelta = timedelta(minutes=15)) -> list[JobSpec]:
             # when their own active hours open, whatever their time zone
             "learnbot.premium_expiry",
             "premium expiry reminders and notices",
-            run_premium_expiry,
+            premium_expiry,
             CronTrigger(minute=50, timezone=UTC),
             timedelta(hours=1),
         ),
         JobSpec(
             "learnbot.send_digests",
             "weekly team digests for managers (each manager's local week)",
-            run_send_digests,
+            send_digests,
             CronTrigger(minute=15, timezone=UTC),
             timedelta(hours=1),
         ),
     ]
+
+
+_JOBS: dict[str, JobFn] = {spec.id: spec.job for spec in job_specs()}
+"""The job functions by id: the job store keeps only ``run_job`` and the id, never a closure."""
 
 
 class LearningScheduler:
@@ -185,9 +163,9 @@ class LearningScheduler:
             remembered = self._remembered_next_run(spec.id)
             extra = {"next_run_time": remembered} if remembered is not None else {}
             self.scheduler.add_job(
-                spec.func,
+                run_job,
                 spec.trigger,
-                args=[self.key],
+                args=[self.key, spec.id],
                 id=spec.id,
                 name=spec.name,
                 replace_existing=True,
