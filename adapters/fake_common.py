@@ -48,7 +48,7 @@ class FakeServer(Generic[C]):
         """The recorded calls of one method, in order."""
         return [c for c in self.calls if c.method == method]
 
-    async def wait_for(self, method: str, count: int = 1, timeout: float = 10.0) -> list[C]:
+    async def wait_for(self, method: str, count: int = 1, timeout: float = 30.0) -> list[C]:
         """Wait until ``method`` was called at least ``count`` times; return those calls."""
         deadline = time.monotonic() + timeout
         while len(self.calls_to(method)) < count:

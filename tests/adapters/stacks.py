@@ -69,7 +69,7 @@ async def telegram_stack(core: Any, server: FakeTelegram, **options: Any) -> Asy
         await adapter.stop()
 
 
-async def until(condition: Callable[[], object], timeout: float = 15.0) -> None:
+async def until(condition: Callable[[], object], timeout: float = 30.0) -> None:
     """Wait until ``condition()`` is true (the stacks answer in background tasks), or fail."""
     deadline = time.monotonic() + timeout
     while not condition():

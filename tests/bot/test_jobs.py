@@ -364,7 +364,7 @@ async def test_the_scheduler_keeps_its_jobs_in_the_sqlite_file_across_restarts(t
     second.scheduler.add_listener(lambda event: runs.append(event.job_id), EVENT_JOB_EXECUTED)
     await second.start()
     try:
-        for _ in range(100):
+        for _ in range(1500):  # a deadline, not a timing: up to 30 s on a loaded machine
             if runs:
                 break
             await asyncio.sleep(0.02)
