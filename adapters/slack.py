@@ -46,6 +46,7 @@ from adapters.slack_events import (
 from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholder
 from bot.core import Bot
 from bot.messages import FileRef, IncomingMessage, Reply
+from bot.store.rights import EraseReport
 
 __all__ = ["SUBCOMMANDS", "Recent", "SlackAdapter", "command_text", "from_env", "plain_text"]
 
@@ -97,6 +98,8 @@ class SlackAdapter:
         self._seen = Recent()
         self._profiles = Recent(1024)
         self._dms = Recent(4096)
+        if hasattr(bot, "forget_hooks"):  # the core (tests may drive the adapter with a stand-in)
+            bot.forget_hooks.append(self._forget)
         self._tasks: set[asyncio.Task[None]] = set()
         self.health: Any = None
         """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the Events API server adds."""
@@ -362,6 +365,13 @@ class SlackAdapter:
             log.exception("Slack turn failed (chat %s, user %s)", fields["chat_id"], fields["user_id"])
             with contextlib.suppress(Exception):
                 await deliver(self.client, where, [Reply(SORRY)])
+
+    def _forget(self, report: EraseReport) -> None:
+        """Drop an erased learner's cached Slack name, locale and DM channel."""
+        for platform, user_id in report.identities:
+            if platform == PLATFORM:
+                self._profiles.discard(user_id)
+                self._dms.discard(user_id)
 
     async def _profile(self, user_id: str) -> tuple[str, str]:
         """The user's display name and locale, looked up once and remembered."""

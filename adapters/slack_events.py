@@ -76,6 +76,10 @@ class Recent:
         """The value stored with ``key``, or None."""
         return self._items.get(key)
 
+    def discard(self, key: str) -> None:
+        """Forget ``key`` if it is there."""
+        self._items.pop(key, None)
+
 
 def delivery_key(body: Mapping[str, Any]) -> str:
     """What identifies one delivery (an event id, or a command's or action's trigger id); may be empty."""

@@ -27,6 +27,7 @@ from bot.premium_handlers import PremiumChat
 from bot.recommend_handlers import RecommendChat
 from bot.rights_handlers import RightsChat
 from bot.store import Store
+from bot.store.rights import EraseReport
 from bot.uploads import IngestFn, UploadError, ingest_upload
 from knowledge.answer import Answer, AnswerChain
 from knowledge.generation import Turn
@@ -138,6 +139,9 @@ class Bot:
             lambda: deque(maxlen=self.limits.memory_turns)
         )
         self._windows: dict[int, _Window] = defaultdict(_Window)
+        self.forget_hooks: list[Callable[[EraseReport], None]] = []
+        """Called with each erase's report, so the parts that cache learners in memory (an adapter's
+        profile cache, the fitted recommender) drop them at once, not at the next restart."""
         self.commands: dict[str, Handler] = {
             "start": self._start,
             "help": self._help,
@@ -157,6 +161,7 @@ class Bot:
         self.commands.update(self.rights.commands())
         self.buttons.update(self.rights.buttons())
         self.recommend = RecommendChat(store, self.learning, self.is_admin, lesson_chunks, embedder)
+        self.forget_hooks.append(lambda _report: self.recommend.recommender.forget())
         self.commands.update(self.recommend.commands(self.commands))  # /next /digest; tags in views
         self.buttons.update(self.recommend.buttons(self.buttons))
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.jobs import JobDeps, PlannedPush, deliver_pending, record, register_push_kind
+from bot.jobs import JobDeps, PlannedPush, deliver_pending, plan_and_record, register_push_kind
 from bot.messages import Button, Reply
 from bot.metrics import PAYMENT_EVENTS
 from bot.premium import RENEW_WINDOW, day
@@ -28,14 +28,17 @@ async def premium_expiry(deps: JobDeps, now: datetime) -> int:
 
     Returns the number of messages sent.
     """
-    store = deps.store
-    ended = store.end_expired(now)
+    await plan_and_record(deps, plan_expiry, now)  # in a worker thread: chats go on meanwhile
+    return await deliver_pending(deps, REMINDER, now) + await deliver_pending(deps, ENDED, now)
+
+
+def plan_expiry(deps: JobDeps, now: datetime) -> list[PlannedPush]:
+    """Record the accesses that ended, and plan their notices and the reminders of those ending soon."""
+    ended = deps.store.end_expired(now)
     if ended:
         PAYMENT_EVENTS.labels("expired").inc(len(ended))
-    soon = store.expiring(now, RENEW_WINDOW)
-    planned = _plan(deps, REMINDER, soon, now) + _plan(deps, ENDED, ended, now)
-    record(deps, planned, now)
-    return await deliver_pending(deps, REMINDER, now) + await deliver_pending(deps, ENDED, now)
+    soon = deps.store.expiring(now, RENEW_WINDOW)
+    return _plan(deps, REMINDER, soon, now) + _plan(deps, ENDED, ended, now)
 
 
 def _plan(deps: JobDeps, kind: str, rows: list[Expiring], now: datetime) -> list[PlannedPush]:

@@ -103,6 +103,9 @@ def erase_learner(store: Store, learner_id: int, bot: Bot | None = None) -> Eras
 def forget_in_memory(bot: Bot, report: EraseReport) -> int:
     """Drop the bot's conversation memory and pending quiz answers in the learner's chats.
 
+    Then the bot's ``forget_hooks`` run, so caches elsewhere (adapters, the fitted recommender)
+    drop the learner too.
+
     Memory is kept per conversation, so in a shared channel the whole thread's memory goes (it may
     hold the learner's questions). Returns the number of conversations cleared.
     """
@@ -113,6 +116,8 @@ def forget_in_memory(bot: Bot, report: EraseReport) -> int:
             del store[key]
             cleared += 1
     bot._windows.pop(report.learner_id, None)  # noqa: SLF001
+    for hook in bot.forget_hooks:
+        hook(report)
     return cleared
 
 

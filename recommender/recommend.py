@@ -246,6 +246,10 @@ class Recommender:
             self._model = RiskModel.load()
         return self._model
 
+    def forget(self) -> None:
+        """Drop the fitted collaborative model (it holds learner ids); the next call refits it."""
+        self._collab = None
+
     def collaborative(self) -> Collaborative:
         """The collaborative signal, refitted hourly or when completions grew by 5%."""
         cached = self._collab

@@ -187,6 +187,27 @@ def test_forget_by_typed_confirmation_for_chats_without_buttons(testbot):
     assert testbot.app.store.resolve_learner(f"telegram:{TG}") is None
 
 
+def test_forget_clears_the_caches_outside_the_store(testbot):
+    """The Slack adapter's name/DM cache and the fitted recommender hold ids: /forget drops them too."""
+    from adapters.slack import SlackAdapter
+
+    learner_id = active_learner(testbot)
+    slack = SlackAdapter(testbot.app.bot, bot_token="xoxb-test", signing_secret="secret", port=0)
+    slack._profiles.add(SLACK, (NAME, "en-US"))
+    slack._profiles.add("U0SOMEONEELSE", ("Other", "en-US"))
+    slack._dms.add(SLACK, "D0ERASE")
+    recommender = testbot.app.bot.recommend.recommender
+    recommender.collaborative()
+    assert recommender._collab is not None
+
+    say(testbot, "telegram", TG, "/forget")
+    assert "deleted everything" in say(testbot, "telegram", TG, "/forget confirm")[0].text
+    assert testbot.app.store.resolve_learner(str(learner_id)) is None
+    assert slack._profiles.get(SLACK) is None and slack._dms.get(SLACK) is None
+    assert slack._profiles.get("U0SOMEONEELSE") == ("Other", "en-US"), "only the erased learner goes"
+    assert recommender._collab is None, "refitted without the learner on next use"
+
+
 def test_tables_added_later_are_covered_without_a_list(testbot):
     """Rows in a table another feature adds (here: made up on the spot) are found from the schema."""
     learner_id = active_learner(testbot)
