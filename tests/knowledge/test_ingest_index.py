@@ -148,3 +148,43 @@ def test_remove_course(tmp_path, course_dir):
     assert parts.ingestor.remove("security-basics") is True
     assert parts.index.count() == 0
     assert parts.retriever.retrieve("phishing", k=5) == []
+
+
+def test_keyword_scores_are_rank_bm25s_over_the_sparse_matrix():
+    """The sparse BM25 gives rank-bm25's own scores: repeated, unknown, common and Chinese terms."""
+    import numpy as np
+    from rank_bm25 import BM25Okapi
+
+    from knowledge.index import KeywordIndex, tokenize
+    from knowledge.models import Chunk
+
+    texts = [
+        "A sensor reads the world; an actuator changes it. Sensors send readings over MQTT.",
+        "MQTT brokers route messages between devices and the cloud.",
+        "Soil moisture sensors measure water in the soil, then the relay turns the pump on.",
+        "传感器读取环境数据，执行器改变环境。MQTT 代理在设备之间传递消息。",
+        "the the the the",  # a term in most chunks gets rank-bm25's floored idf
+        "the relay and the pump",
+        "",
+    ]
+    chunks = [
+        Chunk(f"c{i}", text, "course", f"l{i}", f"Lesson {i}", "", "lesson.md", "zh" if i == 3 else "en")
+        for i, text in enumerate(texts)
+    ]
+    index = KeywordIndex(chunks)
+    reference = BM25Okapi([tokenize(t) for t in texts])
+    for query in [
+        "what does a sensor do",
+        "MQTT mqtt broker messages",  # a repeated term counts twice, as in rank-bm25
+        "the pump relay",
+        "传感器 执行器",
+        "quantum chromodynamics",  # no known term: every score is 0 and nothing is returned
+    ]:
+        terms = tokenize(query)
+        assert np.allclose(index.scores(terms), reference.get_scores(terms)), query
+        best = index.search(query, 3)
+        expected = [i for i in np.argsort(-reference.get_scores(terms), kind="stable")[:3]]
+        assert [c.chunk_id for c, _ in best] == [
+            f"c{i}" for i in expected if reference.get_scores(terms)[i] > 0
+        ], query
+    assert index.document_frequency("mqtt") == 3 / 7 and index.document_frequency("zzz") == 0.0
