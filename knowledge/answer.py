@@ -91,6 +91,10 @@ REFUSAL = {
     "zh": "课程材料中没有涉及这个问题，我不想凭空猜测。",
 }
 CLOSEST = {"en": "The closest lessons are:", "zh": "最相关的课程是："}
+QUOTED = {"en": "(Quoted from the course material.)", "zh": "（直接摘自课程材料。）"}
+"""Said under an answer that quotes the passages instead of the configured LLM's words (the model
+was busy or down, or its answer was not supported by the passages), so the learner knows why it reads
+differently."""
 
 
 class AnswerChain:
@@ -156,6 +160,8 @@ class AnswerChain:
                 checked = self.fallback.generate(question, passages, history, language)
                 backend = f"{self.fallback.name} (fallback from {self.generator.name})"
             text, citations = resolve_citations(checked, passages)
+            if backend != self.generator.name and self.generator.name != self.fallback.name:
+                text = f"{text}\n\n{QUOTED.get(language, QUOTED['en'])}"
             result = Answer(text, True, language, citations, evidence=score, backend=backend)
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result

@@ -102,4 +102,8 @@ def test_a_busy_or_failing_generator_still_gets_a_quoted_cited_answer(testbot):
     finally:
         chain.generator = generator
     assert reply.grounded is True and reply.citations
+    assert reply.text.endswith("(Quoted from the course material.)"), "the learner is told it is a quote"
     assert testbot.app.store.questions()[-1]["grounded"] == 1
+    assert "Quoted from" not in testbot.say("What makes a phishing email suspicious?").text, (
+        "the configured back end's own answers carry no such note"
+    )
