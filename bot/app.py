@@ -29,7 +29,7 @@ from knowledge.models import Chunk
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
 
 if TYPE_CHECKING:
-    from bot.jobs import JobDeps
+    from bot.pushes import JobDeps
     from bot.scheduler import LearningScheduler
 
 log = logging.getLogger(__name__)
@@ -238,7 +238,7 @@ class App:
 
     def job_deps(self, adapters: Mapping[str, ChatAdapter]) -> JobDeps:
         """What the scheduled jobs use: the store, the learning chat's wording, adapters by platform."""
-        from bot.jobs import JobDeps
+        from bot.pushes import JobDeps
 
         s = self.settings
         return JobDeps(

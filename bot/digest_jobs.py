@@ -1,6 +1,6 @@
 """The weekly manager digest job: each team's managers get its digest once per their local week.
 
-It uses the exactly-once pushes of :mod:`bot.jobs`: a digest is recorded under the key (manager's
+It uses the exactly-once pushes of :mod:`bot.pushes`: a digest is recorded under the key (manager's
 learner record, ``digest``, team, Monday of the manager's week) before it is sent, so reruns and
 overlapping runs never send it twice, and a failed send is retried. It is built at send time (the
 numbers are fresh) and only while the recipient still manages the team.
@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.jobs import (
+from bot.jobs import week_start
+from bot.messages import Reply
+from bot.pushes import (
     JobDeps,
+    LocalClock,
     PlannedPush,
-    _LocalClock,
     deliver_pending,
     in_active_hours,
     plan_and_record,
     register_push_kind,
-    week_start,
 )
-from bot.messages import Reply
 from bot.reviews import zone
 from bot.store import ActiveHours, Push
 from recommender.digest import build_digest
@@ -49,7 +49,7 @@ def plan_digests(deps: JobDeps, now: datetime) -> list[PlannedPush]:
     """One push per (team, manager) on a platform this process serves, in the manager's active hours."""
     if not deps.adapters:
         return []
-    store, clock = deps.store, _LocalClock(now)
+    store, clock = deps.store, LocalClock(now)
     planned = []
     for manager in store.team_managers():
         platform, user_id = manager["platform"], manager["platform_user_id"]

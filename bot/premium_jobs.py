@@ -2,7 +2,7 @@
 
 Access itself stops at ``valid_until`` whatever this job does (:meth:`Store.entitled_tracks` is
 decided by time); the job tells learners and records the ends. It uses the exactly-once pushes of
-:mod:`bot.jobs`: each reminder is recorded under the key (learner, kind, track, end of access), so
+:mod:`bot.pushes`: each reminder is recorded under the key (learner, kind, track, end of access), so
 it is sent once however often the job runs, and a renewal (a new end) earns a new reminder.
 
 Example:
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.jobs import JobDeps, PlannedPush, deliver_pending, plan_and_record, register_push_kind
 from bot.messages import Button, Reply
 from bot.metrics import PAYMENT_EVENTS
 from bot.premium import RENEW_WINDOW, day
+from bot.pushes import JobDeps, PlannedPush, deliver_pending, plan_and_record, register_push_kind
 from bot.store import Push
 from bot.store.premium import Expiring
 

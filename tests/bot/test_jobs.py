@@ -11,10 +11,12 @@ from pathlib import Path
 import pytest
 
 import bot.jobs as jobs
-from bot.jobs import JobDeps, nudge_inactive, progress_feedback, push_due_quizzes
+import bot.pushes as pushes
+from bot.jobs import nudge_inactive, progress_feedback, push_due_quizzes
 from bot.learning import LearningLoop
 from bot.learning_handlers import LearningChat
 from bot.messages import IncomingMessage
+from bot.pushes import JobDeps
 from bot.store import Store, quiz_item_id
 from bot.testing import FakeAdapter, TestBot
 
@@ -130,9 +132,9 @@ def test_a_push_claimed_by_a_worker_that_died_is_taken_over_later(testbot, adapt
     answer_first_quiz(testbot, MONDAY)
     due = MONDAY + QUARTER
     store = testbot.app.store
-    jobs.record(deps_for(testbot, adapter), jobs.plan_quiz_pushes(deps_for(testbot, adapter), due), due)
+    pushes.record(deps_for(testbot, adapter), jobs.plan_quiz_pushes(deps_for(testbot, adapter), due), due)
     [row] = store.pushes()
-    assert store.claim_push(row.id, "dead-worker", due, due - jobs.CLAIM_TTL)
+    assert store.claim_push(row.id, "dead-worker", due, due - pushes.CLAIM_TTL)
     assert push(another_process(testbot, adapter), due + timedelta(minutes=5)) == 0, "its claim is fresh"
     assert push(another_process(testbot, adapter), due + QUARTER) == 1, "a stale claim is taken over"
     assert len(adapter.sent) == 1
@@ -417,7 +419,7 @@ def test_planning_runs_off_the_event_loop_so_a_chat_is_answered_meanwhile(testbo
 def test_recording_in_small_batches_from_overlapping_runs_still_sends_each_push_once(
     testbot, adapter, monkeypatch
 ):
-    monkeypatch.setattr(jobs, "RECORD_BATCH", 1)
+    monkeypatch.setattr(pushes, "RECORD_BATCH", 1)
     for user in ("learner-1", "learner-2", "learner-3"):
         answer_first_quiz(TestBot(testbot.app, user=user), MONDAY)
     due = MONDAY + QUARTER
