@@ -73,8 +73,15 @@ def run(
             scale = bench_scale.measure(app.embedder, chunks, vectors, list(sizes), queries, work)
             bench_scale.plot(scale, out / "bench_retrieval.png")
         for size, by_name in scale.items():
+            built, rebuilt = by_name.pop(bench_scale.BUILD)
             cells = ", ".join(f"{n} {p50:.1f} / {p95:.1f}" for n, (p50, p95) in by_name.items())
             rows.append((f"retrieval p50 / p95 ms at {size:,} chunks (k=5)", cells))
+            rows.append(
+                (
+                    f"keyword index at {size:,} chunks: build / rebuild after a change",
+                    f"{built:.1f} / {rebuilt:.1f} s",
+                )
+            )
 
         local = App(Settings.load(env={}, data_dir=work, embedder=embedder, generator="local"))
         local.__dict__["embedder"] = app.embedder

@@ -283,9 +283,18 @@ class KeywordIndex:
         >>> index.search("what is mqtt", k=5)
     """
 
-    def __init__(self, chunks: Sequence[Chunk], texts: Sequence[str] | None = None) -> None:
+    def __init__(
+        self,
+        chunks: Sequence[Chunk],
+        texts: Sequence[str] | None = None,
+        tokens: Sequence[list[str]] | None = None,
+    ) -> None:
+        """Index ``chunks`` by ``texts`` (default: their text), or by ready :func:`tokenize` ``tokens``."""
         self.chunks = list(chunks)
-        corpus = [tokenize(t) for t in (texts if texts is not None else [c.text for c in chunks])]
+        if tokens is not None:
+            corpus = list(tokens)
+        else:
+            corpus = [tokenize(t) for t in (texts if texts is not None else [c.text for c in chunks])]
         self._terms: dict[str, int] = {}
         self._weights: sparse.csc_matrix | None = None
         self._chunks_with = np.zeros(0, dtype=np.int64)

@@ -6,13 +6,14 @@ and only what the :class:`SearchFilter` admits (premium filtering happens inside
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from knowledge.chunking import index_text
 from knowledge.embedders import Embedder
-from knowledge.index import KeywordIndex, VectorIndex
+from knowledge.index import KeywordIndex, VectorIndex, tokenize
 from knowledge.loaders import detect_language
 from knowledge.models import Chunk, ScoredChunk, SearchFilter
 
@@ -48,6 +49,9 @@ class LiveRecords:
         self._live: dict[tuple[str, str], str] = {}
         self._keyword: KeywordIndex | None = None
         self._kinds: set[tuple[str, str, bool]] = set()
+        self._tokens: dict[str, list[str]] = {}
+        """Each live record's keyword tokens, kept across rebuilds: tokenising (jieba above all) is
+        most of a rebuild, and an ingestion changes few lessons."""
 
     def refresh(self) -> None:
         """Reload if the catalogue changed since the last call."""
@@ -58,15 +62,24 @@ class LiveRecords:
             if generation == self._seen and self._keyword is not None:
                 return
             live = self._versions()
-            chunks = [
-                r.chunk
+            records = [
+                r
                 for r in self.index.records()
                 if live.get((r.chunk.course_id, r.chunk.lesson_id)) == r.version
             ]
-            chunks.sort(key=lambda c: (c.course_id, c.source_path, c.position))
+            records.sort(key=lambda r: (r.chunk.course_id, r.chunk.source_path, r.chunk.position))
+            # a record id names one text of one lesson version, so its tokens never go stale
+            tokens: dict[str, list[str]] = {}
+            for r in records:
+                cached = self._tokens.get(r.record_id)
+                tokens[r.record_id] = (
+                    cached if cached is not None else [sys.intern(t) for t in tokenize(index_text(r.chunk))]
+                )
+            chunks = [r.chunk for r in records]
             self._live = live
             self._kinds = {(c.course_id, c.track, c.premium) for c in chunks}
-            self._keyword = KeywordIndex(chunks, [index_text(c) for c in chunks])
+            self._keyword = KeywordIndex(chunks, tokens=[tokens[r.record_id] for r in records])
+            self._tokens = tokens  # records no longer live drop out
             self._seen = generation
 
     def narrowing(self, search_filter: SearchFilter | None) -> SearchFilter | None:

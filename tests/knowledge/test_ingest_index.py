@@ -84,6 +84,33 @@ def test_changed_lesson_is_replaced_and_removed_lesson_deleted(tmp_path, course_
     assert ("security-basics", "incident-reporting") not in parts.store.lesson_versions()
 
 
+def test_the_keyword_index_retokenises_only_changed_lessons(tmp_path, course_dir, monkeypatch):
+    import knowledge.retrieval as retrieval
+
+    tokenised: list[str] = []
+
+    def counting(text: str) -> list[str]:
+        tokenised.append(text)
+        return real(text)
+
+    real = retrieval.tokenize
+    monkeypatch.setattr(retrieval, "tokenize", counting)
+    parts = Parts(tmp_path / "data")
+    parts.ingestor.ingest(load_course(course_dir))
+    assert parts.retriever.retrieve("phishing", k=1)
+    first = len(tokenised)
+    assert first == parts.index.count()
+    mfa = course_dir / "03-mfa.md"
+    mfa.write_text(
+        mfa.read_text() + "\n\n## Hardware keys\n\nA zebracorn key is the strongest second factor.\n"
+    )
+    parts.ingestor.ingest(load_course(course_dir))
+    assert parts.retriever.retrieve("zebracorn", k=1)[0].chunk.lesson_id == "mfa"
+    changed = len(tokenised) - first
+    mfa_chunks = sum(1 for r in parts.index.records() if r.chunk.lesson_id == "mfa")
+    assert changed == mfa_chunks, "only the changed lesson's records are tokenised again"
+
+
 def test_crash_mid_ingest_leaves_the_old_version_whole(tmp_path, course_dir):
     parts = Parts(tmp_path / "data")
     parts.ingestor.ingest(load_course(course_dir))
