@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from knowledge.chunking import Chunker, index_text, split_sections, stable_id, tidy_markdown
@@ -372,7 +372,7 @@ _blocks = st.one_of(
 )
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(blocks=st.lists(_blocks, max_size=25), size=st.integers(100, 400), overlap=st.integers(0, 99))
 def test_random_markdown_never_breaks_the_chunker(blocks: list[str], size: int, overlap: int) -> None:
     chunks = Chunker(size, overlap).chunk_course(course_of("\n\n".join(blocks)))
@@ -380,7 +380,7 @@ def test_random_markdown_never_breaks_the_chunker(blocks: list[str], size: int, 
     assert [c.position for c in chunks] == list(range(len(chunks)))
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(text=st.text(max_size=3000))
 def test_random_text_never_breaks_the_chunker(text: str) -> None:
     chunks = Chunker(100, 10).chunk_course(course_of(text))

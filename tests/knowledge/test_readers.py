@@ -324,7 +324,11 @@ def test_empty_docx_contains_no_text(tmp_path: Path) -> None:
 # -- fuzz --------------------------------------------------------------------------------------
 
 FUZZ_SUFFIXES = [".md", ".txt", ".html", ".pdf", ".docx"]
-FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 
 
 def _read_or_refuse(data: bytes, suffix: str) -> None:
