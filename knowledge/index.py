@@ -283,18 +283,10 @@ class KeywordIndex:
         >>> index.search("what is mqtt", k=5)
     """
 
-    def __init__(
-        self,
-        chunks: Sequence[Chunk],
-        texts: Sequence[str] | None = None,
-        tokens: Sequence[list[str]] | None = None,
-    ) -> None:
-        """Index ``chunks`` by ``texts`` (default: their text), or by ready :func:`tokenize` ``tokens``."""
+    def __init__(self, chunks: Sequence[Chunk], tokens: Sequence[list[str]] | None = None) -> None:
+        """Index ``chunks`` by their :func:`tokenize` ``tokens`` (default: their text's)."""
         self.chunks = list(chunks)
-        if tokens is not None:
-            corpus = list(tokens)
-        else:
-            corpus = [tokenize(t) for t in (texts if texts is not None else [c.text for c in chunks])]
+        corpus = list(tokens) if tokens is not None else [tokenize(c.text) for c in self.chunks]
         self._terms: dict[str, int] = {}
         self._weights: sparse.csc_matrix | None = None
         self._chunks_with = np.zeros(0, dtype=np.int64)
@@ -347,7 +339,7 @@ class KeywordIndex:
     ) -> list[tuple[Chunk, float]]:
         """The ``k`` best-scoring chunks passing the filter (only chunks sharing a query term)."""
         terms = tokenize(query)
-        if self._weights is None or not terms or k <= 0:
+        if not terms or k <= 0:
             return []
         scores = self.scores(terms)
         matched = np.flatnonzero(scores > 0)
