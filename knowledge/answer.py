@@ -156,11 +156,12 @@ class AnswerChain:
                 text = ""
             checked = keep_supported(text, passages, language, self.min_support) if text else None
             backend = self.generator.name
-            if checked is None:  # failed, mostly unsupported or in the wrong language: quote the passages
+            fell_back = checked is None  # failed, mostly unsupported or in the wrong language
+            if fell_back:
                 checked = self.fallback.generate(question, passages, history, language)
                 backend = f"{self.fallback.name} (fallback from {self.generator.name})"
             text, citations = resolve_citations(checked, passages)
-            if backend != self.generator.name and self.generator.name != self.fallback.name:
+            if fell_back and self.generator.name != self.fallback.name:  # quoting is news to the learner
                 text = f"{text}\n\n{QUOTED.get(language, QUOTED['en'])}"
             result = Answer(text, True, language, citations, evidence=score, backend=backend)
         result.latency_ms = (time.perf_counter() - started) * 1000
