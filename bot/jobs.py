@@ -21,7 +21,6 @@ from bot.pushes import (
     LocalClock,
     PlannedPush,
     deliver_pending,
-    entitled_to_pushes,
     in_active_hours,
     plan_and_record,
     register_push_kind,
@@ -54,7 +53,7 @@ def plan_quiz_pushes(deps: JobDeps, now: datetime) -> list[PlannedPush]:
         if learner in chosen:
             continue
         course = courses.get(candidate.course_id)
-        if course is None or not entitled_to_pushes(store, learner, course, now):
+        if course is None or not store.may_see_course(learner, course, now):
             continue
         local = clock.local(candidate.hours.timezone)
         if not in_active_hours(candidate.hours, local):
@@ -77,7 +76,7 @@ def _quiz_reply(deps: JobDeps, push: Push, now: datetime) -> Reply | str:
     if card is None or item is None or item.status != "approved":
         return "the item is no longer asked"
     course = deps.store.course(item.course_id)
-    if course is None or not entitled_to_pushes(deps.store, push.learner_id, course, now):
+    if course is None or not deps.store.may_see_course(push.learner_id, course, now):
         return "the learner has no access to the course now"
     if card.due != push.due:
         return "the card was reviewed since"

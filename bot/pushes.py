@@ -30,7 +30,7 @@ import os
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.learning_handlers import LearningChat
@@ -83,13 +83,6 @@ class PlannedPush:
     local_day: str
     platform: str
     chat_id: str
-
-
-def entitled_to_pushes(
-    store: Store, learner_id: int, course: Mapping[str, Any], now: datetime | None = None
-) -> bool:
-    """May this learner get pushes from this course: free, or an unexpired entitlement to its track."""
-    return store.may_see_course(learner_id, dict(course), now or datetime.now(UTC))
 
 
 def in_active_hours(hours: ActiveHours, local: datetime) -> bool:

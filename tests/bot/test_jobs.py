@@ -230,7 +230,7 @@ def test_premium_courses_are_never_pushed(tmp_path, adapter):
     testbot.app.bot.learning.loop.answer(learner(testbot), item.item_id, 1, MONDAY)
     store.revoke(learner(testbot), "", MONDAY)
     assert testbot.app.store.due_cards(MONDAY + QUARTER), "the card is due"
-    assert push(deps_for(testbot, adapter), MONDAY + QUARTER) == 0, "entitled_to_pushes says no"
+    assert push(deps_for(testbot, adapter), MONDAY + QUARTER) == 0, "may_see_course says no"
 
 
 def test_a_nudge_after_k_days_of_silence_once_per_silence(testbot, adapter):
