@@ -20,7 +20,7 @@ from bot.app import App, IndexBusy
 from bot.backup import BackupError
 from bot.config import Settings, SettingsError
 from bot.logs import configure as configure_logging
-from bot.logs import setup_logging
+from bot.logs import redact, secret_values, setup_logging
 from knowledge.index import IndexMismatch
 from knowledge.loaders import CourseError, CourseOverrides, load_course
 from knowledge.models import SearchFilter, location
@@ -231,7 +231,17 @@ def serve(
     """Run the chat front doors and the scheduled pushes until Ctrl-C or SIGTERM."""
     app = _app()
     adapters = app.chat_adapters(which)
-    asyncio.run(_serve(app, adapters))
+    try:
+        asyncio.run(_serve(app, adapters))
+    except Exception as exc:  # noqa: BLE001 - a start-up failure is one redacted line, never a traceback
+        # Platform errors quote what they were given (python-telegram-bot's InvalidToken quotes the
+        # token), so the message goes through the same redaction as every log record.
+        err.print(
+            f"error: could not serve: {redact(f'{type(exc).__name__}: {exc}', secret_values())}",
+            markup=False,
+            highlight=False,
+        )
+        raise typer.Exit(2) from None
 
 
 async def _serve(app: App, adapters: list) -> None:

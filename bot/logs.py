@@ -150,8 +150,17 @@ def setup_logging(
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(numeric)
+    sys.excepthook = _redacting_excepthook
     _state["message_text"] = bool(message_text)
     return handler
+
+
+def _redacting_excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
+    """Print an uncaught exception's traceback with secrets redacted (the last line of defence)."""
+    import traceback
+
+    text = "".join(traceback.format_exception(kind, exc, tb))
+    sys.stderr.write(redact(text, secret_values()))
 
 
 def configure(settings: Settings) -> logging.Handler:

@@ -188,8 +188,11 @@ def _load_declared(root: Path) -> Course:
         )
         rel = str(entry["file"])
         file_path = root / rel
-        if not file_path.resolve().is_relative_to(root.resolve()):
-            course.problems.append(LoadProblem(rel, "listed in course.toml but outside the course folder"))
+        refusal = outside_reason(root, file_path) if file_path.exists() or file_path.is_symlink() else ""
+        if refusal or not file_path.resolve().is_relative_to(root.resolve()):
+            course.problems.append(
+                LoadProblem(rel, f"listed in course.toml but {refusal or 'outside the course folder'}")
+            )
         elif not file_path.is_file():
             course.problems.append(LoadProblem(rel, "listed in course.toml but not found"))
         else:
@@ -311,7 +314,15 @@ def _load_inferred(root: Path) -> Course:
         (p for p in root.rglob("*") if p.is_file() and not _skipped(p.relative_to(root))),
         key=lambda p: [natural_key(part) for part in p.relative_to(root).parts],
     )
-    docs = [p for p in files if p.suffix.lower() in SUFFIXES]
+    docs = []
+    for path in files:
+        if path.suffix.lower() not in SUFFIXES:
+            continue
+        refusal = outside_reason(root, path)
+        if refusal:
+            course.problems.append(LoadProblem(str(PurePosixPath(*path.relative_to(root).parts)), refusal))
+        else:
+            docs.append(path)
     lesson_depth = _lesson_depth(root, docs)
     lessons: dict[str, Lesson] = {}
     for path in docs:
@@ -374,6 +385,33 @@ def _lesson_depth(root: Path, docs: list[Path]) -> int:
     if flat:
         counts[0] = flat
     return max(counts, key=lambda d: (counts[d], d)) if counts else 0
+
+
+def outside_reason(root: Path, path: Path) -> str:
+    """Why ``path`` must not be read as part of the course at ``root``, or "" when it may be.
+
+    A symbolic link is followed only when its target lies inside the course folder, and a file with
+    several hard links is refused outright: either could otherwise expose a file from elsewhere on the
+    machine (``/etc/passwd``) to every learner.
+
+    Args:
+        root: The course folder the admin named.
+        path: A file found inside it.
+
+    Returns:
+        A short reason for the skip report, or an empty string.
+    """
+    try:
+        resolved = path.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "a broken or looping link"
+    if not resolved.is_relative_to(root.resolve()):
+        return (
+            "a link to a file outside the course folder" if path.is_symlink() else "outside the course folder"
+        )
+    if resolved.is_file() and resolved.stat().st_nlink > 1:
+        return "a hard link to a file that may lie outside the course folder"
+    return ""
 
 
 def _is_material(parts: tuple[str, ...]) -> bool:

@@ -76,3 +76,25 @@ def test_serve_without_a_token_is_a_clear_error(tmp_path):
         timeout=120,
     )
     assert result.returncode == 2 and "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET not set" in result.stderr
+
+
+async def test_serve_with_a_rejected_token_prints_one_redacted_line(tmp_path):
+    """Issue 14 row 2: Telegram's InvalidToken quotes the token; serve must not print it."""
+    wrong = "111:" + "A" * 35
+    async with FakeTelegram() as fake:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "telegram",
+            cwd=ROOT,
+            env=_env(tmp_path, TELEGRAM_BOT_TOKEN=wrong, LEARNBOT_TELEGRAM_API_URL=fake.root),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
+    text = stderr.decode()
+    assert process.returncode == 2, text
+    assert wrong not in text and "AAAAAAAAAA" not in text
+    assert "Traceback" not in text and "could not serve" in text

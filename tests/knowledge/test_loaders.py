@@ -805,3 +805,47 @@ class TestMLForBeginners:
         assert "6-NLP/data/README.md" in [s.path for s in lesson(ml_en, "").sources]
         assert ml_en.problems == []
         assert ml_en.language == "en"
+
+
+# -- links out of the course folder (issue 14 row 1) ---------------------------------------------
+
+
+def test_symlink_to_a_file_outside_an_inferred_course_is_never_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("root:x:0:0:root:/root:/bin/bash\n", encoding="utf-8")
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "01-intro.md").write_text("# Intro\n\nReal course text.\n", encoding="utf-8")
+    (folder / "passwd.md").symlink_to(secret)
+    (folder / "inside.md").symlink_to(folder / "01-intro.md")  # a link inside the course is fine
+    course = load_course(folder)
+    texts = " ".join(s.text for lesson in course.lessons for s in lesson.sources)
+    assert "root:x" not in texts
+    assert problems(course)["passwd.md"] == "a link to a file outside the course folder"
+    assert "inside.md" not in problems(course)
+
+
+def test_symlinked_folder_and_hard_link_are_not_read(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secret.md").write_text("# Secret\n\nroot:x:0:0\n", encoding="utf-8")
+    folder = tmp_path / "c"
+    folder.mkdir()
+    (folder / "01-intro.md").write_text("# Intro\n\nReal course text.\n", encoding="utf-8")
+    (folder / "linked").symlink_to(outside, target_is_directory=True)
+    (folder / "hard.md").hardlink_to(outside / "secret.md")
+    course = load_course(folder)
+    texts = " ".join(s.text for lesson in course.lessons for s in lesson.sources)
+    assert "root:x" not in texts
+    assert "hard link" in problems(course)["hard.md"]
+
+
+def test_listed_symlink_out_of_a_declared_course_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "secret.md").write_text("# Secret\n\nnot course material\n", encoding="utf-8")
+    folder = declared(tmp_path)
+    (folder / "02-routing.md").unlink()
+    (folder / "02-routing.md").symlink_to(tmp_path / "secret.md")
+    course = load_course(folder)
+    assert problems(course) == {
+        "02-routing.md": "listed in course.toml but a link to a file outside the course folder"
+    }
