@@ -27,6 +27,7 @@ import re
 import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
+from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -123,6 +124,9 @@ class TelegramAdapter:
         self.webhook_port = webhook_port
         self.poll_timeout = poll_timeout
         self._webhook_secret = webhook_secret
+        # Update ids count per bot: after a token change on the same data dir the new bot's ids
+        # start again, so the durable dedupe key names the bot (the token's numeric prefix).
+        self.bot_id = token.partition(":")[0]
         self.health: Any = None
         """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the webhook server adds."""
         self._seen: OrderedDict[int, None] = OrderedDict()
@@ -212,6 +216,10 @@ class TelegramAdapter:
         except TelegramError as exc:  # a missing menu is no reason not to serve
             log.warning("could not set the Telegram command menu: %s", exc)
 
+    def delivery_id(self, update: Update) -> str:
+        """The core's dedupe key of an update: ``BOT_ID:UPDATE_ID`` (update ids are per bot)."""
+        return f"{self.bot_id}:{update.update_id}"
+
     # -- updates in ------------------------------------------------------------------------
 
     async def _drop_repeated_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -236,7 +244,7 @@ class TelegramAdapter:
             display_name=user.full_name,
             thread_id=str(thread_id or ""),
             message_id=str(message.message_id),
-            delivery_id=str(update.update_id),
+            delivery_id=self.delivery_id(update),
             file=self._file_ref(message.document) if message.document else None,
             locale=user.language_code or "",
             direct=message.chat.type == ChatType.PRIVATE,
@@ -262,7 +270,7 @@ class TelegramAdapter:
             thread_id=str(thread_id or ""),
             message_id=str(message.message_id) if message else "",
             callback_data=query.data or "",
-            delivery_id=str(update.update_id),
+            delivery_id=self.delivery_id(update),
             locale=query.from_user.language_code or "",
             direct=message.chat.type == ChatType.PRIVATE if message else True,
         )
@@ -270,13 +278,16 @@ class TelegramAdapter:
 
     async def _on_pre_checkout(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         # not behind the chat lock: Telegram wants the answer within 10 s, even mid-answer
-        await answer_pre_checkout(self.bot.handle, update)
+        async def handle(incoming: IncomingMessage) -> list[Reply]:
+            return await self.bot.handle(replace(incoming, delivery_id=self.delivery_id(update)))
+
+        await answer_pre_checkout(handle, update)
 
     async def _on_payment(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         incoming = payment_message(update, message) if message is not None else None
         if incoming is not None:
-            await self._converse(incoming)
+            await self._converse(replace(incoming, delivery_id=self.delivery_id(update)))
 
     async def refund_star_payment(self, user_id: int, charge_id: str, subscription: str = "") -> None:
         """Refund a Telegram Stars payment, cancelling its subscription first if it has one.

@@ -14,7 +14,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.fake_telegram import TOKEN, callback_update, document_update, text_update, user
+from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
 from adapters.telegram import TelegramAdapter
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
 from bot.core import COMMANDS
@@ -370,3 +370,22 @@ def test_entities_are_never_cut_and_bad_buttons_are_left_out():
     assert "".join(p.html for p in parts) == "&amp;" * 50
     [[button]] = parts[-1].reply_markup.inline_keyboard
     assert button.callback_data == "fine"
+
+
+@integration
+async def test_a_new_bot_on_the_same_data_dir_is_not_taken_for_repeats(server, testbot):
+    """Issue 14 row 17: update ids count per bot, so the durable dedupe key names the bot."""
+    update = text_update(ADA, "/help", update_id=7_700_001)
+    async with telegram_stack(testbot.app.bot, server):
+        server.push(update)
+        await server.wait_for("sendMessage")
+    other_token = "654321:another-bot-token-not-a-secret"
+    async with FakeTelegram(token=other_token) as other:
+        adapter = TelegramAdapter(testbot.app.bot, token=other_token, api_url=other.root, poll_timeout=1)
+        await adapter.start()
+        try:
+            other.push(update)  # the new bot's first update happens to carry the same id
+            [sent] = await other.wait_for("sendMessage", timeout=15)
+        finally:
+            await adapter.stop()
+    assert sent.params["text"] == server.calls_to("sendMessage")[0].params["text"]
