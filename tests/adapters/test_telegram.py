@@ -133,7 +133,8 @@ async def test_deep_link_payload_reaches_the_core_as_the_argument(server, testbo
         "42",
         "Ada",
     )
-    assert message.locale == "en" and message.delivery_id.isdigit()
+    bot_id, _, update_id = message.delivery_id.partition(":")
+    assert message.locale == "en" and bot_id == TOKEN.split(":")[0] and update_id.isdigit()
 
 
 @integration
