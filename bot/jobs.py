@@ -27,6 +27,7 @@ from bot.pushes import (
 )
 from bot.reviews import zone
 from bot.store import Push
+from bot.store.pushes import QuizPushState
 
 QUIZ, FEEDBACK, NUDGE = "quiz", "feedback", "nudge"
 
@@ -35,19 +36,33 @@ QUIZ, FEEDBACK, NUDGE = "quiz", "feedback", "nudge"
 
 
 async def push_due_quizzes(deps: JobDeps, now: datetime) -> int:
-    """Push each learner's most overdue review, within their active hours and daily cap; returns sends."""
+    """Push each learner's most overdue review, paced (see :func:`plan_quiz_pushes`); returns sends."""
     await plan_and_record(deps, plan_quiz_pushes, now)
     return await deliver_pending(deps, QUIZ, now)
 
 
+IGNORED_BEFORE_BACKOFF = 3
+"""Sent quiz pushes in a row without an answer, after which a learner gets one every other day at most."""
+BACKOFF_DAYS = 2
+PACING_WINDOW = timedelta(days=14)
+"""How far back the pacing rules look at recorded pushes (the back-off needs the last few only)."""
+
+
 def plan_quiz_pushes(deps: JobDeps, now: datetime) -> list[PlannedPush]:
-    """At most one due quiz per learner: the most overdue card of a course they may get pushes from."""
+    """At most one due quiz per learner: the most overdue card of a course they may get pushes from.
+
+    Paced, so a backlog does not arrive as a burst: nothing new while a pushed quiz of the learner's
+    day is unanswered (or one waits to be sent); at most ``max_pushes_per_day``; a card pushed on an
+    earlier day and ignored is pushed again (under a new key, ``due|day``, so exactly once per day);
+    after :data:`IGNORED_BEFORE_BACKOFF` ignored pushes in a row, every other day at most, until an answer.
+    """
     if not deps.adapters:
         return []
     store, clock = deps.store, LocalClock(now)
     courses = {c["course_id"]: c for c in store.courses()}
     per_day = store.quiz_pushes_per_day(since=now - timedelta(days=2))
-    chosen: dict[int, tuple[str, str, str]] = {}  # learner -> (item, due, local day)
+    states = store.quiz_push_states(since=now - PACING_WINDOW)
+    chosen: dict[int, tuple[str, str, str]] = {}  # learner -> (item, due key, local day)
     for candidate in store.due_push_candidates(now):  # most overdue first
         learner = candidate.learner_id
         if learner in chosen:
@@ -58,16 +73,34 @@ def plan_quiz_pushes(deps: JobDeps, now: datetime) -> list[PlannedPush]:
         local = clock.local(candidate.hours.timezone)
         if not in_active_hours(candidate.hours, local):
             continue
-        day = local.date().isoformat()
-        if per_day.get((learner, day), 0) >= deps.max_pushes_per_day:
+        day = local.date()
+        if per_day.get((learner, day.isoformat()), 0) >= deps.max_pushes_per_day:
             continue
-        chosen[learner] = (candidate.item_id, candidate.due, day)
+        state = states.get(learner)
+        if state is not None and not _may_push(state, day):
+            continue
+        key = f"{candidate.due}|{day.isoformat()}" if candidate.pushed else candidate.due
+        chosen[learner] = (candidate.item_id, key, day.isoformat())
     chats = store.push_chats(list(chosen), list(deps.adapters))
     return [
         PlannedPush(QUIZ, learner, item, due, day, *chats[learner])
         for learner, (item, due, day) in chosen.items()
         if learner in chats
     ]
+
+
+def _may_push(state: QuizPushState, today: date) -> bool:
+    """The pacing rules, for one learner on their local ``today``."""
+    if state.pending or state.open_day >= today.isoformat():
+        return False  # one quiz at a time: the last one is not answered (or not even sent) yet
+    if state.ignored >= IGNORED_BEFORE_BACKOFF and state.last_day:
+        return (today - date.fromisoformat(state.last_day)).days >= BACKOFF_DAYS
+    return True
+
+
+def card_due_of(push: Push) -> str:
+    """The card due time a quiz push was recorded for (a repeat's key carries its day too)."""
+    return push.due.partition("|")[0]
 
 
 def _quiz_reply(deps: JobDeps, push: Push, now: datetime) -> Reply | str:
@@ -78,8 +111,11 @@ def _quiz_reply(deps: JobDeps, push: Push, now: datetime) -> Reply | str:
     course = deps.store.course(item.course_id)
     if course is None or not deps.store.may_see_course(push.learner_id, course, now):
         return "the learner has no access to the course now"
-    if card.due != push.due:
+    if card.due != card_due_of(push):
         return "the card was reviewed since"
+    today = now.astimezone(zone(deps.store.learner_settings(push.learner_id).timezone)).date()
+    if push.local_day < today.isoformat():
+        return "planned for an earlier day; the plan offers the card again today"
     return deps.chat.quiz_reply(item, heading="Time to review")
 
 

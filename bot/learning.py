@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fsrs import Card, Rating
+from fsrs import Card, Rating, State
 
 from bot.reviews import Feel, new_card, rating_for, retrievability, review, utc, zone
 from bot.store import LessonRow, QuizItem, Store, iso
@@ -70,6 +70,9 @@ class CourseProgress:
     due: int
     streak_days: int
     retention: float | None
+    """Mean predicted recall of the cards past their learning steps; ``None`` while there are none."""
+    learning: int = 0
+    """Cards still in their FSRS learning or relearning steps."""
 
     @property
     def accuracy(self) -> float | None:
@@ -336,7 +339,10 @@ class LearningLoop:
             attempts = self.store.attempts(learner_id, course_id)
             cards = self.store.review_cards(learner_id, course_id)
             retention = course["desired_retention"] or 0.9
-            recall = [retrievability(Card.from_dict(c.card), now, retention) for c in cards]
+            # FSRS's recall prediction means something only once a card has left its learning steps:
+            # right after two wrong answers a card in (re)learning is due in minutes and reads "100%".
+            settled = [card for card in (Card.from_dict(c.card) for c in cards) if card.state == State.Review]
+            recall = [retrievability(card, now, retention) for card in settled]
             activity = [e["at"] for e in events] + [a.at for a in attempts]
             result.append(
                 CourseProgress(
@@ -349,6 +355,7 @@ class LearningLoop:
                     due=sum(1 for c in cards if c.due <= iso(now)),
                     streak_days=streak_days(activity, now, tz),
                     retention=sum(recall) / len(recall) if recall else None,
+                    learning=len(cards) - len(settled),
                 )
             )
         return result

@@ -332,9 +332,12 @@ class LearningChat:
                 if p.accuracy is not None
                 else "no quiz answers yet"
             )
-            retention = (
-                f"predicted retention {p.retention:.0%}" if p.retention is not None else "no reviews yet"
-            )
+            if p.retention is not None:
+                retention = f"predicted retention {p.retention:.0%}"
+            elif p.learning:
+                retention = "predicted retention once your answers settle (items still being learned)"
+            else:
+                retention = "no reviews yet"
             lines.append(
                 f"- {p.title}: {p.lessons_done} of {p.lessons_total} lessons done; {accuracy}; "
                 f"{p.due} due now; streak {_plural(p.streak_days, 'day')}; {retention}"

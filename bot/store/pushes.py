@@ -31,13 +31,33 @@ class ActiveHours:
 
 @dataclass(frozen=True)
 class PushCandidate:
-    """The most overdue unpushed card of one learner in one course, with the learner's active hours."""
+    """The most overdue card of one learner in one course, with the learner's active hours.
+
+    ``pushed``: a quiz push was recorded for this card's current due time already (it was ignored).
+    """
 
     learner_id: int
     item_id: str
     course_id: str
     due: str
     hours: ActiveHours
+    pushed: bool = False
+
+
+@dataclass(frozen=True)
+class QuizPushState:
+    """One learner's recent quiz pushes, as the pacing rules of the quiz job need them.
+
+    ``open_day`` is the latest local day of a sent push whose card is still unanswered (empty if none);
+    ``last_day`` the latest local day of any recorded quiz push; ``ignored`` how many sent pushes came
+    after the learner's last quiz answer (any item, by any path); ``pending`` whether one waits to be sent.
+    """
+
+    learner_id: int
+    pending: bool
+    open_day: str
+    last_day: str
+    ignored: int
 
 
 @dataclass(frozen=True)
@@ -147,27 +167,55 @@ class PushStore(StoreBase):
     # -- who is due for what ---------------------------------------------------------------
 
     def due_push_candidates(self, now: datetime) -> list[PushCandidate]:
-        """Per learner and course, the most overdue approved card not pushed for its due time yet.
+        """Per learner and course, the most overdue approved card, and whether it was pushed before.
 
-        Paused learners are left out. Uses the index on ``review_cards.due``; most overdue first.
+        Paused learners are left out. A card pushed for its due time and not answered stays the most
+        overdue of its course, so it is the one offered again (the quiz job decides when). Uses the
+        index on ``review_cards.due``; most overdue first.
         """
         d = LearnerSettings()
         rows = self.db.execute(
-            "select c.learner_id, c.item_id, c.course_id, min(c.due), "
-            "coalesce(s.timezone, ?), coalesce(s.active_start, ?), coalesce(s.active_end, ?) "
+            "select m.learner_id, m.item_id, m.course_id, m.due, m.tz, m.start, m.stop, "
+            "exists (select 1 from sent_pushes p where p.learner_id = m.learner_id "
+            "and p.kind = 'quiz' and p.item_id = m.item_id and p.due = m.due) "
+            "from (select c.learner_id, c.item_id, c.course_id, min(c.due) as due, "
+            "coalesce(s.timezone, ?) as tz, coalesce(s.active_start, ?) as start, "
+            "coalesce(s.active_end, ?) as stop "
             "from review_cards c "
             "join quiz_items q on q.item_id = c.item_id "
             "left join learner_settings s on s.learner_id = c.learner_id "
             "where c.due <= ? and q.status = 'approved' and coalesce(s.paused, 0) = 0 "
-            "and not exists (select 1 from sent_pushes p where p.learner_id = c.learner_id "
-            "and p.kind = 'quiz' and p.item_id = c.item_id and p.due = c.due) "
-            "group by c.learner_id, c.course_id order by 4, 1",
+            "group by c.learner_id, c.course_id) m order by m.due, m.learner_id",
             [d.timezone, d.active_start, d.active_end, iso(now)],
         )
         return [
-            PushCandidate(learner, item, course, due, ActiveHours(tz, start, end))
-            for learner, item, course, due, tz, start, end in rows.fetchall()
+            PushCandidate(learner, item, course, due, ActiveHours(tz, start, end), bool(pushed))
+            for learner, item, course, due, tz, start, end, pushed in rows.fetchall()
         ]
+
+    def quiz_push_states(self, since: datetime) -> dict[int, QuizPushState]:
+        """Per learner with quiz pushes recorded since ``since``: what the pacing rules need.
+
+        A sent push is unanswered while its card's due time is still the one it was pushed for
+        (``due``, or ``due|day`` for a push repeated on a later day): answering moves the card.
+        """
+        rows = self.db.execute(
+            "select p.learner_id, max(p.status = 'pending'), "
+            "max(case when p.status = 'sent' and c.due is not null "
+            "and (p.due = c.due or p.due = c.due || '|' || p.local_day) then p.local_day else '' end), "
+            "max(p.local_day), "
+            "sum(p.status = 'sent' and p.sent_at > coalesce("
+            "(select max(a.at) from quiz_attempts a where a.learner_id = p.learner_id), '')) "
+            "from sent_pushes p "
+            "left join review_cards c on c.learner_id = p.learner_id and c.item_id = p.item_id "
+            "where p.kind = 'quiz' and p.created_at >= ? and p.status in ('pending', 'sent') "
+            "group by p.learner_id",
+            [iso(since)],
+        )
+        return {
+            learner: QuizPushState(learner, bool(pending), open_day or "", last_day or "", int(ignored or 0))
+            for learner, pending, open_day, last_day, ignored in rows.fetchall()
+        }
 
     def due_card_count(self, now: datetime) -> int:
         """How many review cards are due by ``now`` (an index-only count; the baseline for the job)."""

@@ -198,8 +198,28 @@ def test_progress_counts(testbot):
     assert "quiz accuracy 50% (1 of 2)" in text
     assert "2 due now" in text and "streak 2 days" in text
     row = testbot.app.bot.learning.loop.progress(learner(testbot), NOW + timedelta(days=1, hours=1))[0]
-    assert 0 < row.retention < 1, "mean FSRS retrievability a day later"
-    assert f"predicted retention {row.retention:.0%}" in text
+    assert (row.retention, row.learning) == (None, 2), "both cards are still in their learning steps"
+    assert "predicted retention once your answers settle" in text
+
+
+def test_predicted_retention_only_for_cards_past_their_learning_steps(testbot):
+    testbot.say("/enroll security-basics")
+    testbot.say("/lesson")
+    quiz = testbot.say("/quiz")
+    assert URGENCY in quiz.text
+    testbot.press(option_button(quiz, 1))  # wrong: Again, due in a minute
+    testbot.at(NOW + timedelta(minutes=2))
+    testbot.press(option_button(testbot.say("/quiz"), 1))  # the same item, wrong again
+    text = testbot.say("/progress").text
+    assert "%;" not in text and not text.rstrip().endswith("%"), "no retention figure after two misses"
+    assert "predicted retention once your answers settle" in text
+    testbot.at(NOW + timedelta(minutes=20))
+    right = testbot.press(option_button(testbot.say("/quiz"), 0))
+    testbot.press(right.buttons[0][0].data)  # Easy: the card graduates to FSRS's review state
+    later = NOW + timedelta(days=3)
+    row = testbot.app.bot.learning.loop.progress(learner(testbot), later)[0]
+    assert row.learning == 0 and 0.5 < row.retention < 1
+    assert f"predicted retention {row.retention:.0%}" in testbot.at(later).say("/progress").text
 
 
 def test_a_removed_quiz_item_is_retired_and_never_asked(tmp_path):
