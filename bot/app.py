@@ -199,7 +199,9 @@ class App:
             self.store,
             self.answers,
             limits,
-            ingest=lambda path: ingest_with(self.ingestor, path),
+            ingest=lambda path, course_id: ingest_with(
+                self.ingestor, path, course_id, s.max_document_mb * 1_000_000 or None
+            ),
             admins=admins,
             lesson_chunks=self.lesson_chunks,
             embedder=lambda: self.embedder,

@@ -68,6 +68,9 @@ class Settings:
         12, "Questions one learner may ask per minute before a polite refusal."
     )
     max_upload_mb: int = _setting(20, "Largest course file an admin may send to the bot, in MiB.")
+    max_document_mb: int = _setting(
+        10, "Most text one course document may hold, in MB; a bigger one is skipped and reported; 0: no cap."
+    )
     admins: str = _setting(
         "",
         "Comma-separated admins as platform:user_id (e.g. `telegram:12345,slack:U0123`); "

@@ -38,7 +38,9 @@ log = logging.getLogger(__name__)
 Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
 Notify = Callable[[Reply], Awaitable[None]]
 """Sends an interim reply (e.g. "Loading your course…") before the final ones."""
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff]")
+# Control and invisible characters, and lone surrogates ("\udcff" from a JSON escape or a bad decode):
+# a surrogate cannot be encoded as UTF-8, so SQLite, logs and the terminal would all fail on it.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
 LINK_CODE_MINUTES = 10
 
 HELP = {
@@ -388,5 +390,5 @@ class Bot:
 
 
 def clean_input(text: str) -> str:
-    """Strip control characters and surrounding whitespace from a learner's message."""
+    """Strip control characters, lone surrogates and surrounding whitespace from a learner's message."""
     return _CONTROL.sub(" ", text or "").strip()

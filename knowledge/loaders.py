@@ -52,15 +52,19 @@ _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.S)
 _CJK = re.compile(r"[\u3400-\u9fff]")
 
 
-def load_course(path: Path, overrides: CourseOverrides | None = None) -> Course:
+def load_course(
+    path: Path, overrides: CourseOverrides | None = None, max_document_bytes: int | None = None
+) -> Course:
     """Load a course folder or a single document file.
 
     Args:
         path: A course folder or one document file.
         overrides: Command-line values that replace the course's own settings.
+        max_document_bytes: A document with more text than this (UTF-8 bytes) is skipped; None: no cap.
 
     Returns:
-        The course. Files that could not be read are listed in ``course.problems``.
+        The course. Files that could not be read are listed in ``course.problems``; so are lessons
+        left out because none of their files could be read (a course never has an empty lesson).
 
     Raises:
         CourseError: the path does not exist, holds no readable document, or ``course.toml`` is invalid.
@@ -77,7 +81,10 @@ def load_course(path: Path, overrides: CourseOverrides | None = None) -> Course:
         course = _load_declared(path)
     else:
         course = _load_inferred(path)
-    if not any(lesson.sources for lesson in course.lessons):
+    if max_document_bytes is not None:
+        _skip_oversized(course, max_document_bytes)
+    _drop_empty_lessons(course)
+    if not course.lessons:
         details = "; ".join(str(p) for p in course.problems[:5])
         raise CourseError(f"{path}: no readable document found" + (f" ({details})" if details else ""))
     _apply_overrides(course, overrides)
@@ -488,6 +495,51 @@ def _title_from_text(lesson: Lesson) -> str:
 def _humanize(name: str) -> str:
     name = re.sub(r"^\d+[-_. ]*", "", name)
     return re.sub(r"[-_]+", " ", name).strip().capitalize() or name
+
+
+def _skip_oversized(course: Course, max_bytes: int) -> None:
+    """Leave out documents with more text than ``max_bytes``: one such file can take an hour to embed."""
+    for lesson in course.lessons:
+        kept = []
+        for source in lesson.sources:
+            size = len(source.text.encode("utf-8", "replace"))
+            if size > max_bytes:
+                limit = f"{max_bytes / 1_000_000:g} MB (LEARNBOT_MAX_DOCUMENT_MB)"
+                reason = f"holds {size / 1_000_000:.1f} MB of text; the limit is {limit}; split it or raise it"
+                course.problems.append(LoadProblem(source.path, reason))
+            else:
+                kept.append(source)
+        lesson.sources = kept
+
+
+def _drop_empty_lessons(course: Course) -> None:
+    """Leave out lessons none of whose files could be read, and say so.
+
+    Learners would otherwise meet a lesson with no content ("Lesson 2 of 3" and nothing to read). A
+    left-out lesson's prerequisites pass to the lessons that needed it, so the order still holds.
+    """
+    empty = {lesson.lesson_id: lesson for lesson in course.lessons if not lesson.sources}
+    if not empty:
+        return
+
+    def inherited(prerequisites: list[str]) -> list[str]:
+        # course.toml's prerequisites were checked for cycles already, so this ends.
+        out: list[str] = []
+        for prereq in prerequisites:
+            for lesson_id in inherited(empty[prereq].prerequisites) if prereq in empty else [prereq]:
+                if lesson_id not in out:
+                    out.append(lesson_id)
+        return out
+
+    for lesson_id in empty:
+        if lesson_id:  # the pages that belong to no lesson are not a lesson to report
+            course.problems.append(
+                LoadProblem(f"lesson {lesson_id}", "left out: none of its files could be read")
+            )
+    course.lessons = [lesson for lesson in course.lessons if lesson.sources]
+    for order, lesson in enumerate(course.lessons):
+        lesson.order = order
+        lesson.prerequisites = inherited(lesson.prerequisites)
 
 
 def _apply_overrides(course: Course, overrides: CourseOverrides) -> None:

@@ -342,7 +342,10 @@ def test_front_matter_quiz_that_is_not_a_list_is_one_problem(tmp_path: Path) -> 
 
 def test_a_lesson_of_only_front_matter_is_a_problem(tmp_path: Path) -> None:
     course = load_course(declared(tmp_path, **{"02-routing.md": "---\ntitle: Empty\n---\n"}))
-    assert problems(course) == {"02-routing.md": "contains only front matter, no lesson text"}
+    assert problems(course) == {
+        "02-routing.md": "contains only front matter, no lesson text",
+        "lesson routing": "left out: none of its files could be read",
+    }
 
 
 # -- course.toml errors ------------------------------------------------------------------------
@@ -414,7 +417,10 @@ def test_listed_file_that_is_missing_is_a_problem(tmp_path: Path) -> None:
     folder = declared(tmp_path)
     (folder / "02-routing.md").unlink()
     course = load_course(folder)
-    assert problems(course) == {"02-routing.md": "listed in course.toml but not found"}
+    assert problems(course) == {
+        "02-routing.md": "listed in course.toml but not found",
+        "lesson routing": "left out: none of its files could be read",
+    }
     assert lesson(course, "intro").sources
 
 
@@ -422,8 +428,11 @@ def test_listed_file_outside_the_course_folder_is_not_read(tmp_path: Path) -> No
     (tmp_path / "secret.md").write_text("# Secret\n\nnot course material\n", encoding="utf-8")
     folder = declared(tmp_path, COURSE_TOML.replace('file = "02-routing.md"', 'file = "../secret.md"'))
     course = load_course(folder)
-    assert problems(course) == {"../secret.md": "listed in course.toml but outside the course folder"}
-    assert lesson(course, "routing").sources == []
+    assert problems(course) == {
+        "../secret.md": "listed in course.toml but outside the course folder",
+        "lesson routing": "left out: none of its files could be read",
+    }
+    assert "routing" not in [item.lesson_id for item in course.lessons]
 
 
 # -- bad input without course.toml -------------------------------------------------------------
@@ -467,7 +476,8 @@ def test_bad_files_are_listed_and_the_rest_loads(tmp_path: Path) -> None:
     )
     course = load_course(folder)
     found = problems(course)
-    assert set(found) == {"2-corrupt.pdf", "3-image.md", "4-empty.txt", "5-bad-yaml.md"}
+    files = {"2-corrupt.pdf", "3-image.md", "4-empty.txt", "5-bad-yaml.md"}
+    assert set(found) == files | {"lesson 2-corrupt", "lesson 3-image", "lesson 4-empty"}
     assert "PDF" in found["2-corrupt.pdf"]
     assert "binary" in found["3-image.md"]
     assert found["4-empty.txt"] == "contains no text"
@@ -847,5 +857,49 @@ def test_listed_symlink_out_of_a_declared_course_is_refused(tmp_path: Path) -> N
     (folder / "02-routing.md").symlink_to(tmp_path / "secret.md")
     course = load_course(folder)
     assert problems(course) == {
-        "02-routing.md": "listed in course.toml but a link to a file outside the course folder"
+        "02-routing.md": "listed in course.toml but a link to a file outside the course folder",
+        "lesson routing": "left out: none of its files could be read",
     }
+
+
+# -- no empty lessons, no huge documents (issue 14) --------------------------------------------
+
+
+def test_a_lesson_whose_every_file_was_skipped_is_left_out_and_its_prerequisites_pass_on(
+    tmp_path: Path,
+) -> None:
+    toml = (
+        'id = "net"\ntitle = "Networking"\n'
+        '[[lessons]]\nid = "intro"\nfile = "1.md"\n'
+        '[[lessons]]\nid = "broken"\nfile = "2.md"\nprerequisites = ["intro"]\n'
+        '[[lessons]]\nid = "routing"\nfile = "3.md"\nprerequisites = ["broken"]\n'
+    )
+    folder = write(
+        tmp_path / "net",
+        {"course.toml": toml, "1.md": "# Intro\n\nText.\n", "2.md": b"\x00\x01", "3.md": "# R\n\nText.\n"},
+    )
+    course = load_course(folder)
+    assert [(item.lesson_id, item.order) for item in course.lessons] == [("intro", 0), ("routing", 1)]
+    assert lesson(course, "routing").prerequisites == ["intro"]
+    assert problems(course)["lesson broken"] == "left out: none of its files could be read"
+
+
+def test_an_inferred_lesson_folder_of_unreadable_files_is_left_out(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path / "birds",
+        {"1-owls/README.md": "# Owls\n\nOwls hunt.\n", "2-crows/README.md": "---\ntitle: Crows\n---\n"},
+    )
+    course = load_course(folder)
+    assert [item.lesson_id for item in course.lessons] == ["1-owls"]
+    assert "lesson 2-crows" in problems(course)
+
+
+def test_a_document_over_the_size_cap_is_skipped_and_named(tmp_path: Path) -> None:
+    folder = write(
+        tmp_path / "big",
+        {"1-small.md": "# Small\n\nText.\n", "2-huge.txt": "word " * 300_000},  # 1.5 MB
+    )
+    course = load_course(folder, max_document_bytes=1_000_000)
+    assert [item.lesson_id for item in course.lessons] == ["1-small"]
+    assert "holds 1.5 MB of text; the limit is 1 MB" in problems(course)["2-huge.txt"]
+    assert [item.lesson_id for item in load_course(folder).lessons] == ["1-small", "2-huge"]

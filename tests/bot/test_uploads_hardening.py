@@ -1,0 +1,119 @@
+"""Admin uploads as a careless admin sends them: again and again, oddly named, damaged, with links."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import stat
+import struct
+import zipfile
+
+import pytest
+
+from bot.messages import FileRef, IncomingMessage
+from bot.testing import TestBot
+from bot.uploads import upload_course_id
+
+
+@pytest.fixture
+def testbot(tmp_path) -> TestBot:
+    return TestBot.build(tmp_path / "data", max_upload_mb=1, admins="telegram:boss")
+
+
+def upload(testbot: TestBot, name: str, data: bytes) -> str:
+    async def fetch() -> bytes:
+        return data
+
+    message = IncomingMessage("telegram", "boss", "c1", file=FileRef(name, len(data), fetch))
+    return asyncio.run(testbot.app.bot.handle(message))[0].text
+
+
+def _zip(files: dict[str, str], links: dict[str, str] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+        for name, target in (links or {}).items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = (stat.S_IFLNK | 0o777) << 16  # how `zip --symlinks` stores a link
+            archive.writestr(info, target)
+    return buffer.getvalue()
+
+
+def test_a_reupload_without_course_toml_updates_the_same_course(testbot):
+    first = upload(testbot, "Birds.zip", _zip({"01-owls.md": "# Owls\n\nOwls hunt at night."}))
+    assert "Loaded course birds:" in first
+    second = upload(
+        testbot,
+        "Birds (1).zip",  # a browser's second download of the same file
+        _zip({"01-owls.md": "# Owls\n\nOwls hunt at night.", "02-crows.md": "# Crows\n\nCrows use tools."}),
+    )
+    assert "Loaded course birds:" in second
+    courses = testbot.app.store.courses()
+    assert [c["course_id"] for c in courses] == ["birds"] and courses[0]["lesson_count"] == 2
+
+
+def test_a_zipped_course_toml_names_the_course_whatever_the_zip_is_called(testbot):
+    course = {"c/course.toml": 'id = "owls"\ntitle = "Owls"\n', "c/intro.md": "# Intro\n\nOwls hunt."}
+    upload(testbot, "export-2024-05-01.zip", _zip(course))
+    upload(testbot, "owls-final.zip", _zip(course))
+    assert [c["course_id"] for c in testbot.app.store.courses()] == ["owls"]
+
+
+@pytest.mark.parametrize(
+    ("name", "course_id"),
+    [
+        ("C:\\Users\\me\\Birds.zip", "birds"),
+        ("../../birds copy.zip", "birds"),
+        ("docs.zip", "docs"),
+        ("鸟类 (2).zip", "鸟类"),
+        ("[bold]x[/bold].zip", "bold"),  # a "/" in a name is a folder separator
+        (".zip.zip", "zip"),
+        ("a" * 300 + ".md", "a" * 60),
+    ],
+)
+def test_odd_file_names_give_a_short_stable_id(name, course_id):
+    assert upload_course_id(name) == course_id
+
+
+def test_a_generic_zip_name_is_still_the_id(testbot):
+    reply = upload(testbot, "docs.zip", _zip({"docs/intro.md": "# Intro\n\nOwls hunt at night."}))
+    assert "Loaded course docs:" in reply
+
+
+def _lying_zip() -> bytes:
+    """A zip whose entry says it unpacks to 10 bytes, but holds thousands (a zip bomb's trick)."""
+    data = bytearray(_zip({"c/a.md": "# A\n\n" + "word " * 2000}))
+    struct.pack_into("<I", data, data.find(b"PK\x01\x02") + 24, 10)  # central directory
+    struct.pack_into("<I", data, data.find(b"PK\x03\x04") + 22, 10)  # local header
+    return bytes(data)
+
+
+def test_a_zip_that_lies_about_its_size_is_called_damaged(testbot):
+    reply = upload(testbot, "bomb.zip", _lying_zip())
+    assert "the zip file is damaged" in reply and "went wrong" not in reply
+    assert testbot.app.store.courses() == []
+
+
+def test_a_symlink_entry_is_left_out_and_reported(testbot):
+    reply = upload(
+        testbot,
+        "links.zip",
+        _zip({"c/intro.md": "# Intro\n\nOwls hunt at night."}, links={"c/passwd.md": "/etc/passwd"}),
+    )
+    assert "Loaded course links:" in reply and "c/passwd.md: a symbolic link" in reply
+    texts = " ".join(c.text for c in testbot.app.live_records.keyword.chunks)
+    assert "/etc/passwd" not in texts
+
+
+def test_a_lesson_whose_only_file_is_skipped_is_not_loaded(testbot):
+    course = {
+        "c/course.toml": 'id = "birds"\ntitle = "Birds"\n'
+        '[[lessons]]\nid = "owls"\nfile = "owls.md"\n'
+        '[[lessons]]\nid = "crows"\nfile = "crows.md"\nprerequisites = ["owls"]\n',
+        "c/owls.md": "\x00\x01binary",
+        "c/crows.md": "# Crows\n\nCrows use tools.",
+    }
+    reply = upload(testbot, "birds.zip", _zip(course))
+    assert "lesson owls: left out" in reply
+    assert testbot.app.store.courses()[0]["lesson_count"] == 1
