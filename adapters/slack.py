@@ -17,7 +17,7 @@ import contextlib
 import logging
 import os
 import re
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine, Iterator, Mapping
 from functools import partial
 from typing import Any
 
@@ -27,6 +27,7 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
@@ -59,6 +60,32 @@ LOOKING_IT_UP = "Looking it up…"
 READING_FILE = "Reading your file…"
 SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 IN_DM = "I'll answer you in a direct message."
+
+
+class _DropMessage(logging.Filter):
+    def __init__(self, message: str) -> None:
+        super().__init__()
+        self.message = message
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.getMessage() != self.message
+
+
+@contextlib.contextmanager
+def _no_token_skipped_warning() -> Iterator[None]:
+    """Silence bolt's "token will be unused" while the app is built.
+
+    ``AsyncApp`` reads ``SLACK_BOT_TOKEN`` from the environment by itself and, given ``client=`` as
+    well, warns that the token is unused: on every start of a correct configuration (our client
+    carries no token on purpose; ``authorize=`` supplies it). Only that one message is dropped.
+    """
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    quiet = _DropMessage(warning_client_prioritized_and_token_skipped())
+    bolt_log.addFilter(quiet)
+    try:
+        yield
+    finally:
+        bolt_log.removeFilter(quiet)
 
 
 class SlackAdapter:
@@ -115,12 +142,13 @@ class SlackAdapter:
             return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
 
         # bolt's own per-request clients copy this one; the token reaches them through authorize=
-        self.app = AsyncApp(
-            client=AsyncWebClient(base_url=self.api_url, retry_handlers=list(retries)),
-            signing_secret=signing_secret or "unused-in-socket-mode",
-            authorize=authorize,
-            process_before_response=False,
-        )
+        with _no_token_skipped_warning():
+            self.app = AsyncApp(
+                client=AsyncWebClient(base_url=self.api_url, retry_handlers=list(retries)),
+                signing_secret=signing_secret or "unused-in-socket-mode",
+                authorize=authorize,
+                process_before_response=False,
+            )
         self.app.middleware(self._once)
         self.app.event("message")(self._on_message)
         self.app.event("app_mention")(self._on_mention)

@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 
 from telegram import BotCommand, Document, Update
 from telegram.constants import ChatType
-from telegram.error import TelegramError
+from telegram.error import BadRequest, NetworkError, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -52,7 +52,7 @@ from adapters.telegram_send import TYPING_AFTER_S, chat_id_of, deliver, typing
 from bot.core import COMMANDS, Bot
 from bot.messages import FileRef, IncomingMessage, Reply
 
-__all__ = ["APOLOGY", "COMMANDS_ZH", "PLATFORM", "TYPING_AFTER_S", "TelegramAdapter"]
+__all__ = ["APOLOGY", "COMMANDS_ZH", "PLATFORM", "TYPING_AFTER_S", "TelegramAdapter", "TelegramUnreachable"]
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
@@ -73,8 +73,14 @@ COMMANDS_ZH = {
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 RECENT_UPDATES = 2048  # update ids remembered in memory; the core's store is the durable check
 DOWNLOAD_TIMEOUT_S = 120.0
+START_TRIES = 5  # at start-up, waiting 1, 2, 4, 8 s between tries: a Bot API restart or a network blip
+PUBLIC_API = "https://api.telegram.org"
 _SECRET_TOKEN = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _CONVERSATION = filters.UpdateType.MESSAGE & ~filters.StatusUpdate.ALL & ~filters.SUCCESSFUL_PAYMENT
+
+
+class TelegramUnreachable(ConnectionError):
+    """The Bot API did not answer at start-up, after every try; the message says where and how often."""
 
 
 class TelegramAdapter:
@@ -91,6 +97,8 @@ class TelegramAdapter:
         poll_timeout: Seconds one long-poll ``getUpdates`` waits for updates.
         concurrency: Updates handled at once (messages in one chat still go in order).
         rate_limit: Keep to Telegram's flood limits (turn off only against a local test server).
+        start_tries: Tries to reach the Bot API at start-up before giving up.
+        retry_delay: Seconds before the second try; each later wait doubles.
     """
 
     platform = PLATFORM
@@ -108,6 +116,8 @@ class TelegramAdapter:
         poll_timeout: float = 10.0,
         concurrency: int = 32,
         rate_limit: bool = True,
+        start_tries: int = START_TRIES,
+        retry_delay: float = 1.0,
     ) -> None:
         if not token:
             raise ValueError("a Telegram bot token is required (TELEGRAM_BOT_TOKEN)")
@@ -123,6 +133,8 @@ class TelegramAdapter:
         self.webhook_listen = webhook_listen
         self.webhook_port = webhook_port
         self.poll_timeout = poll_timeout
+        self.start_tries = max(1, start_tries)
+        self.retry_delay = retry_delay
         self._webhook_secret = webhook_secret
         # Update ids count per bot: after a token change on the same data dir the new bot's ids
         # start again, so the durable dedupe key names the bot (the token's numeric prefix).
@@ -175,23 +187,66 @@ class TelegramAdapter:
     async def start(self) -> None:
         """Connect, publish the command menu, and begin polling or serving the webhook."""
         application = self.application
-        await application.initialize()
+        await self._initialize()
         await self.set_commands()
         await application.start()
         assert application.updater is not None
-        if self.webhook_url:
-            await application.updater.start_webhook(
-                listen=self.webhook_listen,
-                port=self.webhook_port,
-                url_path=urlsplit(self.webhook_url).path.strip("/"),
-                webhook_url=self.webhook_url,
-                secret_token=self._webhook_secret,
-            )
-            if self.health is not None:
-                self.health.attach_to_ptb(application.updater)
-        else:
-            await application.updater.start_polling(timeout=self.poll_timeout)
+        # PTB retries its own first call (setWebhook / deleteWebhook) this many times, 1 s apart
+        retries = self.start_tries - 1
+        try:
+            if self.webhook_url:
+                await application.updater.start_webhook(
+                    listen=self.webhook_listen,
+                    port=self.webhook_port,
+                    url_path=urlsplit(self.webhook_url).path.strip("/"),
+                    webhook_url=self.webhook_url,
+                    secret_token=self._webhook_secret,
+                    bootstrap_retries=retries,
+                )
+                if self.health is not None:
+                    self.health.attach_to_ptb(application.updater)
+            else:
+                await application.updater.start_polling(timeout=self.poll_timeout, bootstrap_retries=retries)
+        except NetworkError as exc:
+            await self.stop()  # started but not receiving: serve never got to stop it
+            if isinstance(exc, BadRequest):
+                raise
+            raise self._unreachable(self.start_tries, exc) from None
         log.info("Telegram adapter running (%s) as @%s", self.mode, application.bot.username)
+
+    async def _initialize(self) -> None:
+        """PTB's ``initialize`` (``getMe``), tried again with a doubling wait while the network fails.
+
+        Raises:
+            TelegramUnreachable: every try failed on the network.
+            InvalidToken: Telegram refused the token (no point in trying again).
+        """
+        delay = self.retry_delay
+        for attempt in range(1, self.start_tries + 1):
+            try:
+                await self.application.initialize()
+                return
+            except NetworkError as exc:
+                if isinstance(exc, BadRequest):
+                    raise
+                if attempt == self.start_tries:
+                    await self.application.bot.shutdown()  # close the HTTP pool PTB opened
+                    raise self._unreachable(attempt, exc) from None
+                log.warning(
+                    "could not reach the Telegram Bot API (try %s of %s, again in %.0f s): %s",
+                    attempt,
+                    self.start_tries,
+                    delay,
+                    exc,
+                )
+                await asyncio.sleep(delay)
+                delay *= 2
+
+    def _unreachable(self, tries: int, exc: Exception) -> TelegramUnreachable:
+        return TelegramUnreachable(
+            f"could not reach the Telegram Bot API at {self.api_root or PUBLIC_API} after {tries} "
+            f"tries ({type(exc).__name__}: {exc}); check the network and LEARNBOT_TELEGRAM_API_URL"
+        )
 
     async def stop(self) -> None:
         """Stop receiving, finish the updates in hand, and close connections. Safe to call twice."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,8 +20,8 @@ from rich.table import Table
 from bot.app import App, IndexBusy
 from bot.backup import BackupError
 from bot.config import Settings, SettingsError
+from bot.logs import announce, redact, secret_values, setup_logging
 from bot.logs import configure as configure_logging
-from bot.logs import redact, secret_values, setup_logging
 from knowledge.index import IndexMismatch
 from knowledge.loaders import CourseError, CourseOverrides, load_course
 from knowledge.models import SearchFilter, location
@@ -229,18 +230,17 @@ def serve(
     which: str = typer.Argument(..., help="telegram, slack or all"),
 ) -> None:
     """Run the chat front doors and the scheduled pushes until Ctrl-C or SIGTERM."""
-    app = _app()
-    adapters = app.chat_adapters(which)
     try:
+        app = _app()
+        adapters = app.chat_adapters(which)
         asyncio.run(_serve(app, adapters))
     except Exception as exc:  # noqa: BLE001 - a start-up failure is one redacted line, never a traceback
         # Platform errors quote what they were given (python-telegram-bot's InvalidToken quotes the
-        # token), so the message goes through the same redaction as every log record.
-        err.print(
-            f"error: could not serve: {redact(f'{type(exc).__name__}: {exc}', secret_values())}",
-            markup=False,
-            highlight=False,
-        )
+        # token), so the message goes through the same redaction as every log record; in JSON log
+        # mode it is a JSON line like every other.
+        clear = isinstance(exc, (SettingsError, ValueError, ConnectionError))  # messages meant for people
+        reason = str(exc) if clear else f"{type(exc).__name__}: {exc}"
+        announce(f"error: could not serve: {redact(reason, secret_values())}", logging.ERROR)
         raise typer.Exit(2) from None
 
 
@@ -262,7 +262,7 @@ async def _serve(app: App, adapters: list) -> None:
         # Scheduled pushes (due quizzes, weekly feedback, nudges) go out through these adapters.
         scheduler = app.learning_scheduler({a.platform: a for a in started})
         await scheduler.start()
-        err.print(f"serving {', '.join(type(a).__name__ for a in adapters)}; Ctrl-C to stop")
+        announce(f"serving {', '.join(type(a).__name__ for a in adapters)}; Ctrl-C to stop")
         await stopping.wait()
     finally:
         if scheduler is not None:

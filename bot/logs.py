@@ -20,6 +20,7 @@ import logging
 import os
 import re
 import sys
+import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -50,7 +51,17 @@ _PATTERNS = [
         r"(['\"]?\s*[:=]\s*)(?:'[^']*'|\"[^\"]*\"|[^'\",\s})]+)"
     ),
 ]
-_state = {"message_text": False}
+_state: dict[str, Any] = {"message_text": False, "fmt": "text", "handler": None}
+BODY_LOGGERS = {
+    "telegram": logging.INFO,  # DEBUG: whole updates and API results (text, names, ids)
+    "httpx": logging.INFO,
+    "httpcore": logging.INFO,
+    "slack_bolt": logging.WARNING,  # INFO: the body of a request whose signature failed
+    "slack_sdk": logging.INFO,  # DEBUG: request bodies and Socket Mode envelopes
+    "aiohttp": logging.INFO,
+    "openai": logging.INFO,  # DEBUG: request options with the prompt (the learner's question)
+}
+"""Third-party loggers that log message bodies below these levels; capped unless message text is on."""
 
 
 def secret_values(env: dict[str, str] | None = None) -> set[str]:
@@ -91,6 +102,24 @@ class Redactor(logging.Filter):
             record.exc_text = redact(record.exc_text, self.secrets)
         if record.stack_info:
             record.stack_info = redact(record.stack_info, self.secrets)
+        return True
+
+
+class ThirdPartyBodies(logging.Filter):
+    """Drops third-party records below :data:`BODY_LOGGERS`' levels unless message text logging is on.
+
+    A handler filter rather than logger levels: slack-bolt copies the root level onto each logger it
+    creates, so a level set on ``slack_bolt`` would not reach them.
+    """
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """``False`` for a record that may carry what a learner wrote."""
+        if _state["message_text"]:
+            return True
+        name = record.name
+        for prefix, cap in BODY_LOGGERS.items():
+            if name == prefix or name.startswith((f"{prefix}.", f"{prefix}:")):
+                return record.levelno >= cap
         return True
 
 
@@ -146,21 +175,52 @@ def setup_logging(
             root.removeHandler(handler)
     handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.learnbot = True  # type: ignore[attr-defined]
+    handler.addFilter(ThirdPartyBodies())
     handler.addFilter(Redactor())
     handler.setFormatter(JsonFormatter() if fmt == "json" else logging.Formatter(TEXT_FORMAT))
     root.addHandler(handler)
     root.setLevel(numeric)
+    logging.captureWarnings(True)  # library warnings (pypdf, torch) become records: redacted, JSON
     sys.excepthook = _redacting_excepthook
-    _state["message_text"] = bool(message_text)
+    threading.excepthook = _redacting_thread_excepthook
+    _state.update(message_text=bool(message_text), fmt=fmt, handler=handler)
     return handler
+
+
+def announce(message: str, level: int = logging.INFO) -> None:
+    """A line for the operator (``serving ...``, a start-up error), whatever the log level.
+
+    A plain line on stderr in text mode; in JSON mode a JSON object like every log record.
+    """
+    handler = _state["handler"]
+    if _state["fmt"] == "json" and handler is not None:
+        handler.handle(logging.LogRecord("learnbot", level, __file__, 0, message, None, None))
+        return
+    sys.stderr.write(redact(message, secret_values()) + "\n")
+    sys.stderr.flush()
 
 
 def _redacting_excepthook(kind: type[BaseException], exc: BaseException, tb: Any) -> None:
     """Print an uncaught exception's traceback with secrets redacted (the last line of defence)."""
     import traceback
 
-    text = "".join(traceback.format_exception(kind, exc, tb))
-    sys.stderr.write(redact(text, secret_values()))
+    text = redact("".join(traceback.format_exception(kind, exc, tb)), secret_values())
+    if _state["fmt"] == "json":
+        entry = {
+            "ts": datetime.now(UTC).isoformat(timespec="milliseconds"),
+            "level": "CRITICAL",
+            "logger": "learnbot",
+            "msg": redact(f"uncaught {kind.__name__}: {exc}", secret_values()),
+            "exc": text.rstrip("\n"),
+        }
+        text = json.dumps(entry, ensure_ascii=False) + "\n"
+    sys.stderr.write(text)
+
+
+def _redacting_thread_excepthook(args: threading.ExceptHookArgs) -> None:
+    """The same for an exception that ends a thread."""
+    if args.exc_type is not SystemExit:
+        _redacting_excepthook(args.exc_type, args.exc_value or args.exc_type(), args.exc_traceback)
 
 
 def configure(settings: Settings) -> logging.Handler:

@@ -98,3 +98,63 @@ async def test_serve_with_a_rejected_token_prints_one_redacted_line(tmp_path):
     assert process.returncode == 2, text
     assert wrong not in text and "AAAAAAAAAA" not in text
     assert "Traceback" not in text and "could not serve" in text
+
+
+def _closed_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_with_an_unreachable_bot_api_retries_then_says_so_in_one_line(tmp_path):
+    """Issue 14 row 8: no 148-line traceback; a warning per retry, then one clear line, exit 2."""
+    api = f"http://127.0.0.1:{_closed_port()}"
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "serve", "telegram"],
+        env=_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, LEARNBOT_TELEGRAM_API_URL=api),
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    lines = result.stderr.strip().splitlines()
+    assert result.returncode == 2, result.stderr
+    assert "Traceback" not in result.stderr and TOKEN not in result.stderr
+    assert [line for line in lines if "try " in line and " of 5" in line], "each retry is announced"
+    assert lines[-1].startswith(
+        f"error: could not serve: could not reach the Telegram Bot API at {api} after 5 tries"
+    )
+    assert len(lines) <= 5
+
+
+async def test_serve_in_json_log_mode_writes_only_json_lines(tmp_path):
+    """Issue 14 row 15: the start-up error is a JSON object like every log line (INFO: many lines)."""
+    import json
+
+    wrong = "111:" + "B" * 35
+    async with FakeTelegram() as fake:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "bot.cli",
+            "serve",
+            "telegram",
+            cwd=ROOT,
+            env=_env(
+                tmp_path,
+                TELEGRAM_BOT_TOKEN=wrong,
+                LEARNBOT_TELEGRAM_API_URL=fake.root,
+                LEARNBOT_LOG_FORMAT="json",
+                LEARNBOT_LOG_LEVEL="INFO",
+            ),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        _, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
+    lines = stderr.decode().strip().splitlines()
+    assert process.returncode == 2 and lines
+    entries = [json.loads(line) for line in lines]  # every line parses
+    assert entries[-1]["level"] == "ERROR" and entries[-1]["msg"].startswith("error: could not serve")
+    assert "B" * 20 not in stderr.decode()

@@ -12,10 +12,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import aiohttp
+import aiohttp.web
 import pytest
 
 from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
-from adapters.telegram import TelegramAdapter
+from adapters.telegram import TelegramAdapter, TelegramUnreachable
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
 from bot.core import COMMANDS
 from bot.messages import Button, IncomingMessage, Reply
@@ -390,3 +391,36 @@ async def test_a_new_bot_on_the_same_data_dir_is_not_taken_for_repeats(server, t
         finally:
             await adapter.stop()
     assert sent.params["text"] == server.calls_to("sendMessage")[0].params["text"]
+
+
+@integration
+async def test_an_unreachable_bot_api_is_tried_again_then_named_clearly(testbot):
+    """Issue 14 row 8: start-up retries with a growing wait, then one clear error (no traceback chain)."""
+    tries: list[str] = []
+
+    async def bad_gateway(request: aiohttp.web.Request) -> aiohttp.web.Response:
+        tries.append(request.match_info["method"])
+        return aiohttp.web.Response(status=502, text="Bad Gateway")
+
+    app = aiohttp.web.Application()
+    app.router.add_route("*", "/bot{token}/{method}", bad_gateway)
+    runner = aiohttp.web.AppRunner(app)
+    await runner.setup()
+    port = free_port()
+    await aiohttp.web.TCPSite(runner, "127.0.0.1", port).start()
+    try:
+        adapter = TelegramAdapter(
+            testbot.app.bot,
+            token=TOKEN,
+            api_url=f"http://127.0.0.1:{port}",
+            start_tries=3,
+            retry_delay=0.01,
+        )
+        with pytest.raises(TelegramUnreachable) as caught:
+            await adapter.start()
+    finally:
+        await runner.cleanup()
+    assert tries == ["getMe", "getMe", "getMe"]
+    message = str(caught.value)
+    assert f"could not reach the Telegram Bot API at http://127.0.0.1:{port} after 3 tries" in message
+    assert TOKEN not in message and caught.value.__cause__ is None
