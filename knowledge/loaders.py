@@ -504,8 +504,8 @@ def _skip_oversized(course: Course, max_bytes: int) -> None:
         for source in lesson.sources:
             size = len(source.text.encode("utf-8", "replace"))
             if size > max_bytes:
-                limit = f"{max_bytes / 1_000_000:g} MB (LEARNBOT_MAX_DOCUMENT_MB)"
-                reason = f"holds {size / 1_000_000:.1f} MB of text; the limit is {limit}; split it or raise it"
+                limit = f"{max_bytes / 1_000_000:g} MB (LEARNBOT_MAX_DOCUMENT_MB): split it or raise it"
+                reason = f"holds {size / 1_000_000:.1f} MB of text; the limit is {limit}"
                 course.problems.append(LoadProblem(source.path, reason))
             else:
                 kept.append(source)
