@@ -148,6 +148,7 @@ class SlackAdapter:
                 signing_secret=signing_secret or "unused-in-socket-mode",
                 authorize=authorize,
                 process_before_response=False,
+                name="slack_bolt.learnbot",  # bolt names app loggers after it: keep them under slack_bolt
             )
         self.app.middleware(self._once)
         self.app.event("message")(self._on_message)

@@ -455,3 +455,17 @@ def test_a_long_answer_respects_block_kit_limits():
 def test_splitting_never_breaks_an_escape():
     pieces = split_text(escape("&" * 2000), limit=3000)
     assert all(re.fullmatch(r"(&amp;)+", p) for p in pieces) and "".join(pieces) == "&amp;" * 2000
+
+
+def test_a_correct_configuration_starts_without_warnings(core, monkeypatch, caplog):
+    """Issue 14 row 19: bolt reads SLACK_BOT_TOKEN itself and warned "token will be unused" on every start."""
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    with caplog.at_level(logging.WARNING):
+        adapter = from_env(core)
+    assert adapter.app is not None
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
+    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
+    with caplog.at_level(logging.WARNING):
+        bolt_log.warning("As you gave client as well, token will be unused")  # silenced only while building
+    assert len(caplog.records) == 1

@@ -7,7 +7,10 @@ import io
 import json
 import logging
 import socket
+import sys
+import threading
 import time
+import warnings
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,13 +19,14 @@ import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
-from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from adapters.fake_telegram import TOKEN, FakeTelegram
+from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, dm, event_request, post
+from adapters.fake_telegram import TOKEN, FakeTelegram, text_update, user
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
+from bot import logs
 from bot.health import Health, database_check
 from bot.jobs import push_due_quizzes
-from bot.logs import REDACTED, redact, setup_logging
+from bot.logs import REDACTED, announce, redact, setup_logging
 from bot.messages import IncomingMessage, Reply
 from bot.testing import FakeAdapter, TestBot
 
@@ -55,10 +59,14 @@ def logged(monkeypatch) -> Iterator[tuple[io.StringIO, dict]]:
         options["handler"] = setup_logging(stream=buffer, **{"level": "INFO", **kwargs})
 
     options["install"] = install
+    hooks = sys.excepthook, threading.excepthook
     yield buffer, options
     if "handler" in options:
         root.removeHandler(options["handler"])
     root.setLevel(level)
+    sys.excepthook, threading.excepthook = hooks
+    logging.captureWarnings(False)
+    logs._state.update(message_text=False, fmt="text", handler=None)
 
 
 def sample(name: str, **labels: str) -> float:
@@ -234,3 +242,68 @@ async def test_telegram_webhook_server_serves_healthz_and_sends_documents(testbo
             assert list(sent.files.values()) == [b'{"a": 1}']
         finally:
             await adapter.stop()
+
+
+# -- issue 14 rows 3 and 15: third-party bodies at DEBUG, every line JSON in JSON mode ------------
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("message_text", [False, True])
+async def test_telegram_at_debug_logs_no_update_bodies_unless_the_text_flag_is_on(
+    logged, testbot, message_text
+):
+    """Row 3: python-telegram-bot at DEBUG logs whole updates (text, names); capped unless the flag is on."""
+    buffer, options = logged
+    options["install"](level="DEBUG", message_text=message_text)
+    async with FakeTelegram() as fake:
+        adapter = TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=fake.root, poll_timeout=1)
+        await adapter.start()
+        try:
+            fake.push(text_update(user(4242, "Zephyrine"), "/ask what is marker-9931 about?"))
+            await fake.wait_for("sendMessage")
+        finally:
+            await adapter.stop()
+    text = buffer.getvalue()
+    assert ("marker-9931" in text) is message_text and ("Zephyrine" in text) is message_text
+    assert "httpx" in text, "request lines (URLs, no bodies) are still logged"
+    assert TOKEN not in text
+
+
+@pytest.mark.integration
+@pytest.mark.parametrize("message_text", [False, True])
+async def test_slack_at_debug_logs_no_request_bodies_unless_the_text_flag_is_on(
+    logged, testbot, message_text
+):
+    """Row 3: slack_bolt logs the body of a request that fails the signature check (at INFO)."""
+    buffer, options = logged
+    options["install"](level="DEBUG", message_text=message_text)
+    async with FakeSlack() as fake:
+        adapter = SlackAdapter(
+            testbot.app.bot, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=fake.api_url, port=0
+        )
+        await adapter.start()
+        try:
+            forged = event_request(dm("U0MAL", "my salary is marker-5151"), secret="not-the-secret")
+            status, _, _ = await post(adapter.url, forged)
+        finally:
+            await adapter.stop()
+    assert status == 401
+    assert ("marker-5151" in buffer.getvalue()) is message_text
+
+
+def test_json_mode_writes_warnings_announcements_and_uncaught_errors_as_json(logged, capsys):
+    """Row 15: library warnings, the `serving ...` line and uncaught tracebacks are JSON objects too."""
+    buffer, options = logged
+    options["install"](fmt="json")
+    warnings.warn("a PDF with a broken xref table", UserWarning, stacklevel=1)
+    announce("serving TelegramAdapter; Ctrl-C to stop")
+    try:
+        raise RuntimeError(f"connect failed for {SECRETS['TELEGRAM_BOT_TOKEN']}")
+    except RuntimeError as exc:
+        sys.excepthook(type(exc), exc, exc.__traceback__)
+    entries = [json.loads(line) for line in buffer.getvalue().splitlines()]
+    assert [e["logger"] for e in entries] == ["py.warnings", "learnbot"]
+    assert "broken xref" in entries[0]["msg"] and entries[1]["msg"].startswith("serving")
+    [crash] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
+    assert crash["level"] == "CRITICAL" and "RuntimeError" in crash["exc"]
+    assert SECRETS["TELEGRAM_BOT_TOKEN"] not in json.dumps(crash)
