@@ -27,6 +27,8 @@ from bot.pushes import (
 )
 from bot.reviews import zone
 from bot.store import Push
+from recommender.profile import build_profile
+from recommender.recommend import weak_lessons
 from bot.store.pushes import QuizPushState
 
 QUIZ, FEEDBACK, NUDGE = "quiz", "feedback", "nudge"
@@ -200,11 +202,19 @@ def feedback_reply(deps: JobDeps, learner_id: int, monday: date, tz: ZoneInfo, n
     else:
         lines.append("- Quiz answers: none this week")
     lines.append(f"- Reviews due now: {due}")
-    return _with_next_steps(deps, learner_id, "\n".join(lines), due)
+    weak = weak_lessons(build_profile(store, learner_id, now), titles)
+    if weak:  # named even in a week with no answers: what they got wrong before is still weak
+        lines.append("Worth a review: " + "; ".join(f"{title} ({why})" for _, title, why in weak))
+    return _with_next_steps(deps, learner_id, "\n".join(lines), due, {key for key, _, _ in weak})
 
 
-def _with_next_steps(deps: JobDeps, learner_id: int, text: str, due: int) -> Reply:
-    """``text`` with the next lesson named and buttons to open it and to practise what is due."""
+def _with_next_steps(
+    deps: JobDeps, learner_id: int, text: str, due: int, named: set[tuple[str, str]] | None = None
+) -> Reply:
+    """``text`` with the next lesson named and buttons to open it and to practise what is due.
+
+    ``named``: lessons the text already suggests reviewing (not suggested twice).
+    """
     upcoming = deps.chat.loop.next_lesson(learner_id)
     buttons: list[Button] = []
     recs = [r for r in deps.recommend(learner_id, deps.chat.now()) if not r.locked] if deps.recommend else []
@@ -212,7 +222,10 @@ def _with_next_steps(deps: JobDeps, learner_id: int, text: str, due: int) -> Rep
     if ahead is not None:  # the recommender's next lesson, with its reason (and a weak lesson to review)
         course = deps.store.course(ahead.course_id) or {"title": ahead.course_id}
         text += f"\nNext lesson: {ahead.title} ({course['title']}). Why: {ahead.reason}."
-        review = next((r for r in recs if r.kind == "review"), None)
+        review = next(
+            (r for r in recs if r.kind == "review" and (r.course_id, r.lesson_id) not in (named or set())),
+            None,
+        )
         if review is not None:
             text += f"\nWorth a review first: {review.title} ({review.reason})."
         buttons.append(Button("Next lesson", lesson_data("open", ahead.course_id, ahead.lesson_id)))

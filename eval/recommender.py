@@ -9,10 +9,11 @@ Two sets of learner histories, each learner's last step held out:
   the assessments they submitted, in submission order (learners with at least 3).
 
 The recommender (:func:`recommender.recommend.rank`, collaborative signal fitted on every
-learner's history without its held-out step) is compared in the same run with **popularity**
-(most-finished lessons the learner has not done, readiness ignored) and **course order** (the first
-lessons not done, in course order). Reported: NDCG@5, Recall@5, and the share of recommendation
-lists with a lesson that breaks a prerequisite or an entitlement (the recommender's must be 0).
+learner's history without its held-out step) is compared in the same run with three baselines that
+draw from the same lessons it may (the learner's courses, lessons they are ready for,
+:func:`baselines`): **most common next step**, **course order** and **popularity**. Reported:
+NDCG@5, Recall@5, Recall@1, and the share of recommendation lists with a lesson that breaks a
+prerequisite, an entitlement or the translation rule (the recommender's must be 0).
 The held-out step is a new lesson, so the lists rank next lessons only (weak-prerequisite reviews
 need quiz results; the contract tests cover them).
 
@@ -39,7 +40,7 @@ from bot.store import LessonRow, Store
 from bot.testing import FakeAdapter, HashEmbedder
 from eval.common import console, progress, write_report
 from recommender.collaborative import Collaborative, Key
-from recommender.recommend import Catalogue, LearnerState, Recommendation, rank, violates
+from recommender.recommend import Catalogue, LearnerState, Recommendation, rank, ready, violates
 from recommender.simulate import SimLearner, populate_store, simulate
 
 K = 5
@@ -67,10 +68,38 @@ def _state(
     )
 
 
+def baselines(
+    cat: Catalogue, state: LearnerState, courses: list[str], collab: Collaborative, popularity: Counter[Key]
+) -> dict[str, list[Key]]:
+    """The baselines' lists, drawn from the same ready lessons as the recommender's.
+
+    - **course order**: ready lessons, the current course first, in course order;
+    - **most common next step**: ready lessons by how many learners went there straight from the
+      learner's last lesson, then course order;
+    - **popularity**: ready lessons by how many learners finished them, then course order.
+    """
+    options = [
+        (c, row.lesson_id)
+        for c in sorted(courses, key=lambda c: c != state.recent_course)
+        if c in state.visible
+        for row in ready(cat.lessons[c], state.done.get(c, set()))
+    ]
+    position = {key: i for i, key in enumerate(options)}
+    after = collab.transitions.get(state.history[-1], Counter()) if state.history else Counter()
+    return {
+        "course order": options[:K],
+        "most common next step": sorted(options, key=lambda k: (-after.get(k, 0), position[k]))[:K],
+        "popularity": sorted(options, key=lambda k: (-popularity.get(k, 0), position[k]))[:K],
+    }
+
+
+METHODS = ("recommender", "most common next step", "course order", "popularity")
+
+
 def evaluate(
     name: str, cat: Catalogue, learners: list[SimLearner], similarity: dict[int, dict[Key, float]]
 ) -> dict:
-    """NDCG@5, Recall@5 and violation shares for the recommender and the two baselines."""
+    """NDCG@5, Recall@5, Recall@1 and violation shares of the recommender and the baselines."""
     usable = [lr for lr in learners if len(lr.history) >= 2]
     train = {lr.learner_id: lr.history[:-1] for lr in usable}
     started = time.perf_counter()
@@ -85,29 +114,18 @@ def evaluate(
             history, target = lr.history[:-1], lr.history[-1]
             state = _state(cat, history, lr.courses, similarity.get(lr.learner_id, {}))
             recs = rank(state, cat, collab, K)
-            ours = [(r.course_id, r.lesson_id) for r in recs if not r.locked]
-            bad = any(violates(cat, state, r) for r in recs)
-            order = [
-                (c, row.lesson_id)
-                for c in sorted(lr.courses, key=lambda c: c != state.recent_course)
-                for row in cat.lessons[c]
-                if row.lesson_id not in state.done.get(c, set())
-            ][:K]
-            popular = sorted(
-                (k for k in popularity if k[0] in lr.courses and k[1] not in state.done.get(k[0], set())),
-                key=lambda k: (-popularity[k], k),
-            )[:K]
-            for method, ranked in (("recommender", ours), ("popularity", popular), ("course order", order)):
+            lists = {"recommender": [(r.course_id, r.lesson_id) for r in recs if not r.locked]}
+            lists.update(baselines(cat, state, lr.courses, collab, popularity))
+            for method, ranked in lists.items():
                 scores[f"{method}:ndcg"].append(_ndcg(ranked, target))
                 scores[f"{method}:recall"].append(float(target in ranked[:K]))
                 scores[f"{method}:hit1"].append(float(ranked[:1] == [target]))
-                if method == "recommender":
-                    scores[f"{method}:violations"].append(float(bad))
-                else:
-                    as_recs = [Recommendation(c, lid, "", 0, "", "next") for c, lid in ranked]
-                    scores[f"{method}:violations"].append(
-                        float(any(violates(cat, state, r) for r in as_recs))
-                    )
+                as_recs = (
+                    recs
+                    if method == "recommender"
+                    else [Recommendation(c, lid, "", 0, "", "next") for c, lid in ranked]
+                )
+                scores[f"{method}:violations"].append(float(any(violates(cat, state, r) for r in as_recs)))
     summary = {key: sum(values) / len(values) for key, values in scores.items()}
     return {"name": name, "learners": len(usable), "als": collab.uses_als, "fit_s": fit_seconds, **summary}
 
@@ -240,7 +258,7 @@ def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int |
         "|---|---|---|---|---|---|---|",
     ]
     for r in results:
-        for method in ("recommender", "popularity", "course order"):
+        for method in METHODS:
             label = method + (
                 f" ({'ALS' if r['als'] else 'popularity'} + transitions)" if method == "recommender" else ""
             )
@@ -276,6 +294,7 @@ def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int |
             f"at {timing['learners']:,}: ALS fit {timing['fit_s']:.2f}s, digest {timing['digest_s']:.2f}s, "
             f"job {timing['job_s']:.2f}s"
         )
+    out.mkdir(parents=True, exist_ok=True)
     _chart(results, out / "recommender.png")
     path = write_report(out, "recommender.md", "\n".join(lines) + "\n")
     console.print(f"report: {path}")
@@ -289,16 +308,17 @@ def _chart(results: list[dict], path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    methods = ("recommender", "popularity", "course order")
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.5), dpi=100)
+    width = 0.8 / len(METHODS)
+    fig, axes = plt.subplots(1, 2, figsize=(9, 4), dpi=100)
     for ax, metric, label in ((axes[0], "ndcg", "NDCG@5"), (axes[1], "hit1", "Recall@1")):
-        for m, method in enumerate(methods):
-            xs = [i + (m - 1) * 0.27 for i in range(len(results))]
-            ax.bar(xs, [r[f"{method}:{metric}"] for r in results], width=0.27, label=method)
+        for m, method in enumerate(METHODS):
+            xs = [i + (m - (len(METHODS) - 1) / 2) * width for i in range(len(results))]
+            ax.bar(xs, [r[f"{method}:{metric}"] for r in results], width=width, label=method)
         ax.set_xticks(range(len(results)), [r["name"] for r in results])
         ax.set_ylim(0, 1)
         ax.set_title(label)
-    axes[0].legend(fontsize=8, loc="lower left")
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(METHODS), fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))  # the legend sits below the bars, never over them
     fig.savefig(path)
     plt.close(fig)

@@ -10,6 +10,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 WIDTH, HEIGHT, DPI = 8, 4, 100
@@ -24,6 +25,21 @@ def progress_chart(
     accuracy: Sequence[float | None],
 ) -> bytes:
     """Bars of lessons completed per week, lines of active learners and quiz accuracy; PNG bytes."""
+    fig = progress_figure(title, weeks, lessons_done, active, accuracy)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=DPI)  # no tight bbox: the size stays exactly WIDTH x HEIGHT
+    plt.close(fig)
+    return buffer.getvalue()
+
+
+def progress_figure(
+    title: str,
+    weeks: Sequence[date],
+    lessons_done: Sequence[int],
+    active: Sequence[int],
+    accuracy: Sequence[float | None],
+) -> Figure:
+    """The figure :func:`progress_chart` draws (the caller closes it)."""
     fig, left = plt.subplots(figsize=(WIDTH, HEIGHT), dpi=DPI)
     labels = [f"{w:%d %b}" for w in weeks]
     x = list(range(len(weeks)))
@@ -33,7 +49,7 @@ def progress_chart(
     left.set_ylim(0, max(1, *lessons_done, *active) * 1.15)
     left.yaxis.set_major_locator(MaxNLocator(integer=True))
     left.set_xticks(x, labels)
-    left.set_xlabel("week starting")
+    left.set_xlabel("week starting", fontsize=8)
     right = left.twinx()
     right.plot(
         x,
@@ -47,9 +63,10 @@ def progress_chart(
     right.set_ylabel("quiz accuracy (%)")
     handles = left.get_legend_handles_labels()
     extra = right.get_legend_handles_labels()
-    left.legend(handles[0] + extra[0], handles[1] + extra[1], loc="upper left", fontsize=8)
+    # The legend sits under the axes, never over the bars (a legend inside hid the tallest weeks).
+    fig.legend(
+        handles[0] + extra[0], handles[1] + extra[1], loc="lower center", ncol=3, fontsize=8, frameon=False
+    )
     left.set_title(title)
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=DPI)  # no tight bbox: the size stays exactly WIDTH x HEIGHT
-    plt.close(fig)
-    return buffer.getvalue()
+    fig.subplots_adjust(left=0.08, right=0.92, top=0.9, bottom=0.26)
+    return fig

@@ -95,6 +95,16 @@ class Collaborative:
             model.fit(matrix, show_progress=False)
         return cls(dict(transitions), popularity, items, np.asarray(model.item_factors), model, 0.05, 20.0)
 
+    def confidence(self, history: Sequence[Key], candidates: Sequence[Key]) -> float:
+        """How far the next-step counts can be trusted (0-1).
+
+        Learners who went from the learner's last lesson to one of the candidates, against
+        :data:`MIN_SUPPORT`.
+        """
+        after = self.transitions.get(history[-1], Counter()) if history else Counter()
+        support = sum(after.get(key, 0) for key in candidates)
+        return support / (support + MIN_SUPPORT)
+
     def signals(
         self, history: Sequence[Key], candidates: Sequence[Key], titles: Mapping[Key, str]
     ) -> dict[Key, Signal]:
@@ -104,20 +114,23 @@ class Collaborative:
             return result
         last = history[-1] if history else None
         after = self.transitions.get(last, Counter()) if last else Counter()
-        support = sum(after.values())
+        # Where learners went next *among the lessons this learner may take now*: the shares are
+        # renormalised over the candidates, and trusted as far as enough learners made the step.
+        support = sum(after.get(key, 0) for key in candidates)
+        confidence = support / (support + MIN_SUPPORT)
         latent = self._latent(history, candidates)
         top_popular = max((self.popularity.get(c, 0) for c in candidates), default=0)
         for key in candidates:
-            share = after.get(key, 0) / support if support >= MIN_SUPPORT else 0.0
+            share = after.get(key, 0) / support if support else 0.0
             other = (
                 latent.get(key, 0.0)
                 if latent
                 else (self.popularity.get(key, 0) / top_popular if top_popular else 0.0)
             )
-            score = 0.6 * share + 0.4 * other
+            score = 0.85 * share * confidence + 0.15 * other  # other learners like you: a tie-breaker
             if score <= 0:
                 continue
-            if share >= 0.2 and last is not None:
+            if share >= 0.2 and support >= MIN_SUPPORT and last is not None:
                 quantity = "most learners" if share >= 0.5 else f"{share:.0%} of learners"
                 reason = f"{quantity} who finished {titles.get(last, last[1])} took it next"
             elif latent:

@@ -9,14 +9,15 @@ digest both call, so a learner's risk is the same wherever it is shown.
 from __future__ import annotations
 
 import json
-from collections import defaultdict
+import math
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from bot.reviews import scheduler_for
 from bot.store import Store
-from recommender.risk import Risk, RiskModel, Snapshot
+from recommender.risk import LESSON_PACE_DAYS, Risk, RiskModel, Snapshot
 
 RECENT_ANSWERS = 3
 """The latest answers that make "recent" scores (against the earlier ones: falling scores)."""
@@ -46,6 +47,9 @@ def course_snapshot(
     last_active: str | None,
     enrolled_at: str | None,
     now: datetime,
+    lessons_done: int = 0,
+    lessons_total: int = 0,
+    started: bool = False,
 ) -> Snapshot:
     """The at-risk inputs of one learner in one course at ``now``.
 
@@ -55,21 +59,27 @@ def course_snapshot(
         last_active: The learner's latest activity (any course, or a question), ISO time.
         enrolled_at: When they enrolled in the course.
         now: The moment.
+        lessons_done: Lessons of the course the learner finished.
+        lessons_total: Lessons in the course (caps the lessons due by now).
+        started: Whether the learner opened any lesson of the course.
     """
     scores = [float(c) for _, c in sorted(answers)]
     overdue_before = now - OVERDUE_AFTER
-    dues = [datetime.fromisoformat(d) for d in card_dues]
-    missed = [d for d in dues if d < overdue_before]
+    missed = [d for d in (datetime.fromisoformat(d) for d in card_dues) if d < overdue_before]
     recent, earlier = scores[-RECENT_ANSWERS:], scores[:-RECENT_ANSWERS]
+    tenure = _days(now, enrolled_at)
+    due = min(lessons_total, math.ceil(tenure / LESSON_PACE_DAYS)) if lessons_total else 0
     return Snapshot(
         mean_score=sum(scores) / len(scores) if scores else None,
         last_score=sum(recent) / len(recent) if recent else None,
         earlier_score=sum(earlier) / len(earlier) if earlier else None,
-        missed=len(missed),
-        due=len(dues),
+        missed=max(0, due - lessons_done),
+        due=due,
         late_days=sum((now - d).total_seconds() / 86400 for d in missed) / len(missed) if missed else 0.0,
         silence_days=_days(now, last_active or enrolled_at),
-        tenure_days=_days(now, enrolled_at),
+        tenure_days=tenure,
+        started=started or lessons_done > 0 or bool(scores),
+        ahead=max(0, lessons_done - due),
     )
 
 
@@ -119,6 +129,7 @@ class Profile:
     """Recent questions, newest last."""
     unanswered: list[str]
     languages: list[str]
+    """Languages of the learner's questions, most used first."""
     risks: dict[str, Risk]
     """Course id -> at-risk score and reasons."""
 
@@ -178,8 +189,20 @@ def build_profile(
         for row in store.db["enrollments"].rows_where("learner_id = ?", [learner_id])
     }
     model = model or RiskModel.load()
+    sizes = {c: len(store.lessons(c)) for c in enrolled}
     risks = {
-        course_id: model.explain(course_snapshot(answers[course_id], dues[course_id], last_active, at, now))
+        course_id: model.explain(
+            course_snapshot(
+                answers[course_id],
+                dues[course_id],
+                last_active,
+                at,
+                now,
+                lessons_done=sum(1 for (c, _), s in lessons.items() if c == course_id and s.done),
+                lessons_total=sizes[course_id],
+                started=any(c == course_id and s.started for (c, _), s in lessons.items()),
+            )
+        )
         for course_id, at in enrolled.items()
     }
     return Profile(
@@ -190,7 +213,7 @@ def build_profile(
         recent_course=max(activity)[1] if activity else None,
         questions=[q["question"] for q in logged[-recent_questions:]],
         unanswered=[q["question"] for q in logged if not q["grounded"]][-recent_questions:],
-        languages=sorted({q["language"] for q in logged if q["language"]}),
+        languages=[lang for lang, _ in Counter(q["language"] for q in logged if q["language"]).most_common()],
         risks=risks,
     )
 

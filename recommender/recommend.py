@@ -12,6 +12,9 @@ Order of concerns:
 4. **Other learners** (:mod:`recommender.collaborative`): next-step transitions, ALS or popularity.
 5. **Content**: how close a lesson's embedding (:mod:`recommender.tags`) is to the learner's recent
    questions.
+6. **Language**: a course that translates one the learner studies or finished is never suggested
+   (unless they enrolled in it themselves); courses in the learner's language come first
+   (:func:`translations`).
 
 :func:`rank` is pure (the offline evaluation calls it); :class:`Recommender` builds its inputs from
 the store.
@@ -20,6 +23,7 @@ the store.
 from __future__ import annotations
 
 import logging
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -37,7 +41,7 @@ from recommender.tags import ContentTags, LessonTags
 log = logging.getLogger(__name__)
 WEAK = 0.6
 """Mastery below which a finished prerequisite is suggested for review."""
-W_REVIEW, W_CONTINUE, W_COLLAB, W_CONTENT = 2.0, 1.0, 1.2, 0.8
+W_REVIEW, W_CONTINUE, W_COLLAB, W_CONTENT = 2.0, 1.0, 2.0, 0.8
 REFIT_SECONDS = 3600
 
 
@@ -73,6 +77,8 @@ class LearnerState:
     """Lesson -> (one of its keywords, how many recent questions used it)."""
     topics: dict[Key, str] = field(default_factory=dict)
     """Lesson -> one of its tags among the learner's interests (tags of what they finished or asked)."""
+    language: str = ""
+    """The learner's language (``""``: unknown): courses in it come first among new ones."""
 
 
 @dataclass
@@ -81,6 +87,8 @@ class Catalogue:
 
     courses: dict[str, dict]
     lessons: dict[str, list[LessonRow]]
+    twins: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
+    """Translations of each course, computed once (:func:`translations`)."""
 
     @classmethod
     def from_store(cls, store: Store) -> Catalogue:
@@ -94,6 +102,57 @@ class Catalogue:
     def titles(self) -> dict[Key, str]:
         """Lesson titles by key."""
         return {(cid, row.lesson_id): row.title for cid, rows in self.lessons.items() for row in rows}
+
+
+LANGUAGE_CODES = frozenset(
+    "ar bg cs da de el en es et fa fi fr he hi hu id it ja ko nl no pl pt ro ru sv th tr uk vi zh".split()
+)
+_SUFFIX = re.compile(r"^(?P<base>.+?)[-_.](?P<code>[a-z]{2})(?:[-_][a-z]{2,4})?$")
+
+
+def _base_id(course_id: str, language: str) -> str:
+    """The course id without a language suffix (``x-zh`` -> ``x``; ``x-en`` -> ``x``)."""
+    match = _SUFFIX.match(course_id.lower())
+    if match and (match["code"] == language or match["code"] in LANGUAGE_CODES):
+        return match["base"]
+    return course_id.lower()
+
+
+def translations(catalogue: Catalogue) -> dict[str, set[str]]:
+    """Each course's translations (both ways).
+
+    Declared ones first (``translation_of`` in ``course.toml``); without a declaration, two courses
+    in different languages are taken for translations when their ids differ only by a language
+    suffix (``x`` / ``x-zh``, ``x-en`` / ``x-zh``), or when the smaller one's lesson ids (at least two)
+    are all lessons of the other: a translated course keeps its lesson ids.
+    """
+    if catalogue.twins is not None:
+        return catalogue.twins
+    pairs: dict[str, set[str]] = {cid: set() for cid in catalogue.courses}
+
+    def link(a: str, b: str) -> None:
+        if a != b and a in pairs and b in pairs:
+            pairs[a].add(b)
+            pairs[b].add(a)
+
+    rows = list(catalogue.courses.items())
+    for cid, row in rows:
+        if row.get("translation_of"):
+            link(cid, str(row["translation_of"]))
+    ids = {cid: {r.lesson_id for r in catalogue.lessons.get(cid, [])} for cid, _ in rows}
+    for i, (a, row_a) in enumerate(rows):
+        for b, row_b in rows[i + 1 :]:
+            lang_a, lang_b = row_a.get("language") or "", row_b.get("language") or ""
+            if lang_a and lang_b and lang_a == lang_b:
+                continue
+            if _base_id(a, lang_a) == _base_id(b, lang_b):
+                link(a, b)
+                continue
+            small, large = sorted((ids[a], ids[b]), key=len)
+            if lang_a and lang_b and len(small) >= 2 and small <= large:
+                link(a, b)
+    catalogue.twins = pairs
+    return pairs
 
 
 def requirements(lessons: Sequence[LessonRow]) -> dict[str, list[str]]:
@@ -117,11 +176,31 @@ def violates(catalogue: Catalogue, state: LearnerState, rec: Recommendation) -> 
         return bool(rec.lesson_id) or rec.course_id in state.visible
     if rec.course_id not in state.visible:
         return True
+    studied = state.enrolled | {cid for cid, done in state.done.items() if done}
+    if rec.course_id not in studied and studied & translations(catalogue).get(rec.course_id, set()):
+        return True  # the translation of a course the learner studies
     lessons = catalogue.lessons.get(rec.course_id, [])
     done = state.done.get(rec.course_id, set())
     if rec.kind == "review":
         return rec.lesson_id not in done
     return rec.lesson_id not in {r.lesson_id for r in ready(lessons, done)}
+
+
+def weak_lessons(profile: Profile, titles: Mapping[Key, str], n: int = 2) -> list[tuple[Key, str, str]]:
+    """The lessons worth a review: mastery below :data:`WEAK`, weakest first.
+
+    Returns:
+        Up to ``n`` (key, title, reason) triples, the reason a learner reads ("you scored 1/3").
+    """
+    weak = sorted(
+        (s.mastery, key, s)
+        for key, s in profile.lessons.items()
+        if s.mastery is not None and s.mastery < WEAK and key in titles
+    )
+    return [
+        (key, titles[key], f"you scored {s.correct}/{s.answers}" if s.answers else "your recall is fading")
+        for _, key, s in weak[:n]
+    ]
 
 
 def _times(n: int) -> str:
@@ -138,7 +217,10 @@ def rank(
     """The ``n`` best next steps for a learner, each with a reason (plus at most one upsell)."""
     titles = catalogue.titles()
     candidates: dict[Key, list[tuple[float, str, str]]] = {}  # key -> [(weight, reason, kind)]
-    courses = [cid for cid in catalogue.courses if cid in state.visible]
+    studied = state.enrolled | {cid for cid, done in state.done.items() if done}
+    twins = translations(catalogue)
+    hidden = {t for cid in studied for t in twins.get(cid, ()) if t not in studied}
+    courses = [cid for cid in catalogue.courses if cid in state.visible and cid not in hidden]
     courses.sort(key=lambda c: (c != state.recent_course, c not in state.enrolled))
     for course_id in courses:
         lessons = catalogue.lessons.get(course_id, [])
@@ -161,7 +243,12 @@ def rank(
             else:
                 if done or position > 0:
                     continue
-                weight, reason, kind = 0.1, f"starts {title}, a course you have not begun", "start"
+                language = catalogue.courses[course_id].get("language") or ""
+                if state.language and language and language != state.language:
+                    weight = 0.02  # another language: after every course in the learner's own
+                else:
+                    weight = 0.1
+                reason, kind = f"starts {title}, a course you have not begun", "start"
             candidates.setdefault(key, []).append((weight, reason, kind))
             if course_id not in state.enrolled:
                 continue
@@ -177,6 +264,14 @@ def rank(
                     )
     keys = [k for k, parts in candidates.items() if any(kind != "review" for _, _, kind in parts)]
     if collab is not None:
+        # Where many learners stood where this one stands, what they did next says more than course
+        # order: the course-position weights fade as that evidence grows.
+        trust = collab.confidence(state.history, keys)
+        for key in keys:
+            candidates[key] = [
+                (w * (1 - 0.5 * trust) if kind in ("continue", "next", "start") else w, r, kind)
+                for w, r, kind in candidates[key]
+            ]
         for key, signal in collab.signals(state.history, keys, titles).items():
             candidates[key].append((W_COLLAB * signal.score, signal.reason, "next"))
     for key in keys:
@@ -204,7 +299,14 @@ def rank(
     result.sort(key=lambda r: -r.score)
     chosen = result[:n]
     if upsell:
-        locked = [c for cid, c in catalogue.courses.items() if cid not in state.visible and c.get("premium")]
+        locked = [
+            c
+            for cid, c in catalogue.courses.items()
+            if cid not in state.visible and c.get("premium") and cid not in hidden
+        ]
+        locked.sort(
+            key=lambda c: bool(state.language and c.get("language", state.language) != state.language)
+        )
         if locked:
             course = locked[0]
             chosen.append(
@@ -301,7 +403,20 @@ class Recommender:
             similarity=similarity,
             asked=asked,
             topics=topics,
+            language=self._language(profile, {c["course_id"]: c for c in catalogue_courses}),
         )
+
+    def _language(self, profile: Profile, courses: Mapping[str, Mapping]) -> str:
+        """The learner's language: of their questions, else of the course they are on, else their setting."""
+        if profile.languages:
+            return profile.languages[0]
+        course = courses.get(profile.recent_course or "") or next(
+            (courses[c] for c in profile.enrolled if c in courses), None
+        )
+        if course and course.get("language"):
+            return str(course["language"])
+        rows = list(self.store.db["learners"].rows_where("id = ?", [profile.learner_id]))
+        return str(rows[0].get("language") or "") if rows else ""
 
     def _question_match(
         self, profile: Profile, tags: Mapping[Key, LessonTags]

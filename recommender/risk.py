@@ -6,15 +6,24 @@ have, computed from "what was known by now":
 ==================  ==============================================  ==========================================
 feature             OULAD (``python -m eval learner``)              Learnbot (:mod:`recommender.profile`)
 ==================  ==============================================  ==========================================
-``mean_score``      mean assessment score so far (0-1)              quiz accuracy in the course so far
-``last_score``      latest assessment score                         accuracy of the latest answers
+``mean_score``      mean assessment score known so far (0-1),       quiz accuracy in the course so far
+                    a score known 14 days after hand-in
+``last_score``      latest known assessment score                   accuracy of the latest answers
 ``score_trend``     latest minus the mean of the earlier ones       recent accuracy minus earlier accuracy
-``no_scores``       nothing submitted yet                           no quiz answers yet
-``missed_share``    due assessments not submitted                   reviews overdue by more than 3 days
-``late_days``       mean days submitted after the deadline          mean days the overdue reviews are late
-``silence_days``    days since the last submission                  days since the last activity
+``no_scores``       no score known yet                              no quiz answers yet
+``missed_share``    assessments due by now not handed in            lessons due by now (one a week since
+                                                                    enrolling, :data:`LESSON_PACE_DAYS`)
+                                                                    not done
+``zero_mean``       mean score with the missing ones as 0           quiz accuracy x share of due lessons done
+``not_started``     nothing handed in at all                        no lesson opened at all
+``ahead``           assessments handed in before they were due      lessons done before they were due
+``late_days``       mean days handed in after the deadline          mean days the overdue reviews are late
+``silence_days``    days since the last hand-in                     days since the last activity
 ``tenure_days``     days since registration                         days since enrollment
 ==================  ==============================================  ==========================================
+
+OULAD has data the product does not (clicks in the learning environment, previous attempts, credits
+studied, demographics): they are left out, so the model only learns what the product can feed it.
 
 The model is a logistic regression on standardised features (scikit-learn fits it; the product
 only needs its coefficients, stored as JSON in ``risk_model.json`` by ``python -m eval learner``),
@@ -37,13 +46,21 @@ FEATURES = (
     "score_trend",
     "no_scores",
     "missed_share",
+    "zero_mean",
+    "not_started",
+    "ahead",
     "late_days",
     "silence_days",
     "tenure_days",
 )
 MODEL_PATH = Path(__file__).with_name("risk_model.json")
-AT_RISK = 0.5
-"""Probability above which a learner is listed as at risk."""
+LESSON_PACE_DAYS = 7
+"""The product's expected pace: one lesson a week after enrolling (OULAD's deadlines stand for it)."""
+AT_RISK = 0.75
+"""Probability from which a learner is listed as at risk. OULAD's base rate (about 40% fail or
+withdraw) lifts every probability; at 0.75 about one OULAD learner in six is listed at day 60, and
+nine in ten of them did fail or withdraw (``python -m eval learner`` prints both). A healthy team
+is not half "at risk"."""
 NEUTRAL_SCORE = 0.65
 """Stands in for the mean score before the first one (about the average): having no scores yet says
 little by itself; ``no_scores`` and ``missed_share`` carry what it does say."""
@@ -56,7 +73,8 @@ so the model has not seen brand-new learners (who have no scores yet by nature).
 class Snapshot:
     """What is known about one learner in one course at one moment (the model's raw inputs).
 
-    Scores are 0-1; ``None`` means no score yet.
+    Scores are 0-1; ``None`` means no score yet. ``due`` counts the lessons (assessments) expected by
+    now, ``missed`` those of them not done, ``ahead`` those done before they were expected.
     """
 
     mean_score: float | None
@@ -67,11 +85,18 @@ class Snapshot:
     late_days: float
     silence_days: float
     tenure_days: float
+    started: bool = True
+    ahead: int = 0
 
     @property
     def settled(self) -> bool:
         """Whether the learner has been in the course long enough (:data:`GRACE_DAYS`) to be judged."""
         return self.tenure_days >= GRACE_DAYS
+
+    @property
+    def not_started(self) -> bool:
+        """Never opened a lesson (OULAD: nothing handed in), though settled in the course."""
+        return not self.started and self.settled
 
     def vector(self) -> list[float]:
         """The feature vector in :data:`FEATURES` order (transforms included)."""
@@ -80,12 +105,17 @@ class Snapshot:
         last = self.last_score if self.last_score is not None else mean
         trend = last - self.earlier_score if self.earlier_score is not None and not no_scores else 0.0
         missed_share = self.missed / self.due if self.due else 0.0
+        # "missing = 0": what was expected and not done scores nothing (the stronger OULAD baseline)
+        zero_mean = (0.0 if no_scores else mean) * (1.0 - missed_share) if self.started else 0.0
         return [
             mean,
             last,
             trend,
             float(no_scores),
             missed_share,
+            zero_mean,
+            float(not self.started),
+            math.log1p(max(self.ahead, 0)),
             math.log1p(min(max(self.late_days, 0.0), 60.0)),
             math.log1p(min(max(self.silence_days, 0.0), 120.0)),
             math.log1p(min(max(self.tenure_days, 0.0), 400.0)),
@@ -99,27 +129,32 @@ class Risk:
     probability: float
     reasons: list[str]
     settled: bool = True
+    not_started: bool = False
 
     @property
     def at_risk(self) -> bool:
-        """Whether the probability passes :data:`AT_RISK` (never in the first :data:`GRACE_DAYS`)."""
-        return self.settled and self.probability >= AT_RISK
+        """Listed: never started, or past :data:`AT_RISK` (never in the first :data:`GRACE_DAYS`)."""
+        return self.settled and (self.not_started or self.probability >= AT_RISK)
 
 
 def reason_text(feature: str, snap: Snapshot) -> str | None:
     """A reason a person understands for one feature pushing the risk up (``None``: nothing to say)."""
+    if feature in ("not_started", "zero_mean") and not snap.started:
+        return f"has not opened a lesson in {snap.tenure_days:.0f} days"
     if feature in ("mean_score", "no_scores") and snap.mean_score is None:
         return "no quiz answers yet"
-    if feature == "mean_score" and snap.mean_score is not None:
+    if feature in ("mean_score", "zero_mean") and snap.mean_score is not None:
+        if feature == "zero_mean" and snap.missed:
+            return f"{snap.missed} of {snap.due} lessons expected by now not done"
         return f"low scores: {snap.mean_score:.0%} right so far"
     if feature in ("last_score", "score_trend") and snap.last_score is not None:
         if snap.earlier_score is not None and snap.last_score < snap.earlier_score:
             return f"scores falling: {snap.last_score:.0%} lately, {snap.earlier_score:.0%} before"
         return f"low recent scores: {snap.last_score:.0%}"
     if feature == "missed_share" and snap.missed:
-        return f"{snap.missed} of {snap.due} reviews overdue"
+        return f"{snap.missed} of {snap.due} lessons expected by now not done"
     if feature == "late_days" and snap.late_days >= 1:
-        return f"reviews {snap.late_days:.0f} days late on average"
+        return f"reviews {snap.late_days:.0f} days overdue on average"
     if feature == "silence_days" and snap.silence_days >= 1:
         return f"no activity for {snap.silence_days:.0f} days"
     if feature == "tenure_days":
@@ -183,7 +218,10 @@ class RiskModel:
                 text = reason_text(FEATURES[int(index)], snap)
                 if text and text not in reasons:
                     reasons.append(text)
-            result.append(Risk(float(probabilities[row]), reasons, snap.settled))
+            if snap.not_started:  # the reason a manager must see first, whatever the weights say
+                text = reason_text("not_started", snap)
+                reasons = [text, *[r for r in reasons if r != text]][:top] if text else reasons
+            result.append(Risk(float(probabilities[row]), reasons, snap.settled, snap.not_started))
         return result
 
     def to_dict(self) -> dict[str, object]:

@@ -76,16 +76,52 @@ def test_the_digest_counts_the_seeded_week(team):
     assert digest.unanswered == [(GAP, 2)]
     assert digest.retention is not None and 0 < digest.retention <= 1
     assert [r.name for r in digest.at_risk] == ["Bob"], "Carol is new; Alice is doing well"
-    assert (
-        "no activity for 40 days" in digest.at_risk[0].reasons
-        or "1 of 1 reviews overdue" in digest.at_risk[0].reasons
-    )
+    assert {"no activity for 40 days", "6 of 6 lessons expected by now not done"} & set(
+        digest.at_risk[0].reasons
+    ) or any(r.startswith("5 of 6") for r in digest.at_risk[0].reasons)
     assert digest.weeks[-1][1:3] == (1, 2) and len(digest.weeks) == 8
     text = digest.text()
     assert "Active learners: 1 of 3" in text and "Lessons completed: 2" in text and "67% of 3" in text
-    assert f"- {GAP} (2x)" in text and "- Bob (Security Basics for Employees)" in text
+    assert f"- {GAP} (2x)" in text and "1. Bob (Security Basics for Employees): " in text
     rows = digest.csv().splitlines()
     assert rows[0].startswith("learner_id,name,active") and len(rows) == 4
+
+
+def test_a_manager_sees_who_has_not_started_completion_change_and_the_most_missed_items(team):
+    store, loop = team.app.store, team.app.bot.learning.loop
+    erin = store.learner_for("test", "erin", "Erin")
+    loop.enroll(erin, COURSE, NOW - timedelta(days=46))
+    store.add_team_member("sales", erin, NOW)
+    carol = store.learner_for("test", "carol")
+    item = store.quiz_items(COURSE, lesson_id="phishing")[0]
+    loop.answer(carol, item.item_id, (item.answer + 1) % len(item.options), NOW - timedelta(hours=2))
+    digest = build_digest(store, "sales", NOW)
+    text = digest.text()
+    assert "Not started: 1\n- Erin (Security Basics for Employees): enrolled 46 days ago" in text
+    erin_row = next(r for r in digest.at_risk if r.name == "Erin")
+    assert erin_row.reasons[0] == "has not opened a lesson in 46 days", "listed, and that reason first"
+    assert "- Alice: 2 of 6 lessons (33%)" in text and "- Erin: 0 of 6 lessons (0%)" in text
+    assert "Active learners: 2 of 4 (+2 on last week)" in text, "nobody was active the week before"
+    assert "Lessons completed: 2 (+2 on last week)" in text
+    assert digest.missed[0][0] == item.question and digest.missed[0][2:] == (3, 1)
+    assert f"({digest.missed[0][1]}): 1 of 3 right" in text and "Most-missed quiz items:" in text
+    assert "%" not in text.split("At risk:")[1].split("\n")[1], "a rank and reasons, not a probability"
+    header, *rows = digest.csv().splitlines()
+    assert f"{COURSE}/phishing" in header and "completion" in header
+    alice = next(r for r in rows if ",Alice," in r)
+    assert alice.endswith(",done,done,,,,"), "per lesson: phishing and passwords done"
+
+
+def test_the_chart_legend_sits_below_the_bars(team):
+    from recommender.chart import progress_figure
+
+    digest = build_digest(team.app.store, "sales", NOW)
+    fig = progress_figure("t", [w[0] for w in digest.weeks], [9] * 8, [9] * 8, [0.5] * 8)
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    legend = fig.legends[0].get_window_extent(renderer)
+    axes = fig.axes[0].get_window_extent(renderer)
+    assert legend.y1 < axes.y0, "the legend is under the plot, never over the tallest bars"
 
 
 def test_the_chart_is_a_png_of_the_expected_size(team):

@@ -21,7 +21,7 @@ def at(days_ago: float) -> str:
 def test_the_packaged_model_loads_and_ranks_a_struggling_learner_above_a_thriving_one():
     model = RiskModel.load()
     assert len(model.coef) == len(FEATURES)
-    thriving = Snapshot(0.9, 0.95, 0.85, 0, 4, 0.0, 1.0, 60.0)
+    thriving = Snapshot(0.9, 0.95, 0.85, 0, 4, 0.0, 1.0, 60.0, ahead=1)
     struggling = Snapshot(0.4, 0.2, 0.6, 3, 4, 12.0, 25.0, 60.0)
     low, high = model.predict(np.array([thriving.vector(), struggling.vector()]))
     assert high > 0.5 > low
@@ -30,13 +30,16 @@ def test_the_packaged_model_loads_and_ranks_a_struggling_learner_above_a_thrivin
 def test_reasons_name_falling_scores_overdue_reviews_and_silence():
     answers = [(at(40 - d), 1) for d in range(4)] + [(at(30 - d), 0) for d in range(3)]
     cards = [at(20), at(18), at(15), at(-2)]
-    snap = course_snapshot(answers, cards, last_active=at(21), enrolled_at=at(45), now=NOW)
-    assert (snap.missed, snap.due) == (3, 4) and round(snap.silence_days) == 21
+    snap = course_snapshot(
+        answers, cards, last_active=at(21), enrolled_at=at(45), now=NOW, lessons_done=2, lessons_total=6
+    )
+    assert (snap.missed, snap.due) == (4, 6), "a lesson a week: all six due by day 45, two done"
+    assert round(snap.silence_days) == 21 and round(snap.late_days) == 18
     assert snap.last_score == 0.0 and snap.earlier_score == 1.0
     risk = RiskModel.load().explain(snap)
     assert risk.at_risk
     assert "scores falling: 0% lately, 100% before" in risk.reasons
-    assert "3 of 4 reviews overdue" in risk.reasons or "no activity for 21 days" in risk.reasons
+    assert {"4 of 6 lessons expected by now not done", "no activity for 21 days"} & set(risk.reasons)
     assert all(isinstance(r, str) and r for r in risk.reasons) and len(risk.reasons) <= 3
 
 
@@ -72,4 +75,34 @@ def test_profile_of_a_learner_from_the_store(tmp_path):
     assert phishing.mastery is not None and phishing.mastery < 0.5
     assert profile.done("security-basics") == {"phishing"} and profile.recent_course == "security-basics"
     risk = profile.risks["security-basics"]
-    assert risk.at_risk and risk.reasons[:2] == ["low scores: 0% right so far", "1 of 1 reviews overdue"]
+    assert risk.at_risk and "low scores: 0% right so far" in risk.reasons
+    assert "4 of 5 lessons expected by now not done" in risk.reasons, "30 days in, one lesson of five done"
+
+
+def test_a_learner_enrolled_46_days_ago_who_never_opened_a_lesson_is_flagged_first():
+    snap = course_snapshot([], [], last_active=None, enrolled_at=at(46), now=NOW, lessons_total=6)
+    risk = RiskModel.load().explain(snap)
+    assert snap.not_started and risk.at_risk
+    assert risk.reasons[0] == "has not opened a lesson in 46 days"
+
+
+def test_a_healthy_team_is_not_listed_as_at_risk():
+    """Six members keeping a lesson a week with 60-90% right, active this week: nobody is listed."""
+    model = RiskModel.load()
+    team = []
+    for n, accuracy in enumerate((0.6, 0.7, 0.75, 0.8, 0.85, 0.9)):
+        answers = [(at(40 - 3 * k), int(k < accuracy * 10)) for k in range(10)]
+        cards = [at(-3), at(-1), at(1)]  # one review a day late at most
+        team.append(
+            course_snapshot(
+                answers,
+                cards,
+                last_active=at(n % 3),
+                enrolled_at=at(40),
+                now=NOW,
+                lessons_done=5 + n % 2,
+                lessons_total=6,
+            )
+        )
+    risks = model.explain_many(team)
+    assert sum(r.at_risk for r in risks) == 0, [round(r.probability, 2) for r in risks]
