@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING
 from bot.config import Settings, SettingsError
 from bot.core import Bot, Limits
 from bot.messages import ChatAdapter
+from bot.private import make_data_dir_private, private_umask
 from bot.quizgen import QuizWorkshop
 from bot.store import Store
 from bot.uploads import ingest_with
@@ -79,6 +80,10 @@ class App:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
+        # What this process writes into the data dir (database, WAL, index, model) is private, and a
+        # data dir left readable by an older release is tightened.
+        private_umask()
+        make_data_dir_private(settings.data_dir)
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
 

@@ -16,6 +16,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from bot.private import make_data_dir_private, make_private
 from bot.store import MIGRATIONS, Store, utcnow
 
 if TYPE_CHECKING:
@@ -112,6 +113,7 @@ def backup(data_dir: Path, dest: Path, attempts: int = 5) -> BackupReport:
     finally:
         store.close()
     (dest / MANIFEST).write_text(json.dumps(asdict(report), indent=2), encoding="utf-8")
+    make_private(dest)  # it holds what the data dir holds: 0700 / 0600 whatever the umask
     return report
 
 
@@ -136,6 +138,7 @@ def restore(src: Path, data_dir: Path) -> dict[str, object]:
             "the backup was made by a newer Learnbot (schema "
             f"{manifest['schema_version']}); upgrade Learnbot before restoring"
         )
+    make_data_dir_private(data_dir)
     store = Store(data_dir / "learnbot.db")  # applies the migrations newer than the backup
     try:
         return {"manifest": manifest, "schema_version": store.schema_version, "courses": len(store.courses())}

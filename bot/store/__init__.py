@@ -63,6 +63,9 @@ class Store(CatalogStore, PeopleStore, LearningStore, PushStore, PremiumStore, R
             self.db.enable_wal()
         self.db.execute("PRAGMA foreign_keys = ON")
         self.db.execute("PRAGMA busy_timeout = 30000")
+        # Deleted rows (an erased learner's questions) are overwritten with zeros, not left in free
+        # space; per connection, so every process's Store sets it.
+        self.db.execute("PRAGMA secure_delete = ON")
         self.migrate()
 
     # -- schema ----------------------------------------------------------------------------

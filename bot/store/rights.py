@@ -15,12 +15,15 @@ be NULL), identity columns become ``"erased"``, and payload-like text columns ar
 
 from __future__ import annotations
 
+import logging
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from bot.store.base import StoreBase, iso, utcnow
+
+log = logging.getLogger(__name__)
 
 PSEUDONYMISED = ["payments"]
 """Tables whose rows the law requires us to keep (the payment ledger): pseudonymised, never deleted."""
@@ -177,7 +180,22 @@ class RightsStore(StoreBase):
                 count = self.db.execute(f"delete from [{table.name}] where {where}", args).rowcount
                 if count:
                     report.deleted[table.name] = count
+        self.checkpoint()
         return report
+
+    def checkpoint(self) -> bool:
+        """Copy the write-ahead log into the database file and empty it; ``False`` if a reader held it.
+
+        After an erase, the learner's rows still lie in older WAL frames until SQLite checkpoints
+        on its own (maybe not while ``serve`` runs); TRUNCATE leaves the ``-wal`` file empty.
+        """
+        if str(getattr(self, "path", ":memory:")) == ":memory:":
+            return True
+        with self._lock:
+            busy, _, _ = self.db.execute("pragma wal_checkpoint(TRUNCATE)").fetchone()
+        if busy:
+            log.warning("the database is busy: the write-ahead log is emptied at the next checkpoint")
+        return not busy
 
     def _pseudonymise(self, table: LearnerTable, where: str, args: list[Any]) -> int:
         ids = [

@@ -280,3 +280,20 @@ def test_the_console_saves_the_export_and_prints_its_path(testbot, tmp_path, mon
     saved = tmp_path / reply.document.name
     assert json.loads(saved.read_text())["identities"] == [{"platform": "console", "user_id": "console-user"}]
     assert str(saved) in console.export_text()
+
+
+def test_erase_leaves_no_trace_of_the_learner_in_the_database_files(testbot):
+    """Issue 14 row 4: `learner erase` while serve runs: no text in learnbot.db or -wal afterwards."""
+    learner_id = active_learner(testbot)
+    database = testbot.app.store.path
+    wal = database.with_name(database.name + "-wal")
+    assert any(n.encode() in database.read_bytes() + wal.read_bytes() for n in NEEDLES[2:])
+    # the serving process keeps its connection open (testbot's store) while the CLI erases
+    env = {"LEARNBOT_DATA_DIR": str(testbot.app.settings.data_dir)}
+    erased = CliRunner().invoke(cli, ["learner", "erase", f"telegram:{TG}", "--yes"], env=env)
+    assert erased.exit_code == 0, erased.output
+    raw = database.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+    assert [n for n in NEEDLES[2:] if n.encode() in raw] == []
+    assert not wal.exists() or wal.stat().st_size == 0
+    # and the bot goes on working on the same files
+    assert say(testbot, "telegram", "1234", "/courses")[0].text.startswith("Courses")
