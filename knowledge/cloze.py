@@ -1,9 +1,16 @@
-"""The model-free quiz drafter: a key sentence of the chunk with a salient term blanked out.
+"""The model-free quiz drafter: three kinds of item from a chunk's key sentences, no model needed.
 
-The term is the sentence's rarest (highest IDF in the keyword index) content word, number or name;
-the distractors are other salient terms of the same course of the same kind (a number for a number,
-an acronym for an acronym, a word with the same ending for a word), so they fit the blank's grammar
-and none of them is in the source sentence.
+- **definition -> term**: "A relay is an electrically operated switch." becomes *Which term does the
+  lesson define as "an electrically operated switch"?*;
+- **which would you use**: "You can use Azure Maps to draw a route on a map." becomes *Which would you
+  use to draw a route on a map?*;
+- **fill in the blank**: a key sentence with its most salient key term blanked.
+
+The answer is always a key term (:mod:`knowledge.keyterms`: a noun phrase, a name, a number, a
+Chinese compound), never a common word; sentences that point at a figure or hold code are skipped.
+Distractors are key terms of the same course and kind (a name for a name, a plural noun for a plural
+noun), from the same lesson or module first, close in length to the answer, and sharing no word with
+the question.
 """
 
 from __future__ import annotations
@@ -12,23 +19,41 @@ import hashlib
 import math
 import random
 import re
-from collections import Counter, defaultdict
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections import Counter
+from collections.abc import Iterator, Sequence
 from typing import Protocol
-
-import jieba
 
 from knowledge.extractive import split_sentences
 from knowledge.index import tokenize
+from knowledge.keyterms import CourseTerms, PoolTerm, Term
 from knowledge.models import Chunk
 from knowledge.quizgen import BLANK, CLOZE_PROMPTS, Checker, DraftItem, DraftRejected, fold
+from knowledge.quizrubric import figure_reference, same_stem
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*|\d+(?:[.,]\d+)?")
-_CODE_SPAN = re.compile(r"`[^`]*`|\b[a-z][a-z0-9+.-]*://\S+", re.I)  # code and URLs
-_CJK_WORD = re.compile(r"^[\u3400-\u9fff]{2,}$")
-_DEFINITION = re.compile(r"\b(?:is|are|means|refers to|stands for|called)\b|是|指")
-_GLUE = "./@\\:_`"  # a term touching these is part of a URL, a path, an address or code
+_CJK = re.compile(r"[\u3400-\u9fff]")
+_NEEDS_CONTEXT = re.compile(
+    r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also)\b"
+)
+_STEPS = re.compile(
+    r"\b(?:you will|you'll|you can now|we will|let's|in this lesson|this lesson|click|select)\b", re.I
+)
+_DEFINES = re.compile(r"\s+(?:is|are)\s+((?:an?|the|one of the)\s+.{12,}?)[.!]?$")
+_USED_TO = re.compile(r"\s+(?:is|are|can be)\s+used\s+to\s+(\w.{10,}?)[.!]?$")
+_LETS = re.compile(r"\s+(?:lets|allows|enables)\s+you\s+to\s+(\w.{10,}?)[.!]?$")
+_USE_BEFORE = re.compile(r"\b[Uu]se\s+(?:an?\s+|the\s+)?$")
+_USE_TO = re.compile(r"\s+to\s+(\w.{10,}?)[.!]?$")
+_ZH_DEFINES = re.compile(r"^(?:是|指)(?:一种|一个|一类)?(.{6,}?)[。！]?$")
+_ARTICLE_ONLY = re.compile(r"^\s*(?:An?|The)?\s*$")
+PROMPTS = {
+    "define": {
+        "en": 'Which term does the lesson define as "{body}"?',
+        "zh": "课程中哪个术语指的是「{body}」？",
+    },
+    "use": {"en": "Which would you use to {body}?", "zh": "要{body}，应该用哪一个？"},
+}
+"""Questions of the item kinds beyond the blank, by language; ``{body}`` comes from the lesson."""
+BONUS = {"define": 2.0, "use": 2.0, "blank": 0.0}
+"""Definition and use items ask what a term is for, so they are preferred where a sentence allows one."""
 
 
 class Vocabulary(Protocol):
@@ -43,84 +68,14 @@ class Vocabulary(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Term:
-    """A candidate for the blank: as written, its index key, and what kind of thing it is."""
-
-    surface: str
-    key: str
-    kind: str
-    slot: str
-    start: int
-    end: int
-
-
-def _kind(surface: str, initial: bool) -> str:
-    if surface[0].isdigit():
-        return "number"
-    if _CJK_WORD.match(surface):
-        return "cjk"
-    letters = surface.replace("-", "")
-    if len(letters) >= 2 and letters.isupper():
-        return "acronym"
-    if surface[0].isupper() and not (initial and surface[1:].islower()):
-        return "name"
-    for ending in ("ing", "ed", "ly", "s"):
-        if surface.lower().endswith(ending) and not surface.lower().endswith("ss"):
-            return f"word-{ending}"
-    return "word"
-
-
-_NOUN_BEFORE = frozenset(
-    "a an the your our their this that these those its his her my any every each no some all many".split()
-)
-_NEEDS_CONTEXT = re.compile(r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such)\b")
-_VERB_BEFORE = frozenset("to will can must should may might cannot never not".split())
-
-
-def _slot(sentence: str, start: int) -> str:
-    """What the words before a term suggest it is: ``noun`` after an article, ``verb`` after "to"."""
-    before = re.findall(r"[A-Za-z']+", sentence[:start][-20:])
-    word = before[-1].lower() if before else ""
-    return "noun" if word in _NOUN_BEFORE else "verb" if word in _VERB_BEFORE else "other"
-
-
-def terms(sentence: str) -> list[Term]:
-    """The terms of a sentence that could be blanked: no stopwords, code, URLs or scraps."""
-    if re.search(r"[\u3400-\u9fff]", sentence):
-        found, at = [], 0
-        for word in jieba.lcut(sentence):
-            start = sentence.find(word, at)
-            at = start + len(word) if start >= 0 else at
-            if start >= 0 and _CJK_WORD.match(word) and tokenize(word):
-                found.append(Term(word, word, "cjk", "other", start, start + len(word)))
-        return found
-    code = [m.span() for m in _CODE_SPAN.finditer(sentence)]
-    found = []
-    for match in _WORD.finditer(sentence):
-        start, end = match.span()
-        surface = match.group()
-        before = sentence[start - 1] if start else " "
-        after = sentence[end] if end < len(sentence) else " "
-        # "63B", "config.py", "won't", "company's": part of a longer token (tokenize keeps those whole)
-        glued = after.isalnum() or (after in _GLUE + "-'’" and sentence[end + 1 : end + 2].isalnum())
-        if before in _GLUE + "-" or glued or any(a <= start < b for a, b in code):
-            continue
-        if len(surface) < 3 and not surface[0].isdigit():
-            continue
-        key = " ".join(tokenize(surface))
-        if not key or len(key.split()) > 2:
-            continue
-        initial = not sentence[:start].strip(" \"'“(")
-        found.append(Term(surface, key, _kind(surface, initial), _slot(sentence, start), start, end))
-    return found
-
-
-def _good_sentence(sentence: str) -> bool:
-    if re.search(r"[\u3400-\u9fff]", sentence):
+def good_sentence(sentence: str) -> bool:
+    """A sentence worth quizzing on: prose of a fair length, self-contained, no code, no figure."""
+    if figure_reference(sentence) or "`" in sentence or " - " in sentence or _STEPS.search(sentence):
+        return False
+    if _CJK.search(sentence):
         return 12 <= len(sentence) <= 160 and not sentence.endswith(("：", ":", "？", "?"))
     return (
-        40 <= len(sentence) <= 240
+        40 <= len(sentence) <= 220
         and len(sentence.split()) >= 6
         and not sentence.endswith((":", "?"))
         and (sentence[0].isupper() or sentence[0].isdigit())
@@ -128,23 +83,35 @@ def _good_sentence(sentence: str) -> bool:
     )
 
 
-@dataclass
-class _PoolTerm:
-    """A course term as a distractor candidate: its usual form, where it occurs, the slots it fills."""
-
-    surface: str
-    chunks: set[str]
-    lessons: set[str]
-    slots: Counter[str]
+def item_forms(sentence: str, term: Term) -> Iterator[tuple[str, str]]:
+    """The kinds of item a sentence supports for ``term``: ``(kind, body)``; a blank always."""
+    before, after = sentence[: term.start], sentence[term.end :]
+    if term.kind == "cjk":
+        match = _ZH_DEFINES.match(after) if not before.strip() else None
+        if match:
+            yield "define", match.group(1)
+    elif term.kind != "number":
+        at_start = _ARTICLE_ONLY.match(before)
+        for pattern, kind in ((_DEFINES, "define"), (_USED_TO, "use"), (_LETS, "use")):
+            match = pattern.match(after) if at_start else None
+            if match and "," not in match.group(1)[:3]:
+                yield kind, match.group(1)
+        if _USE_BEFORE.search(before):
+            match = _USE_TO.match(after)
+            if match:
+                yield "use", match.group(1)
+    yield "blank", ""
 
 
 class ClozeDrafter:
-    """Fill-in-the-blank items from the course text alone: no model, deterministic.
+    """Definition, "which would you use" and fill-in-the-blank items from the course text alone.
+
+    Deterministic, and no model is needed.
 
     Example:
         >>> drafter = ClozeDrafter(course_chunks, keyword_index)
         >>> drafter.draft(chunk).question
-        'Fill in the blank: "Company account passwords must be at least _____ characters long."'
+        'Which term does the lesson define as "an electrically operated switch"?'
     """
 
     name = "extractive"
@@ -154,25 +121,9 @@ class ClozeDrafter:
             raise ValueError("options must be 3 or 4")
         self.vocabulary = vocabulary
         self.options = options
-        self._pool = self._term_pool(course_chunks)
-
-    @staticmethod
-    def _term_pool(chunks: Sequence[Chunk]) -> dict[str, dict[str, _PoolTerm]]:
-        """Kind -> key -> where the term occurs and how: the supply of distractors."""
-        forms: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
-        pool: dict[str, dict[str, _PoolTerm]] = defaultdict(dict)
-        for chunk in chunks:
-            for sentence in split_sentences(chunk.text):
-                for term in terms(sentence):
-                    lower = term.kind.startswith("word")
-                    forms[(term.kind, term.key)][term.surface.lower() if lower else term.surface] += 1
-                    entry = pool[term.kind].setdefault(term.key, _PoolTerm("", set(), set(), Counter()))
-                    entry.chunks.add(chunk.chunk_id)
-                    entry.lessons.add(chunk.lesson_id)
-                    entry.slots[term.slot] += 1
-        for (kind, key), counts in forms.items():
-            pool[kind][key].surface = counts.most_common(1)[0][0]
-        return pool
+        self.course = CourseTerms(course_chunks, good_sentence)
+        # in a long course a noun used once is more likely a scrap than a term; a short one has few repeats
+        self.long_course = len(course_chunks) >= 30
 
     def idf(self, key: str) -> float:
         """How rare a term is across the index (a multi-word key counts its rarest word)."""
@@ -181,85 +132,116 @@ class ClozeDrafter:
             math.log(1.0 / max(self.vocabulary.document_frequency(word), 0.5 / size)) for word in key.split()
         )
 
-    def salience(self, term: Term, sentence: str, counts: Counter[str]) -> float:
-        """TF-IDF of the term in its chunk; course concepts (recurring terms, definitions' subjects) first."""
-        score = self.idf(term.key) * (1 + math.log(counts[term.key] or 1))
-        entry = self._pool.get(term.kind, {}).get(term.key)
-        if entry is None or len(entry.chunks) < 2:
-            score *= 0.6  # a word used once in the whole course is rarely what the lesson teaches
-        if term.kind == "word-ly":
-            score *= 0.5  # adverbs make poor blanks
-        if term.kind in ("acronym", "name", "number", "cjk") or self._slot_of(term) == "noun":
-            score *= 1.3  # things are better blanks than verbs and adjectives
-        definition = _DEFINITION.search(sentence)
-        if definition and term.end <= definition.start() and len(sentence[: term.start].split()) <= 4:
-            score += 1.5  # "Phishing is an attempt to ...": ask for the thing being defined
+    def _instruction(self, sentence: str) -> bool:
+        first = sentence.split()[0].strip("*\"'")
+        return bool(tokenize(first)) and self.course.nouns.is_verb(first)
+
+    def salience(self, term: Term, chunk: Chunk, counts: Counter[str]) -> float:
+        """TF-IDF of the term in its chunk, raised for what the lesson is about, lowered for one-offs."""
+        words = term.key.split()
+        score = self.idf(term.key) * (1 + math.log(min(counts[w] for w in words) or 1))
+        entry = self.course.entry(term)
+        if entry is None or entry.count < 2:
+            if term.kind in ("noun", "noun-plural") and term.words == 1 and self.long_course:
+                return 0.0  # a common noun used once in the whole course is not what the lesson teaches
+            score *= 0.6
+        elif term.words > 1 and not self.course.nouns.is_noun(term.surface.split()[0]):
+            if term.kind in ("noun", "noun-plural"):
+                return 0.0  # "different fruit" once: an adjective and a noun, not a term of the course
+        if term.kind == "number":
+            score *= 0.5  # a figure is a detail, rarely the point
+        if term.words > 1 or term.kind in ("name", "acronym", "cjk"):
+            score *= 1.2
+        if set(words) & set(tokenize(chunk.location)):
+            score += 1.0  # named in the lesson title or the section heading
         return score
 
-    def _slot_of(self, term: Term) -> str:
-        """The slot a term fills here, else the one it fills most often in the course."""
-        if term.slot != "other":
-            return term.slot
-        entry = self._pool.get(term.kind, {}).get(term.key)
-        slots = [(n, slot) for slot, n in entry.slots.items() if slot != "other"] if entry else []
-        return max(slots)[1] if slots else "other"
-
     def draft(self, chunk: Chunk) -> DraftItem:
-        """Blank the most salient term of the chunk's sentences that has enough distractors.
+        """The best item of the chunk's key sentences that passes the checks.
 
         Raises:
             DraftRejected: ``no_candidate`` when no sentence and term work.
         """
-        counts = Counter(" ".join(tokenize(m.group())) for m in _WORD.finditer(chunk.text))
+        counts = Counter(tokenize(chunk.text))
         candidates = []
-        for n, sentence in enumerate(s for s in split_sentences(chunk.text) if _good_sentence(s)):
-            for term in terms(sentence):
-                score = self.salience(term, sentence, counts) + 0.3 / (1 + n)
-                candidates.append((score, n, sentence, term))
-        chunk_terms = set(tokenize(chunk.text))
-        for _, _, sentence, term in sorted(candidates, key=lambda c: (-c[0], c[1], c[3].start)):
-            item = self._item(chunk, sentence, term, chunk_terms)
-            if item is not None:
-                return item
-        raise DraftRejected("no_candidate", "no sentence with a blankable term and enough distractors")
+        sentences = [s for s in split_sentences(chunk.text) if good_sentence(s)]
+        # an instruction ("Press the C button") is a step to follow, not a fact to learn
+        sentences = [s for s in sentences if not self._instruction(s)]
+        for n, sentence in enumerate(sentences):
+            for term in self.course.terms(sentence):
+                base = self.salience(term, chunk, counts) if term.whole else 0.0
+                if base <= 0:
+                    continue
+                for kind, body in item_forms(sentence, term):
+                    score = base + BONUS[kind] + 0.3 / (1 + n)
+                    candidates.append((score, n, term.start, -len(term.surface), sentence, term, kind, body))
+        checker = Checker()
+        for *_, sentence, term, kind, body in sorted(candidates, key=lambda c: (-c[0], *c[1:4])):
+            item = self._item(chunk, sentence, term, kind, body)
+            if item is None:
+                continue
+            try:
+                checker.check(item)
+            except DraftRejected:
+                continue
+            return item
+        raise DraftRejected("no_candidate", "no sentence with a key term and enough distractors")
 
-    def _item(self, chunk: Chunk, sentence: str, term: Term, chunk_terms: set[str]) -> DraftItem | None:
-        pattern = re.compile(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", re.I)
-        blanked = pattern.sub(BLANK, sentence)
-        blanked = re.sub(rf"\b([Aa])n? {BLANK}", rf"\1(n) {BLANK}", blanked)  # "an _____" gives vowels away
-        try:  # another form of the term may stay in the sentence and give it away
-            Checker.check_trivial(f"{CLOZE_PROMPTS['en']} {blanked}", term.surface, chunk)
-        except DraftRejected:
-            return None
-        distractors = self._distractors(term, set(tokenize(sentence)), chunk_terms, chunk)
+    def _item(self, chunk: Chunk, sentence: str, term: Term, kind: str, body: str) -> DraftItem | None:
+        language = "zh" if _CJK.search(sentence) else "en"
+        if kind == "blank":
+            pattern = re.compile(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", re.I)
+            blanked = (
+                pattern.sub(BLANK, sentence) if language == "en" else sentence.replace(term.surface, BLANK)
+            )
+            blanked = re.sub(rf"\b([Aa])n? {BLANK}", rf"\1(n) {BLANK}", blanked)  # "an" gives vowels away
+            question = (
+                f'{CLOZE_PROMPTS["en"]} "{blanked}"'
+                if language == "en"
+                else f"{CLOZE_PROMPTS['zh']}{blanked}"
+            )
+        else:
+            question = PROMPTS[kind][language].format(
+                body=body[:1].lower() + body[1:] if body[1:2].islower() else body
+            )
+        distractors = self._distractors(term, question, chunk)
         if len(distractors) < 2:
             return None
-        initial = not sentence[: term.start].strip(" \"'“(")
-        shown = [
-            d[:1].upper() + d[1:] if initial and term.kind.startswith("word") else d for d in distractors
-        ]
-        options = [term.surface, *shown[: self.options - 1]]
+        initial = kind == "blank" and not sentence[: term.start].strip(" \"'“(")
+        answer = term.surface
+        if kind != "blank" and term.kind in ("noun", "noun-plural"):
+            answer = answer[:1].lower() + answer[1:] if answer[1:2].islower() else answer
+        if initial and term.kind in ("noun", "noun-plural"):
+            distractors = [d[:1].upper() + d[1:] for d in distractors]
+        options = [answer, *distractors[: self.options - 1]]
         random.Random(chunk.chunk_id).shuffle(options)
-        if re.search(r"[\u3400-\u9fff]", sentence):
-            question, explanation = f"{CLOZE_PROMPTS['zh']}{blanked}", f"课程原文：「{sentence}」"
-        else:
-            question = f'{CLOZE_PROMPTS["en"]} "{blanked}"'
-            explanation = f'The lesson says: "{sentence}"'
-        return DraftItem(question, tuple(options), options.index(term.surface), explanation, chunk, self.name)
+        explanation = f"课程原文：「{sentence}」" if language == "zh" else f'The lesson says: "{sentence}"'
+        return DraftItem(question, tuple(options), options.index(answer), explanation, chunk, self.name)
 
-    def _distractors(
-        self, term: Term, sentence_terms: set[str], chunk_terms: set[str], chunk: Chunk
-    ) -> list[str]:
-        """Same-kind course terms outside the source sentence; the same slot, lesson and rarity first.
+    def _distractors(self, term: Term, question: str, chunk: Chunk) -> list[str]:
+        """Same-kind course terms sharing no word with the question; same lesson, module and length first.
 
         Terms of the source chunk come last: they might be true of it too.
         """
-        target, slot = self.idf(term.key), self._slot_of(term)
+        asked = set(tokenize(question.replace(BLANK, " ")))
+        chunk_terms = set(tokenize(chunk.text))
+        head = term.key.split()[-1]
+        target = self.idf(term.key)
+        module = chunk.lesson_id.split("/")[0]
         ranked = []
-        for key, entry in self._pool.get(term.kind, {}).items():
+        for key, entry in self.course.pool.get(term.kind, {}).items():
             words = set(key.split())
-            if key == term.key or words & sentence_terms or entry.chunks == {chunk.chunk_id}:
+            if key == term.key or words & asked or entry.chunks == {chunk.chunk_id} or not entry.wholes:
                 continue
+            if same_stem(head, key.split()[-1]) or term.key in key or key in term.key:
+                continue  # "sensor" and "soil sensor" are one answer twice
+            if (
+                term.kind in ("noun", "noun-plural")
+                and entry.count < 2
+                and len(words) == 1
+                and self.long_course
+            ):
+                continue  # a one-off word is as likely a scrap as a term
             if term.kind == "number":
                 distance = abs(math.log1p(_number(entry.surface)) - math.log1p(_number(term.surface)))
             else:
@@ -267,20 +249,32 @@ class ClozeDrafter:
             ranked.append(
                 (
                     bool(words & chunk_terms),
-                    slot != "other" and entry.slots[slot] == 0,
-                    chunk.lesson_id not in entry.lessons,
-                    round(distance, 1),
+                    _place(entry, chunk.lesson_id, module),
+                    abs(len(key.split()) - len(term.key.split())),
+                    round(abs(math.log(len(entry.surface) / len(term.surface))) * 2),
+                    round(distance),
                     hashlib.sha256(f"{chunk.chunk_id}:{key}".encode()).hexdigest(),
                     entry.surface,
                 )
             )
         chosen: list[str] = []
         for *_, surface in sorted(ranked):
-            if fold(surface) not in {fold(c) for c in [term.surface, *chosen]}:
-                chosen.append(surface)
+            taken = [term.surface, *chosen]
+            if fold(surface) in {fold(c) for c in taken} or any(
+                same_stem(surface.split()[-1], t.split()[-1]) for t in taken
+            ):
+                continue
+            chosen.append(surface)
             if len(chosen) == self.options - 1:
                 break
         return chosen
+
+
+def _place(entry: PoolTerm, lesson_id: str, module: str) -> int:
+    """0 in the same lesson, 1 in the same module (``2-farm/...``), 2 elsewhere in the course."""
+    if lesson_id in entry.lessons:
+        return 0
+    return 1 if any(lesson.split("/")[0] == module for lesson in entry.lessons) else 2
 
 
 def _number(text: str) -> float:

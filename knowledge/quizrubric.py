@@ -1,0 +1,197 @@
+"""The parts of a teacher's rubric for quiz items that a program can check.
+
+A teacher reading generated items rejects one whose blank is a filler word ("people", "given"),
+one that points at a picture the learner cannot see ("the image above"), one whose answer is in the
+question under another form ("Translator" for "translation", "Comma Separated Values" for "CSV"),
+and one whose correct option stands out by its length or its kind. Each rule here is a function
+that returns what is wrong, or ``""``; :class:`knowledge.quizgen.Checker` rejects drafts with them
+and ``python -m eval quizgen`` counts them.
+"""
+
+from __future__ import annotations
+
+import re
+import statistics
+from collections.abc import Sequence
+
+FIGURE = re.compile(
+    r"\b(?:(?:image|picture|photo|diagram|figure|fig|screenshot|illustration|video|chart|graph|table)s?"
+    r"\s+(?:above|below|here)|(?:above|below|following|this|these)\s+(?:image|picture|photo|diagram|"
+    r"figure|screenshot|illustration|video|chart|graph)s?|shown\s+(?:above|below|here)|as\s+you\s+can\s+"
+    r"see\s+(?:above|below|in\s+the)|(?:see|in)\s+the\s+(?:image|picture|diagram|figure|screenshot)s?)\b"
+    r"|(?:上图|下图|如图|图中|图片中)",
+    re.I,
+)
+"""A reference to something on the page that a chat learner does not see."""
+
+COMMON = frozenset(
+    """ability access account action activity addition advantage amount answer approach area argument
+    aspect attention back base basis beginning behaviour behavior benefit bit body bottom case cause chance
+    change choice class company concept condition context control cost couple course create day deal
+    detail development difference direction disadvantage downside downsides effect end energy entry
+    environment event example experience extent fact feature field figure file find form front future
+    goal group half hand help home hour idea image impact importance information input instance interest
+    issue item job kind knowledge lack level life line list look lot making manner matter meaning means
+    method middle minute mode moment month name nature need note number object option order output page
+    part people person picture place plan point position possibility power practice problem process
+    product project purpose quality question range rate reason result rest right role room rule sense
+    series set shape side sign situation size solution something sort source space stage start state
+    step story stuff subject success support system term test text thing things thought time today top
+    total type understanding unit use user value variety version view way week whole word work world
+    year yes given downside upside pros cons others someone everyone anyone everything nothing somebody
+    lots plenty majority minority portion piece pieces dozens hundreds thousands millions billions""".split()
+)
+"""General nouns no teacher would blank: they belong to every lesson and teach none."""
+
+_ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,7}s?$")
+_WORDS = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+|[\u3400-\u9fff]+")
+_SMALL = frozenset("a an and of for the to in on with by".split())
+
+
+def figure_reference(*texts: str) -> str:
+    """The words of any text that point at a figure, an image or a video, else ``""``."""
+    for text in texts:
+        match = FIGURE.search(text)
+        if match:
+            return match.group()
+    return ""
+
+
+def same_stem(a: str, b: str) -> bool:
+    """Two words share a stem: one starts with the other, or a long common start ("translat-")."""
+    a, b = a.lower(), b.lower()
+    if a == b:
+        return True
+    shorter = min(len(a), len(b))
+    if shorter < 4:
+        return False
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return common == shorter or common >= max(5, round(0.75 * shorter))
+
+
+def _words(text: str) -> list[str]:
+    return _WORDS.findall(text)
+
+
+def answer_leak(question: str, correct: str) -> str:
+    """How the question gives its answer away: the answer, a word of its stem, or its expansion.
+
+    ``"translation"`` leaks through ``"Translator"``; ``"CSV"`` through ``"Comma Separated Values"``;
+    ``"Comma Separated Values"`` through ``"(CSV)"``. Only the answer's content words count (not "the").
+    """
+    answer_words = [w for w in _words(correct) if w.lower() not in _SMALL and len(w) >= 2]
+    question_words = _words(question)
+    if not answer_words:
+        return ""
+    if len(answer_words) == 1 or len(correct) <= 30:  # a short answer: any of its words names it
+        for word in answer_words:
+            if re.fullmatch(r"[\u3400-\u9fff]+", word):
+                if word in question:
+                    return word
+                continue
+            if len(word) < 3 and not word.isupper():
+                continue
+            for other in question_words:
+                if same_stem(word, other) and (len(word) >= 4 or word.lower() == other.lower()):
+                    return other
+    if _ACRONYM.match(correct.strip()) and expands(correct.strip().rstrip("s"), question):
+        return f"the expansion of {correct.strip()}"
+    initials = "".join(w[0] for w in answer_words if w[0].isalpha()).upper()
+    if len(answer_words) >= 2 and re.search(rf"\b{re.escape(initials)}s?\b", question):
+        return initials
+    return ""
+
+
+def expands(acronym: str, text: str) -> bool:
+    """Whether ``text`` holds a run of words whose initials spell ``acronym`` ("Comma Separated Values")."""
+    letters = acronym.upper()
+    words = re.findall(r"[A-Za-z][A-Za-z-]*", text)
+    for start in range(len(words)):
+        i, n = 0, start
+        while n < len(words) and i < len(letters):
+            word = words[n]
+            if word.lower() in _SMALL and word[0].upper() != letters[i]:
+                n += 1
+                continue
+            if word[0].upper() != letters[i]:
+                break
+            i, n = i + 1, n + 1
+        if i == len(letters) and len(letters) >= 2:
+            return True
+    return False
+
+
+def length_giveaway(options: Sequence[str], answer: int) -> str:
+    """The correct option stands out as the longest (1.5x the longest distractor and 10+ characters more)."""
+    lengths = [len(o) for o in options]
+    others = [n for i, n in enumerate(lengths) if i != answer]
+    if not others:
+        return ""
+    longest = max(others)
+    if lengths[answer] > 1.5 * longest and lengths[answer] - longest >= 10:
+        return f"the correct option has {lengths[answer]} characters, the others at most {longest}"
+    return ""
+
+
+def option_kind(option: str) -> str:
+    """What kind of thing an option is, as a reader sees it: a number, a name, a phrase or a word."""
+    text = option.strip()
+    if re.search(r"[\u3400-\u9fff]", text):
+        return "cjk"
+    if re.fullmatch(r"[\d.,%]+(?:\s*\w+)?", text):
+        return "number"
+    words = text.split()
+    if len(words) > 3:
+        return "phrase"
+    # a sentence-case first word ("The broker") is no name; an acronym or "IoT" anywhere is
+    if any(
+        _ACRONYM.match(w) or (w[0].isupper() and (n or len(words) == 1 or not w[1:].islower()))
+        for n, w in enumerate(words)
+    ):
+        return "name"
+    return "term"
+
+
+def kind_mismatch(options: Sequence[str], answer: int) -> str:
+    """The correct option is of another kind than every distractor (a name among words, say)."""
+    kinds = [option_kind(o) for o in options]
+    mine = kinds[answer]
+    others = [k for i, k in enumerate(kinds) if i != answer]
+    if others and all(k != mine for k in others) and len(set(others)) == 1:
+        return f"the answer is a {mine}, every distractor a {others[0]}"
+    return ""
+
+
+def filler_blank(answer: str) -> str:
+    """A blanked answer that is a common word, an adverb, or an adjective or verb form, not a key term."""
+    words = answer.split()
+    if len(words) != 1 or not re.fullmatch(r"[A-Za-z-]+", answer):
+        return ""  # phrases, names with digits, numbers and Chinese are judged elsewhere
+    word = answer.lower()
+    if word in COMMON:
+        return f"{answer!r} is a common word"
+    if answer.isupper() or answer[:1].isupper() and not answer[1:].islower():
+        return ""  # acronyms and names such as "IoT"
+    if re.search(r"(?:ly|ed|ful|ous|ive|able|ible|less)$", word):
+        return f"{answer!r} is not a noun"
+    return ""
+
+
+def longest_share(items: Sequence[tuple[Sequence[str], int]]) -> float:
+    """Share of items whose correct option is strictly the longest (chance is about 1 / options)."""
+    if not items:
+        return 0.0
+    hits = 0
+    for options, answer in items:
+        lengths = [len(o) for i, o in enumerate(options) if i != answer]
+        hits += bool(lengths) and len(options[answer]) > max(lengths)
+    return hits / len(items)
+
+
+def chance_share(items: Sequence[tuple[Sequence[str], int]]) -> float:
+    """The share :func:`longest_share` would have by chance: the mean of 1 / options."""
+    return statistics.fmean(1 / len(options) for options, _ in items) if items else 0.0
