@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from bot.app import App, IndexBusy
 from bot.backup import BackupError
@@ -24,7 +23,6 @@ from bot.logs import announce, redact, secret_values, setup_logging
 from bot.logs import configure as configure_logging
 from knowledge.index import IndexMismatch
 from knowledge.loaders import CourseError, CourseOverrides, load_course
-from knowledge.models import SearchFilter, location
 
 cli = typer.Typer(
     help="Learnbot: cited answers from course material, in chat.",
@@ -32,8 +30,10 @@ cli = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160)
-err = Console(stderr=True, soft_wrap=True)
+# Literal by default: course text, ids and file names often hold "[/docs]" or ":x:", which rich would
+# read as markup (and crash on) or turn into emoji. Styled output says so with Text or markup=True.
+out = Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160, markup=False, emoji=False)
+err = Console(stderr=True, soft_wrap=True, markup=False, emoji=False)
 
 
 class CliError(Exception):
@@ -46,8 +46,18 @@ def main() -> None:
     try:
         cli()
     except (BackupError, CliError, CourseError, IndexBusy, IndexMismatch, SettingsError, ValueError) as exc:
-        err.print(f"[red]error:[/red] {exc}", highlight=False)
+        err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False)
         sys.exit(2)
+
+
+def cells(*values: object) -> list[Text]:
+    """Table cells printed as they are, whatever the console's settings (course text is not markup)."""
+    return [Text(str(value)) for value in values]
+
+
+def _chat_console() -> Console:
+    """The console chat's: markup for its own styling (it escapes course text), no emoji (":x:" stays)."""
+    return Console(emoji=False)
 
 
 def _app(**overrides: Any) -> App:
@@ -56,8 +66,42 @@ def _app(**overrides: Any) -> App:
     return App(settings)
 
 
+class _Progress:
+    """Progress of slow work on stderr: a bar on a terminal, plain lines otherwise (logs, cron, CI).
+
+    Called as ``progress(done, total)``; a plain line goes out at the start, at every tenth and at the
+    end, so a long run shows it is alive without flooding a log.
+    """
+
+    def __init__(self, description: str, bar: Progress | None) -> None:
+        self.description = description
+        self.bar = bar
+        self.task = bar.add_task(description, total=None) if bar is not None else None
+        self._tenth = -1
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar is not None:
+            self.bar.update(self.task, completed=done, total=total)
+            return
+        tenth = done * 10 // total if total else 10
+        if total and tenth > self._tenth:
+            self._tenth = tenth
+            err.print(f"{self.description}: {done}/{total}", highlight=False)
+
+    def lesson(self, n: int, total: int, lesson_id: str, chunks: int) -> None:
+        """A lesson was read and chunked: one line each (before the embedding starts)."""
+        name = lesson_id or "pages outside the lessons"
+        if self.bar is not None:
+            self.bar.update(self.task, description=f"{self.description} (lesson {n}/{total})")
+        else:
+            err.print(f"lesson {n}/{total} {name}: {chunks} chunks", highlight=False)
+
+
 @contextmanager
-def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
+def _progress(description: str) -> Iterator[_Progress]:
+    if not err.is_terminal:
+        yield _Progress(description, None)
+        return
     with Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -66,8 +110,7 @@ def _progress(description: str) -> Iterator[Callable[[int, int], None]]:
         console=err,
         transient=True,
     ) as bar:
-        task = bar.add_task(description, total=None)
-        yield lambda done, total: bar.update(task, completed=done, total=total)
+        yield _Progress(description, bar)
 
 
 @cli.command()
@@ -80,21 +123,29 @@ def ingest(
     premium: bool = typer.Option(None, "--premium/--free", help="Mark the course premium (or free)."),
     language: str = typer.Option(None, help="Course language, en or zh (default: course.toml or detected)."),
 ) -> None:
-    """Load or update a course. Unchanged lessons are skipped; unreadable files are reported and skipped."""
+    """Load or update a course. Unchanged lessons are skipped; unreadable files are reported and skipped.
+
+    Exit status: 0 when everything was loaded, 1 when something was skipped (listed on stderr), 2 on an
+    error (nothing changed).
+    """
     if language not in (None, "en", "zh"):
         raise CliError(f"--language must be en or zh, not {language!r}")
-    course = load_course(path, CourseOverrides(course_id, track, premium, language))
+    cap = Settings.load().max_document_mb * 1_000_000 or None
+    course = load_course(path, CourseOverrides(course_id, track, premium, language), max_document_bytes=cap)
     app = _app()
     with _progress(f"embedding {course.course_id}") as progress:
-        report = app.ingestor.ingest(course, progress)
+        report = app.ingestor.ingest(course, progress, on_lesson=progress.lesson)
     for problem in report.problems:
-        err.print(f"[yellow]skipped[/yellow] {problem}", highlight=False)
+        err.print(Text.assemble(("skipped", "yellow"), f" {problem}"), highlight=False)
     out.print(
         f"{course.course_id}: {report.lessons} lessons, {report.chunks} chunks; "
         f"{report.lessons_changed} lessons changed, {report.lessons_removed} removed, "
         f"{report.chunks_embedded} chunks embedded ({report.chunks_reused} reused) in {report.seconds:.1f}s",
         highlight=False,
     )
+    if report.problems:  # scripts and cron see that the course is incomplete
+        err.print(f"{len(report.problems)} skipped: the rest is loaded (exit status 1)", highlight=False)
+        raise typer.Exit(1)
 
 
 @cli.command()
@@ -104,14 +155,16 @@ def courses() -> None:
     table = Table("course", "title", "lessons", "chunks", "language", "track", "premium", "last ingested")
     for c in rows:
         table.add_row(
-            c["course_id"],
-            c["title"],
-            str(c["lesson_count"]),
-            str(c["chunk_count"]),
-            c["language"],
-            c["track"] or "-",
-            "yes" if c["premium"] else "no",
-            c["ingested_at"],
+            *cells(
+                c["course_id"],
+                c["title"],
+                c["lesson_count"],
+                c["chunk_count"],
+                c["language"],
+                c["track"] or "-",
+                "yes" if c["premium"] else "no",
+                c["ingested_at"],
+            )
         )
     out.print(table if rows else "No courses yet. Load one with `learnbot ingest PATH`.")
 
@@ -131,98 +184,6 @@ def reindex(embedder: str = typer.Option("use", help="Embedder to rebuild with: 
     with _progress(f"re-embedding with {embedder}") as progress:
         count = app.reindex(embedder, progress)
     out.print(f"reindexed {count} chunks with {embedder}")
-
-
-def _questions(question: str | None, from_file: Path | None) -> list[dict[str, Any]]:
-    if from_file is None:
-        if not question:
-            raise CliError("give a question, or --from-file QUESTIONS.jsonl")
-        return [{"id": None, "question": question}]
-    if not from_file.is_file():
-        raise CliError(f"{from_file}: no such file")
-    rows = []
-    for n, line in enumerate(from_file.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-            rows.append({"id": row.get("id", n), "question": str(row["question"])})
-        except (json.JSONDecodeError, KeyError, AttributeError) as exc:
-            raise CliError(f"{from_file}:{n}: expected a JSON object with a 'question' ({exc})") from exc
-    return rows
-
-
-def _filter(course: str | None) -> SearchFilter:
-    return SearchFilter(course_ids=(course,)) if course else SearchFilter()
-
-
-@cli.command()
-def search(
-    question: str = typer.Argument(None, help="What to search for."),
-    k: int = typer.Option(5, "-k", help="How many chunks."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    course: str = typer.Option(None, help="Only this course."),
-    from_file: Path = typer.Option(
-        None, "--from-file", help="JSON lines with id and question; one JSON line out each."
-    ),
-) -> None:
-    """Show the ranked chunks for a question (dense and keyword retrieval, fused)."""
-    app = _app()
-    for row in _questions(question, from_file):
-        hits = app.retriever.retrieve(row["question"], k, _filter(course))
-        result = {
-            "query": row["question"],
-            "results": [
-                {
-                    "course_id": h.chunk.course_id,
-                    "lesson_id": h.chunk.lesson_id,
-                    "lesson_title": h.chunk.lesson_title,
-                    "heading": h.chunk.heading,
-                    "source_path": h.chunk.source_path,
-                    "score": round(h.score, 5),
-                    "text": h.chunk.text,
-                }
-                for h in hits
-            ],
-        }
-        if from_file is not None:
-            result["id"] = row["id"]
-        if as_json or from_file is not None:
-            out.print_json(data=result) if from_file is None else print(
-                json.dumps(result, ensure_ascii=False)
-            )
-            continue
-        for n, r in enumerate(result["results"], start=1):
-            out.print(
-                f"[bold]{n}. {escape(location(r['lesson_title'], r['heading']))}[/bold]"
-                f"  ({r['score']:.4f})  {escape(r['source_path'])}"
-            )
-            out.print(r["text"][:300].replace("\n", " "), highlight=False)
-
-
-@cli.command()
-def ask(
-    question: str = typer.Argument(None, help="The question."),
-    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
-    course: str = typer.Option(None, help="Only this course."),
-    from_file: Path = typer.Option(
-        None, "--from-file", help="JSON lines with id and question; one JSON line out each."
-    ),
-    generator: str = typer.Option(None, help="Back end for this run: local, openai or extractive."),
-) -> None:
-    """Answer a question from the course material, with numbered citations."""
-    app = _app(generator=generator)
-    for row in _questions(question, from_file):
-        answer = app.answers.answer(row["question"], _filter(course))
-        result = answer.to_dict()
-        if from_file is not None:
-            print(json.dumps({**result, "id": row["id"]}, ensure_ascii=False))
-        elif as_json:
-            print(json.dumps(result, ensure_ascii=False, indent=2))
-        else:
-            from adapters.console import render
-
-            out.print(render(answer.answer, answer.citations))
 
 
 @cli.command()
@@ -293,7 +254,7 @@ def chat(
     from adapters.console import ConsoleAdapter
 
     app = _app(generator=generator)
-    asyncio.run(ConsoleAdapter(app.bot).run())
+    asyncio.run(ConsoleAdapter(app.bot, _chat_console()).run())
 
 
 @cli.command()
@@ -390,8 +351,9 @@ def demo(
         with _progress(f"loading {course.course_id}") as progress:
             report = app.ingestor.ingest(course, progress)
         out.print(
-            f"[dim]loaded {course.course_id}: {report.lessons} lessons, {report.chunks} chunks "
-            f"({report.chunks_embedded} embedded)[/dim]"
+            f"loaded {course.course_id}: {report.lessons} lessons, {report.chunks} chunks "
+            f"({report.chunks_embedded} embedded)",
+            style="dim",
         )
     script = [
         "/courses",
@@ -402,7 +364,7 @@ def demo(
         "/enroll security-basics",
         "/next",
     ]
-    asyncio.run(ConsoleAdapter(app.bot).play(script))
+    asyncio.run(ConsoleAdapter(app.bot, _chat_console()).play(script))
 
 
 if __name__ == "__main__":
@@ -412,6 +374,7 @@ if __name__ == "__main__":
 
     _main()
 
+import bot.cli_ask  # noqa: E402,F401
 import bot.cli_jobs  # noqa: E402,F401
 import bot.cli_learner  # noqa: E402,F401
 import bot.cli_premium  # noqa: E402,F401

@@ -50,4 +50,4 @@ def learner_erase(
     out.print(f"erased learner {learner_id}: {details}", highlight=False)
     if report.payments_kept:
         out.print(f"kept {report.payments_kept} payment rows, pseudonymised", highlight=False)
-    out.print(f"[dim]the learner would read: {erase_message(report)}[/dim]", highlight=False)
+    out.print(f"the learner would read: {erase_message(report)}", style="dim", highlight=False)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import typer
+from rich.console import Console
 
 import bot.cli as base  # base._app looked up at call time (tests replace it)
 from bot.cli import CliError, _progress, cli, out
@@ -56,6 +57,7 @@ def quiz_review(course: str = typer.Argument(None, help="Only this course's draf
     if not drafts:
         out.print("No drafts waiting. Draft some with `learnbot quiz generate COURSE`.")
         return
-    tally = review(app.quizzes, drafts, out)
+    # The review panels are markup with the course text escaped; emoji off, so ":x:" stays ":x:".
+    tally = review(app.quizzes, drafts, Console(emoji=False))
     left = len(app.quizzes.drafts(course))
     out.print(f"{tally}; {left} drafts still waiting.", highlight=False)

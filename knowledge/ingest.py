@@ -23,6 +23,8 @@ from knowledge.models import Chunk, Course, Lesson, LoadProblem
 
 ProgressFn = Callable[[int, int], None]
 """Called as ``progress(done, total)`` while embedding."""
+LessonFn = Callable[[int, int, str, int], None]
+"""Called as ``on_lesson(n, total, lesson_id, chunks)`` as each lesson is chunked, before embedding."""
 
 
 class Catalog(Protocol):
@@ -105,14 +107,26 @@ class Ingestor:
         self.chunker = chunker
         self.batch_size = batch_size
 
-    def ingest(self, course: Course, progress: ProgressFn | None = None) -> IngestReport:
-        """Bring the index and the catalogue in line with ``course``."""
+    def ingest(
+        self, course: Course, progress: ProgressFn | None = None, on_lesson: LessonFn | None = None
+    ) -> IngestReport:
+        """Bring the index and the catalogue in line with ``course``.
+
+        Args:
+            course: The loaded course.
+            progress: Told how many new chunks are embedded so far, of how many.
+            on_lesson: Told of each lesson as it is chunked (a plain log shows a long run is alive).
+        """
         started = time.perf_counter()
         report = IngestReport(course_id=course.course_id, problems=list(course.problems))
         current = {
             lesson: v for (c, lesson), v in self.catalog.lesson_versions().items() if c == course.course_id
         }
-        by_lesson = {lesson.lesson_id: self.chunker.chunk_lesson(course, lesson) for lesson in course.lessons}
+        by_lesson: dict[str, list[Chunk]] = {}
+        for n, lesson in enumerate(course.lessons, start=1):
+            by_lesson[lesson.lesson_id] = self.chunker.chunk_lesson(course, lesson)
+            if on_lesson:
+                on_lesson(n, len(course.lessons), lesson.lesson_id, len(by_lesson[lesson.lesson_id]))
         versions = {
             lesson.lesson_id: lesson_version(course, lesson, by_lesson[lesson.lesson_id])
             for lesson in course.lessons

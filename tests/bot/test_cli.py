@@ -121,3 +121,130 @@ def test_reindex_switches_embedder_and_a_mismatch_names_reindex(tmp_path):
     )
     assert result.returncode == 2 and "learnbot reindex" in result.stderr
     assert learnbot(data, "search", "密码", "--json").returncode == 0  # follows the index's own embedder
+
+
+# -- issue 14: in-process runs with the test doubles (no model), as a careless admin types them --------
+
+
+@pytest.fixture
+def runner_app(tmp_path, monkeypatch):
+    """``learnbot`` run in-process against a TestBot app (hash embedder, fake generator), not a TTY."""
+    from typer.testing import CliRunner
+
+    import bot.cli as cli_module
+    from bot.testing import TestBot
+
+    for key in [k for k in os.environ if k.startswith("LEARNBOT_")]:
+        monkeypatch.delenv(key)
+    monkeypatch.setenv("LEARNBOT_DATA_DIR", str(tmp_path / "data"))
+    testbot = TestBot.build(tmp_path / "data")
+    monkeypatch.setattr(cli_module, "_app", lambda **_: testbot.app)
+
+    def run(*args: str):
+        return CliRunner().invoke(cli_module.cli, list(args))
+
+    return run, testbot
+
+
+def _course(folder: Path, files: dict[str, str | bytes]) -> Path:
+    for name, content in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(content, bytes):
+            (folder / name).write_bytes(content)
+        else:
+            (folder / name).write_text(content, encoding="utf-8")
+    return folder
+
+
+MARKUP = "[bold]Rich[/bold] [/docs] :x: \\"
+
+
+def test_course_text_with_markup_is_printed_literally(runner_app, tmp_path):
+    run, _ = runner_app
+    folder = _course(
+        tmp_path / "rich",
+        {
+            "course.toml": f'id = "rich"\ntitle = {json.dumps(MARKUP)}\ntrack = "[/t]"\n',
+            "intro.md": f"# {MARKUP}\n\nPhishing mail asks for passwords. See [/docs] and :x: [/bold]\n",
+        },
+    )
+    assert run("ingest", str(folder)).exit_code == 0
+    listing = run("courses")
+    assert listing.exit_code == 0, listing.output
+    assert "[bold]Rich[/bold] [/docs] :x:" in listing.stdout and "[/t]" in listing.stdout
+    found = run("search", "phishing passwords")
+    assert found.exit_code == 0, found.output
+    assert MARKUP in found.stdout and "See [/docs] and :x: [/bold]" in found.stdout
+    answer = run("ask", "What does phishing mail ask for?")
+    assert answer.exit_code == 0, answer.output
+    assert ":x:" in answer.stdout and "❌" not in answer.stdout and "[/docs]" in answer.stdout
+
+
+def test_ingest_leaves_out_empty_lessons_and_exits_1_when_something_was_skipped(runner_app, tmp_path):
+    run, testbot = runner_app
+    folder = _course(
+        tmp_path / "birds",
+        {"1-owls/README.md": "# Owls\n\nOwls hunt at night.\n", "2-crows/README.md": b"\x00\x01\x02binary"},
+    )
+    result = run("ingest", str(folder))
+    assert result.exit_code == 1, result.output
+    assert "skipped 2-crows/README.md" in result.stderr
+    assert "skipped lesson 2-crows: left out" in result.stderr
+    assert "birds: 1 lessons" in result.stdout
+    assert [row.lesson_id for row in testbot.app.store.lessons("birds")] == ["1-owls"]
+    assert run("ingest", str(folder / "1-owls")).exit_code == 0, "nothing skipped: exit 0"
+
+
+def test_ingest_prints_plain_progress_when_not_a_terminal_and_caps_huge_documents(
+    runner_app, tmp_path, monkeypatch
+):
+    run, _ = runner_app
+    monkeypatch.setenv("LEARNBOT_MAX_DOCUMENT_MB", "1")
+    folder = _course(
+        tmp_path / "big",
+        {
+            "1-small.md": "# Small\n\n" + "Owls hunt at night. " * 200,
+            "2-medium.md": "# Medium\n\n" + "Crows use tools. " * 400,
+            "3-huge.txt": "word " * 300_000,
+        },
+    )
+    result = run("ingest", str(folder))
+    assert result.exit_code == 1
+    assert "lesson 1/2 1-small:" in result.stderr and "lesson 2/2 2-medium:" in result.stderr
+    total = result.stdout.split(" chunks embedded")[0].rsplit(" ", 1)[-1]
+    assert f"embedding big: {total}/{total}" in result.stderr
+    assert "3-huge.txt: holds 1.5 MB of text; the limit is 1 MB (LEARNBOT_MAX_DOCUMENT_MB)" in result.stderr
+
+
+def test_ask_refuses_an_empty_or_too_long_question_like_chat(runner_app):
+    from bot.cli import CliError  # `main` prints it as one line, exit status 2
+
+    run, testbot = runner_app
+    testbot.app.settings = testbot.app.settings.with_(max_message_chars=50)  # LEARNBOT_MAX_MESSAGE_CHARS
+    empty = run("ask", " \x00\u200b ")
+    assert isinstance(empty.exception, CliError) and "the question is empty" in str(empty.exception)
+    long = run("ask", "why " * 20)
+    assert isinstance(long.exception, CliError)
+    assert "79 characters long; I read up to 50" in str(long.exception)
+
+
+def test_a_batch_reports_bad_lines_and_goes_on(runner_app, tmp_path):
+    run, testbot = runner_app
+    testbot.ingest(SAMPLES / "security-basics")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(
+        '{"id": "a", "question": "What is phishing?"}\n'
+        '{"id": "s", "question": "What is phishing?\\udcff"}\n'
+        "not json\n"
+        '{"id": "e", "question": "\\u0000 "}\n'
+        '{"id": "\\udcff", "question": "What is phishing?"}\n'
+        '{"id": "z", "question": "How long should a passphrase be?"}\n',
+        encoding="utf-8",
+    )
+    for command in ("ask", "search"):
+        result = run(command, "--from-file", str(questions))
+        rows = [json.loads(line) for line in result.stdout.splitlines()]
+        assert [r["id"] for r in rows] == ["a", "s", 3, "e", "\udcff", "z"], command
+        assert [bool(r.get("error")) for r in rows] == [False, False, True, True, False, False]
+        assert "the question is empty" in rows[3]["error"] and "skipped" in result.stderr
+        assert result.exit_code == 1, "a bad line is an exit status 1 for scripts"

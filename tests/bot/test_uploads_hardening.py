@@ -7,12 +7,15 @@ import io
 import stat
 import struct
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from bot.messages import FileRef, IncomingMessage
 from bot.testing import TestBot
 from bot.uploads import upload_course_id
+
+SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 
 
 @pytest.fixture
@@ -117,3 +120,12 @@ def test_a_lesson_whose_only_file_is_skipped_is_not_loaded(testbot):
     reply = upload(testbot, "birds.zip", _zip(course))
     assert "lesson owls: left out" in reply
     assert testbot.app.store.courses()[0]["lesson_count"] == 1
+
+
+def test_a_lone_surrogate_in_chat_is_cleaned_like_a_control_character(testbot):
+    """A surrogate ("\\udcff", from a JSON escape) cannot be stored as UTF-8: it used to cost an apology."""
+    testbot.ingest(SAMPLES / "security-basics")
+    reply = testbot.say("What is phishing?\udcff")
+    assert "went wrong" not in reply.text and reply.citations
+    assert testbot.app.store.questions()[0]["question"] == "What is phishing?"
+    assert "Please type a question" in testbot.say("\udcff\ud800").text
