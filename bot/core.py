@@ -42,6 +42,8 @@ Notify = Callable[[Reply], Awaitable[None]]
 # a surrogate cannot be encoded as UTF-8, so SQLite, logs and the terminal would all fail on it.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
 LINK_CODE_MINUTES = 10
+LINK_MAX_FAILURES = 5  # wrong codes per account per LINK_FAILURE_MINUTES: guessing 1 in 10^8 stays hopeless
+LINK_FAILURE_MINUTES = 10
 
 HELP = {
     "en": (
@@ -291,10 +293,21 @@ class Bot:
                     "The code works once."
                 )
             ]
+        since = (now - timedelta(minutes=LINK_FAILURE_MINUTES)).isoformat(timespec="seconds")
+        if self.store.link_failures(message.platform, message.user_id, since) >= LINK_MAX_FAILURES:
+            return [
+                Reply(
+                    f"Too many wrong link codes. Wait {LINK_FAILURE_MINUTES} minutes, then send "
+                    "/link CODE again with a fresh code from your other account."
+                )
+            ]
         joined = self.store.redeem_link_code(
             argument.strip(), message.platform, message.user_id, now.isoformat(timespec="seconds")
         )
         if joined is None:
+            self.store.record_link_failure(
+                message.platform, message.user_id, now.isoformat(timespec="seconds"), since
+            )
             return [
                 Reply(
                     "That link code is unknown, already used or expired. Send /link on your other "

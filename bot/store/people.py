@@ -178,6 +178,22 @@ class PeopleStore(StoreBase):
                 )
             return target
 
+    def link_failures(self, platform: str, platform_user_id: str, since: str) -> int:
+        """Wrong link codes this platform account sent since ``since`` (ISO 8601 UTC)."""
+        row = self.db.execute(
+            "select count(*) from link_failures where platform = ? and platform_user_id = ? and at >= ?",
+            [platform, platform_user_id, since],
+        ).fetchone()
+        return int(row[0])
+
+    def record_link_failure(self, platform: str, platform_user_id: str, now: str, forget_before: str) -> None:
+        """Count a wrong link code; failures older than ``forget_before`` (no longer counted) go."""
+        with self.transaction():
+            self.db.execute("delete from link_failures where at < ?", [forget_before])
+            self.db["link_failures"].insert(
+                {"platform": platform, "platform_user_id": platform_user_id, "at": now}
+            )
+
     def identities(self, learner_id: int) -> list[dict[str, Any]]:
         """The platform identities of a learner."""
         return list(self.db["identities"].rows_where("learner_id = ?", [learner_id], order_by="platform"))

@@ -337,6 +337,14 @@ def _migration_6(db: sqlite_utils.Database) -> None:
     db["progress_events"].create_index(["at"], if_not_exists=True)
 
 
+def _migration_7(db: sqlite_utils.Database) -> None:
+    # Wrong /link codes per platform account, so guessing one is throttled (issue 14).
+    db["link_failures"].create(
+        {"id": int, "platform": str, "platform_user_id": str, "at": str}, pk="id", if_not_exists=True
+    )
+    db["link_failures"].create_index(["platform", "platform_user_id", "at"], if_not_exists=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
     (1, "courses, lessons, learners, identities, questions log", _migration_1),
     (2, "processed deliveries, admins, link codes", _migration_2),
@@ -352,6 +360,7 @@ MIGRATIONS: list[tuple[int, str, Callable[[sqlite_utils.Database], None]]] = [
         _migration_5,
     ),
     (6, "teams, team members, team managers, lesson tags", _migration_6),
+    (7, "wrong link codes (throttle)", _migration_7),
 ]
 
 MERGED_BY_LEARNER = [
