@@ -30,6 +30,7 @@ AT_RISK_SHOWN = 10
 QUESTIONS_SHOWN = 10
 MISSED_SHOWN = 5
 NOT_STARTED_SHOWN = 10
+COMPLETION_SHOWN = 15
 MIN_TRIES = 3
 """Answers an item needs (over the chart's weeks) before its facility is shown."""
 
@@ -134,10 +135,17 @@ class Digest:
                 f"- {name} ({course}): enrolled {days} days ago, no lesson opened"
                 for name, course, days in self.not_started[:NOT_STARTED_SHOWN]
             ]
-        enrolled = [r for r in self.rows if r.lessons_total]
+        enrolled = sorted(
+            (r for r in self.rows if r.lessons_total), key=lambda r: (r.completion or 0, r.name)
+        )
         if enrolled:
-            lines.append("Completion:")
-            for r in sorted(enrolled, key=lambda r: (-(r.completion or 0), r.name)):
+            more = (
+                f", the {COMPLETION_SHOWN} lowest shown (all in the CSV)"
+                if len(enrolled) > COMPLETION_SHOWN
+                else ""
+            )
+            lines.append(f"Completion, lowest first{more}:")
+            for r in enrolled[:COMPLETION_SHOWN]:
                 lines.append(f"- {r.name}: {r.completed} of {r.lessons_total} lessons ({r.completion:.0%})")
         if self.at_risk:
             total = self.at_risk_total

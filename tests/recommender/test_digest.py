@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import struct
 from datetime import UTC, datetime, timedelta
 
@@ -105,7 +106,8 @@ def test_a_manager_sees_who_has_not_started_completion_change_and_the_most_misse
     assert "Lessons completed: 2 (+2 on last week)" in text
     assert digest.missed[0][0] == item.question and digest.missed[0][2:] == (3, 1)
     assert f"({digest.missed[0][1]}): 1 of 3 right" in text and "Most-missed quiz items:" in text
-    assert "%" not in text.split("At risk:")[1].split("\n")[1], "a rank and reasons, not a probability"
+    first = text.split("At risk:")[1].split("\n")[1]
+    assert re.match(r"1\. \w+ \(Security Basics for Employees\): [a-z]", first), "a rank, not a probability"
     header, *rows = digest.csv().splitlines()
     assert f"{COURSE}/phishing" in header and "completion" in header
     alice = next(r for r in rows if ",Alice," in r)

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.store import LessonRow
 from bot.testing import TestBot
 from recommender.collaborative import Collaborative
-from recommender.recommend import Catalogue, LearnerState, rank, ready, violates
+from recommender.recommend import Catalogue, LearnerState, Recommendation, rank, ready, violates
 from tests.conftest import SAMPLES
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -118,3 +118,62 @@ def test_a_lesson_on_one_of_the_learners_topics_scores_higher(iot):
     keen = state({"sensors"}, topics={("iot", "mqtt"): "broker"})
     scored = {r.lesson_id: r.score for r in rank(keen, iot, None, n=5)}
     assert scored["mqtt"] > plain["mqtt"] and scored["actuators"] == plain["actuators"]
+
+
+def test_the_translation_of_a_course_the_learner_studies_is_never_recommended():
+    """security-basics-zh keeps the English course's lesson ids: detected without a declaration."""
+    english = [lesson("security-basics", lid, i) for i, lid in enumerate(("phishing", "passwords", "mfa"))]
+    chinese = [lesson("security-basics-zh", lid, i) for i, lid in enumerate(("phishing", "passwords"))]
+    courses = {
+        "security-basics": {"course_id": "security-basics", "title": "Security", "language": "en"},
+        "security-basics-zh": {"course_id": "security-basics-zh", "title": "员工安全基础", "language": "zh"},
+        "iot-zh": {"course_id": "iot-zh", "title": "物联网", "language": "zh"},
+        "iot": {"course_id": "iot", "title": "IoT", "language": "en"},
+        "cloud": {"course_id": "cloud", "title": "Cloud", "language": "en", "translation_of": "iot"},
+    }
+    lessons = {"security-basics": english, "security-basics-zh": chinese}
+    lessons |= {c: [lesson(c, "intro", 0)] for c in ("iot-zh", "iot", "cloud")}
+    cat = Catalogue(courses, lessons)
+    done = {"phishing", "passwords", "mfa"}
+    learner = LearnerState(
+        done={"security-basics": done},
+        history=[("security-basics", lid) for lid in ("phishing", "passwords", "mfa")],
+        recent_course="security-basics",
+        enrolled={"security-basics", "iot"},
+        visible=set(courses),
+        language="en",
+    )
+    recs = rank(learner, cat, None, n=5)
+    shown = [r.course_id for r in recs]
+    assert "security-basics-zh" not in shown, "same lessons in another language: a translation"
+    assert "iot-zh" not in shown and "cloud" not in shown, "x / x-zh, and a declared translation_of"
+    assert shown == ["iot"]
+    wrong = Recommendation("security-basics-zh", "phishing", "", 0, "", "start")
+    assert violates(cat, learner, wrong)
+    chinese_learner = LearnerState(done={}, history=[], enrolled=set(), visible=set(courses), language="zh")
+    first = rank(chinese_learner, cat, None, n=5)
+    assert [r.course_id for r in first[:2]] == ["security-basics-zh", "iot-zh"], "their language first"
+
+
+def test_weekly_feedback_names_a_weak_lesson_even_in_a_week_without_answers(tmp_path):
+    import asyncio
+
+    from bot.jobs import progress_feedback
+    from bot.testing import FakeAdapter
+
+    testbot = TestBot.build(tmp_path / "data").at(NOW)
+    testbot.ingest(SAMPLES / "security-basics")
+    testbot.say("/enroll security-basics")
+    store, loop = testbot.app.store, testbot.app.bot.learning.loop
+    learner = store.learner_for("test", testbot.user)
+    tuesday = NOW + timedelta(days=1)
+    loop.mark_done(learner, "security-basics", "phishing", tuesday)
+    for item in store.quiz_items("security-basics", lesson_id="phishing")[:2]:
+        loop.answer(learner, item.item_id, (item.answer + 1) % len(item.options), tuesday)
+    adapter = FakeAdapter("test")
+    deps = testbot.app.job_deps({"test": adapter})
+    testbot.at(datetime(2026, 3, 16, 9, 0, tzinfo=UTC))
+    asyncio.run(progress_feedback(deps, datetime(2026, 3, 16, 9, 0, tzinfo=UTC)))
+    [(_, reply)] = adapter.sent
+    assert "- Quiz answers: none this week" in reply.text
+    assert "Worth a review: Recognising phishing (you scored 0/2)" in reply.text
