@@ -50,6 +50,17 @@ def main() -> None:
         sys.exit(2)
 
 
+def notice(label: str, text: str) -> None:
+    """A line for the operator on stderr (``skipped ...``): highlighted on a terminal, otherwise a log line.
+
+    Off a terminal it goes through the log set-up, so ``LEARNBOT_LOG_FORMAT=json`` makes it a JSON line.
+    """
+    if err.is_terminal:
+        err.print(Text.assemble((label, "yellow"), f" {text}"), highlight=False)
+    else:
+        announce(f"{label} {text}", logging.WARNING)
+
+
 def cells(*values: object) -> list[Text]:
     """Table cells printed as they are, whatever the console's settings (course text is not markup)."""
     return [Text(str(value)) for value in values]
@@ -86,7 +97,7 @@ class _Progress:
         tenth = done * 10 // total if total else 10
         if total and tenth > self._tenth:
             self._tenth = tenth
-            err.print(f"{self.description}: {done}/{total}", highlight=False)
+            announce(f"{self.description}: {done}/{total}")
 
     def lesson(self, n: int, total: int, lesson_id: str, chunks: int) -> None:
         """A lesson was read and chunked: one line each (before the embedding starts)."""
@@ -94,7 +105,7 @@ class _Progress:
         if self.bar is not None:
             self.bar.update(self.task, description=f"{self.description} (lesson {n}/{total})")
         else:
-            err.print(f"lesson {n}/{total} {name}: {chunks} chunks", highlight=False)
+            announce(f"lesson {n}/{total} {name}: {chunks} chunks")
 
 
 @contextmanager
@@ -136,7 +147,7 @@ def ingest(
     with _progress(f"embedding {course.course_id}") as progress:
         report = app.ingestor.ingest(course, progress, on_lesson=progress.lesson)
     for problem in report.problems:
-        err.print(Text.assemble(("skipped", "yellow"), f" {problem}"), highlight=False)
+        notice("skipped", str(problem))
     out.print(
         f"{course.course_id}: {report.lessons} lessons, {report.chunks} chunks; "
         f"{report.lessons_changed} lessons changed, {report.lessons_removed} removed, "
@@ -144,7 +155,7 @@ def ingest(
         highlight=False,
     )
     if report.problems:  # scripts and cron see that the course is incomplete
-        err.print(f"{len(report.problems)} skipped: the rest is loaded (exit status 1)", highlight=False)
+        notice(f"{len(report.problems)} skipped:", "the rest is loaded (exit status 1)")
         raise typer.Exit(1)
 
 

@@ -17,7 +17,7 @@ import typer
 from rich.text import Text
 
 import bot.cli as base  # base._app looked up at call time (tests replace it)
-from bot.cli import CliError, cli, err, out
+from bot.cli import CliError, cli, notice, out
 from bot.core import clean_input
 from knowledge.models import SearchFilter, location
 
@@ -87,7 +87,7 @@ def _json_line(data: dict[str, Any]) -> str:
 def _skip(row: Question, from_file: Path) -> None:
     """Report a line of the batch that cannot be asked, in the output and on stderr."""
     print(_json_line({"id": row.id, "error": row.problem}))
-    err.print(Text.assemble(("skipped", "yellow"), f" {from_file} (id {row.id}): {row.problem}"))
+    notice("skipped", f"{from_file} (id {row.id}): {row.problem}")
 
 
 def _filter(course: str | None) -> SearchFilter:
