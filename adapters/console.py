@@ -42,6 +42,10 @@ class ConsoleAdapter:
         self.console = console or Console()
         self.user = user or getpass.getuser()
         self._running = False
+        # The buttons under the replies last printed, by label in lower case: a terminal cannot click,
+        # so typing a label ("Easy", "next section") presses it, as a tap would on Slack or Telegram.
+        self._pressable: dict[str, str] = {}
+        self._in_turn = False
 
     async def start(self) -> None:
         """Start reading lines (see :meth:`run`)."""
@@ -60,17 +64,40 @@ class ConsoleAdapter:
             path = Path(Path(reply.document.name).name).resolve()
             path.write_bytes(reply.document.content)
             self.console.print(f"[dim]file saved: {escape(str(path))}[/dim]")
+        if not self._in_turn:  # a push between turns: its buttons are the ones to press now
+            self._pressable = {}
+        for row in reply.buttons:
+            for b in row:
+                if b.data:
+                    self._pressable[b.label.strip().lower()] = b.data
         if reply.buttons:
             labels = "  ".join(f"[{b.label}]" for row in reply.buttons for b in row)
             self.console.print(f"[dim]{escape(labels)}[/dim]")
         self.console.print()
 
     async def say(self, text: str) -> list[Reply]:
-        """Send one line as the learner and print the replies."""
-        message = IncomingMessage(self.platform, self.user, self.user, text, display_name=self.user)
+        """Send one line as the learner and print the replies.
+
+        A line that is the label of a button under the last replies (any case, brackets optional)
+        presses that button instead of asking a question.
+        """
+        label = text.strip().strip("[]").strip().lower()
+        data = self._pressable.get(label) if label else None
+        message = IncomingMessage(
+            self.platform,
+            self.user,
+            self.user,
+            "" if data else text,
+            display_name=self.user,
+            callback_data=data,
+        )
         replies = await self.bot.handle(message)
-        for reply in replies:
-            await self.send(self.user, reply)
+        self._pressable, self._in_turn = {}, True
+        try:
+            for reply in replies:
+                await self.send(self.user, reply)
+        finally:
+            self._in_turn = False
         return replies
 
     async def play(self, lines: Sequence[str]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import html
 import logging
+import re
 from typing import NamedTuple
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
@@ -27,6 +28,11 @@ MESSAGE_LIMIT = 4096  # Telegram's limit for one message's text, in UTF-16 code 
 CAPTION_LIMIT = 1024  # ... and for a photo's caption
 CALLBACK_DATA_LIMIT = 64  # bytes of callback_data
 SOURCES_HEADING = {"en": "Sources", "zh": "来源"}
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+_HEADING = re.compile(r"^#{1,6}[ \t]+(.+?)[ \t]*#*$", re.M)
+_BOLD = re.compile(r"\*\*([^*\n]+?)\*\*")
+_CODE = re.compile(r"`([^`\n]+)`")
+_TAG = re.compile(r"</?(?:b|pre|code)>")
 # Where to prefer cutting a block that is too long, best first; the cut goes after the separator.
 _SEPARATORS = ("\n\n", "\n", "。", "！", "？", ". ", "; ", ", ", "，", " ")
 
@@ -43,14 +49,34 @@ def render(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[TelegramMessage]:
 
     A reply with no text and no sources gives no messages (an image alone goes as a photo).
     """
-    parts = split_html(reply_blocks(reply), limit)
+    parts = split_html(reply_blocks(reply, limit), limit)
     markup = keyboard(reply.buttons)
     return [TelegramMessage(part, markup if i == len(parts) - 1 else None) for i, part in enumerate(parts)]
 
 
-def reply_blocks(reply: Reply) -> list[str]:
-    """The reply as HTML blocks: the escaped answer's paragraphs, then a numbered "Sources" block."""
-    blocks = [html.escape(p.strip("\n"), quote=False) for p in reply.text.split("\n\n") if p.strip()]
+def reply_blocks(reply: Reply, limit: int = MESSAGE_LIMIT) -> list[str]:
+    """The reply as HTML blocks: the escaped answer's paragraphs, then a numbered "Sources" block.
+
+    A fenced code block becomes one ``<pre>`` block (kept whole, indentation and blank lines too) and
+    a Markdown heading line, ``**bold**`` or ```code``` a short tag, but only in a block that fits one
+    message: a block that has to be cut stays plain escaped text, so a cut never splits a tag.
+    """
+    blocks: list[str] = []
+    for is_code, segment in _fenced(reply.text):
+        if is_code:
+            lines = segment.strip("\n").split("\n")
+            closed = len(lines) > 1 and lines[-1].strip().startswith(lines[0].strip()[:3])
+            code = "\n".join(lines[1:-1] if closed else lines[1:])
+            block = f"<pre>{html.escape(code, quote=False)}</pre>"
+            blocks.append(
+                block if utf16_len(block) <= limit else html.escape(segment.strip("\n"), quote=False)
+            )
+            continue
+        for p in segment.split("\n\n"):
+            if p.strip():
+                escaped = html.escape(p.strip("\n"), quote=False)
+                marked = _inline_markup(escaped)
+                blocks.append(marked if utf16_len(marked) <= limit else escaped)
     if reply.citations:
         heading = SOURCES_HEADING["zh" if _mostly_chinese(reply.text) else "en"]
         lines = [f"<b>{heading}</b>"]
@@ -58,6 +84,41 @@ def reply_blocks(reply: Reply) -> list[str]:
             lines.append(html.escape(f"[{c.n}] {location(c.lesson_title, c.heading)}", quote=False))
         blocks.append("\n".join(lines))
     return blocks
+
+
+def _fenced(text: str) -> list[tuple[bool, str]]:
+    """The text as ``(is_code, segment)`` runs; a code fence runs to its closing line (or the end)."""
+    runs: list[tuple[bool, str]] = []
+    prose: list[str] = []
+    code: list[str] = []
+    fence = ""
+    for line in text.split("\n"):
+        if fence:
+            code.append(line)
+            if line.strip().startswith(fence) and set(line.strip()) == {fence[0]}:
+                runs.append((True, "\n".join(code)))
+                code, fence = [], ""
+            continue
+        match = _FENCE.match(line)
+        if match:
+            if prose:
+                runs.append((False, "\n".join(prose)))
+                prose = []
+            fence, code = match.group(1), [line]
+        else:
+            prose.append(line)
+    if code:
+        runs.append((True, "\n".join(code)))
+    if prose:
+        runs.append((False, "\n".join(prose)))
+    return runs
+
+
+def _inline_markup(escaped: str) -> str:
+    """Markdown a lesson's text carries, as Telegram HTML: heading lines, bold and inline code."""
+    escaped = _HEADING.sub(r"<b>\1</b>", escaped)
+    escaped = _BOLD.sub(r"<b>\1</b>", escaped)
+    return _CODE.sub(r"<code>\1</code>", escaped)
 
 
 def keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:
@@ -110,9 +171,7 @@ def utf16_len(text: str) -> int:
 
 def plain_text(markup: str) -> str:
     """The text of rendered HTML without its tags, for resending without a parse mode."""
-    for tag in ("<b>", "</b>"):
-        markup = markup.replace(tag, "")
-    return html.unescape(markup)
+    return html.unescape(_TAG.sub("", markup))
 
 
 def _cut(block: str, limit: int) -> list[str]:

@@ -7,26 +7,23 @@ live in ``bot/jobs.py`` (due cards via ``Store.due_push_candidates``); FSRS live
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, State
 
+from bot.lesson_sections import LessonView, course_url, lesson_pages
 from bot.reviews import Feel, new_card, rating_for, retrievability, review, utc, zone
 from bot.store import LessonRow, QuizItem, Store, iso
 from knowledge.answer import Citation
-from knowledge.extractive import split_sentences
 from knowledge.index import tokenize
 from knowledge.models import Chunk
 
 LessonChunks = Callable[[str, str], Sequence[Chunk]]
 """Returns the live chunks of ``(course_id, lesson_id)`` (the composition root reads the index)."""
-SUMMARY_CHARS = 360
-_MARKUP = re.compile(r"\*\*|__|`|^\s*[-*+]\s+|^\s*\d+\.\s+|^#+\s+", re.M)
 
 
 class LearningError(Exception):
@@ -42,19 +39,6 @@ class NotDue(LearningError):
 
 
 # -- what the chat shows ---------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LessonView:
-    """A lesson as shown in chat: objectives, minutes, an extracted summary and where it came from."""
-
-    course_id: str
-    course_title: str
-    lesson: LessonRow
-    number: int
-    total: int
-    summary: str
-    citations: list[Citation] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -214,31 +198,19 @@ class LearningLoop:
         return True
 
     def lesson_view(self, course: dict[str, Any], lesson: LessonRow) -> LessonView:
-        """Objectives, minutes, and a short summary taken from the lesson's first passages, cited."""
+        """The lesson to read in chat: its place in the course, objectives, and its text as pages."""
         lessons = self.store.lessons(course["course_id"])
         number = next((n for n, row in enumerate(lessons, 1) if row.lesson_id == lesson.lesson_id), 0)
-        summary, citations = self._summary(course["course_id"], lesson)
+        pages = lesson_pages(self._chunks(course["course_id"], lesson.lesson_id), lesson.title)
         return LessonView(
-            course["course_id"], course["title"], lesson, number, len(lessons), summary, citations
+            course["course_id"],
+            course["title"],
+            lesson,
+            number,
+            len(lessons),
+            pages,
+            course_url(course),
         )
-
-    def _summary(self, course_id: str, lesson: LessonRow) -> tuple[str, list[Citation]]:
-        chunks = sorted(self._chunks(course_id, lesson.lesson_id), key=lambda c: c.position)
-        sentences: list[str] = []
-        used: list[Chunk] = []
-        candidates = (
-            (chunk, " ".join(s.split()))
-            for chunk in chunks
-            for s in split_sentences(_MARKUP.sub("", chunk.text))
-        )
-        for chunk, sentence in candidates:
-            length = len(" ".join(sentences))
-            if length >= SUMMARY_CHARS // 2 or (sentences and length + len(sentence) > SUMMARY_CHARS):
-                break
-            sentences.append(sentence)
-            if chunk not in used:
-                used.append(chunk)
-        return " ".join(sentences), [_citation(n, c) for n, c in enumerate(used, 1)]
 
     # -- quizzes -------------------------------------------------------------------------------
 

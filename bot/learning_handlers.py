@@ -7,40 +7,29 @@ The rules live in :mod:`bot.learning`; this module only turns them into replies.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import re
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.learning import AnswerOutcome, LearningError, LearningLoop, LessonView, NotDue
+from bot.learning import AnswerOutcome, LearningError, LearningLoop, NotDue
+from bot.lesson_sections import LessonView, lesson_data, lesson_digest, page_reply
 from bot.messages import Button, IncomingMessage, Reply
 from bot.reviews import zone
 from bot.store import LessonRow, QuizItem, Store
 
 Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
 CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
+__all__ = ["LearningChat", "course_data", "lesson_data", "when"]
 _HOURS = re.compile(r"^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?$")
 NOT_ENROLLED = "You are not enrolled in a course yet. /courses lists them; /enroll COURSE starts one."
-
-
-def lesson_data(prefix: str, course_id: str, lesson_id: str) -> str:
-    """Callback data naming a lesson: ``prefix:COURSE:LESSON``, or a digest when that is too long."""
-    data = f"{prefix}:{course_id}:{lesson_id}"
-    if len(data.encode("utf-8")) <= CALLBACK_LIMIT:
-        return data
-    return f"{prefix}:~{_lesson_digest(course_id, lesson_id)}"
 
 
 def course_data(prefix: str, course_id: str) -> str:
     """Callback data naming a course, or just ``prefix:`` (the learner's own choice) when too long."""
     data = f"{prefix}:{course_id}"
     return data if len(data.encode("utf-8")) <= CALLBACK_LIMIT else f"{prefix}:"
-
-
-def _lesson_digest(course_id: str, lesson_id: str) -> str:
-    return hashlib.sha256(f"{course_id}\x1f{lesson_id}".encode()).hexdigest()[:20]
 
 
 def when(due: datetime, now: datetime, tz: ZoneInfo) -> str:
@@ -78,6 +67,9 @@ class LearningChat:
         # The quiz last shown in each conversation, so a reply of "2" answers it (the console has
         # no buttons). Lost on restart, which only means the learner taps or asks /quiz again.
         self._pending: dict[tuple[str, str, str], QuizItem] = {}
+        # The page each learner reads in each lesson, so /lesson resumes there (lost on restart:
+        # the lesson then opens at its first page again).
+        self._reading: dict[tuple[int, str, str], int] = {}
 
     def commands(self) -> dict[str, Handler]:
         """Slash commands, by name."""
@@ -97,6 +89,7 @@ class LearningChat:
         return {
             "done": self._done_button,
             "lesson": self._lesson_button,
+            "read": self._read_button,
             "quiz": self._quiz_button,
             "rate": self._rate,
         }
@@ -131,7 +124,7 @@ class LearningChat:
         ]
 
     async def lesson(self, message: IncomingMessage, argument: str) -> list[Reply]:
-        """``/lesson [COURSE]``: the next lesson, with its objectives, minutes, a cited summary and Done."""
+        """``/lesson [COURSE]``: the lesson you are on, at the page you reached (its first page at first)."""
         learner_id = self._learner(message)
         course_id, refusal = self._scope(learner_id, argument)
         if refusal:
@@ -142,7 +135,21 @@ class LearningChat:
         course, lesson = found
         self.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, self.now())
         view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
-        return [_lesson_reply(view)]
+        return [page_reply(view, self._reading.get((learner_id, course["course_id"], lesson.lesson_id), 0))]
+
+    async def _read_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
+        """ "Next section": page ``N`` of a lesson of an enrolled course the learner may see now."""
+        page, _, named = rest.partition(":")
+        learner_id = self._learner(message)
+        found = self._resolve_lesson(learner_id, named) if page.isdigit() else None
+        if found is None:
+            return [Reply("That button has expired. /lesson shows your current lesson.")]
+        course, lesson = found
+        self.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, self.now())
+        view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
+        index = min(int(page), max(len(view.pages) - 1, 0))
+        self._reading[(learner_id, course["course_id"], lesson.lesson_id)] = index
+        return [page_reply(view, index)]
 
     async def done(self, message: IncomingMessage, argument: str) -> list[Reply]:
         """``/done [COURSE]``: mark the lesson you are on as done."""
@@ -162,6 +169,7 @@ class LearningChat:
                 return [Reply(f"{lesson.title} is done already. /lesson opens your next lesson.")]
         except LearningError as exc:
             return [Reply(f"Sorry, {exc}.")]
+        self._reading.pop((learner_id, course_id, lesson.lesson_id), None)
         done = len(self.loop.done_lessons(learner_id, course_id))
         total = len(self.store.lessons(course_id))
         text = f"Done: {lesson.title} ({done} of {total} lessons of {course['title']})."
@@ -190,7 +198,7 @@ class LearningChat:
             for lesson in self.store.lessons(course["course_id"]):
                 if rest in (
                     f"{course['course_id']}:{lesson.lesson_id}",
-                    f"~{_lesson_digest(course['course_id'], lesson.lesson_id)}",
+                    f"~{lesson_digest(course['course_id'], lesson.lesson_id)}",
                 ):
                     return course, lesson
         return None
@@ -397,14 +405,5 @@ class LearningChat:
 
 
 def _lesson_reply(view: LessonView) -> Reply:
-    lesson = view.lesson
-    minutes = f", about {lesson.minutes} minutes" if lesson.minutes else ""
-    lines = [f"Lesson {view.number} of {view.total} in {view.course_title}{minutes}:", lesson.title]
-    if lesson.objectives:
-        lines += ["", "You will learn to:"] + [f"- {o}" for o in lesson.objectives]
-    if view.summary:
-        marks = "".join(f"[{c.n}]" for c in view.citations)
-        lines += ["", f"In short: {view.summary} {marks}"]
-    lines += ["", "Read it in the course material, ask me anything about it, then tap Done (or send /done)."]
-    done = Button("Done", lesson_data("done", view.course_id, lesson.lesson_id))
-    return Reply("\n".join(lines), view.citations, [[done]])
+    """A lesson's first page (the recommender's "open" button shows lessons this way too)."""
+    return page_reply(view, 0)

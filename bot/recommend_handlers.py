@@ -15,6 +15,7 @@ from typing import Any
 
 from bot.learning import LearningError
 from bot.learning_handlers import LearningChat, lesson_data
+from bot.lesson_sections import first_page_key
 from bot.messages import Button, IncomingMessage, Reply
 from bot.store import Store
 from knowledge.embedders import Embedder
@@ -184,7 +185,7 @@ class RecommendChat:
 
     async def _with_tags(self, reply: Reply) -> Reply:
         """Add "Topics: ... · level" under the lesson title of a lesson view."""
-        done = next((b.data for row in reply.buttons for b in row if b.data.startswith("done:")), None)
+        done = first_page_key(reply)  # a lesson's first page (one-page lessons: Done; else Next section)
         if done is None:
             return reply
         try:

@@ -1,0 +1,265 @@
+"""A lesson read in chat: its stored text cut into sections, and the reply that shows one page of it.
+
+The lesson's text is what ingestion stored: its chunks, in reading order, each with its heading path.
+The lesson's own headings give the sections (the first level below the lesson title); a section too
+long for one message is cut between blocks (paragraphs, lists, whole code blocks), so a page fits one
+Slack section block (3,000 characters) and one Telegram message (4,096) with its header and sources.
+A code block longer than a page is cut between lines, each part fenced again.
+
+Example:
+    >>> pages = lesson_pages(chunks, "Recognising phishing")
+    >>> reply = page_reply(view, 0)  # the first page, with objectives and a "Next section" button
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bot.messages import Button, Reply
+from bot.store import LessonRow
+from knowledge.answer import Citation
+from knowledge.chunking import split_blocks
+from knowledge.models import Chunk
+
+PAGE_CHARS = 2600
+"""A page's text at most: Slack's section block holds 3,000 characters; the rest is for the header."""
+CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
+_FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
+_MIN_OVERLAP = 20  # shorter repeats between pieces of one block are coincidence, not splitter overlap
+_WEB_ADDRESS = re.compile(r"https?://[^\s<>\"]+")
+
+
+@dataclass(frozen=True)
+class LessonPage:
+    """One page of a lesson: a section (or part of a long one) as Markdown, and where it came from."""
+
+    section: str
+    """The section's heading ("" for the text before the lesson's first section heading)."""
+    text: str
+    part: int
+    parts: int
+    chunk: Chunk
+
+
+@dataclass(frozen=True)
+class LessonView:
+    """A lesson as shown in chat: where it sits in its course, objectives, minutes and its pages."""
+
+    course_id: str
+    course_title: str
+    lesson: LessonRow
+    number: int
+    total: int
+    pages: list[LessonPage] = field(default_factory=list)
+    url: str = ""
+    """The course's public address, when its ``course.toml`` names one."""
+
+
+def course_url(course: Mapping[str, Any]) -> str:
+    """The public address of a course: ``url`` in its ``course.toml``, if it is a web address, else "".
+
+    Read from the course folder the catalogue row names (``source``) when the lesson is opened, so a
+    link added to ``course.toml`` shows without re-ingesting; a moved or removed folder means no link.
+    """
+    try:
+        spec = tomllib.loads((Path(str(course.get("source") or "")) / "course.toml").read_text("utf-8"))
+    except (OSError, ValueError):
+        return ""
+    url = spec.get("url")
+    return url.strip() if isinstance(url, str) and _WEB_ADDRESS.fullmatch(url.strip()) else ""
+
+
+def lesson_pages(chunks: Sequence[Chunk], lesson_title: str, limit: int = PAGE_CHARS) -> list[LessonPage]:
+    """The lesson's stored chunks (reading order) as pages: one per section, long sections cut."""
+    sections: list[tuple[str, list[Chunk]]] = []
+    for chunk in chunks:
+        name, _sub = _section_of(chunk.heading, lesson_title)
+        key = f"{chunk.source_path}\x1f{name}"
+        if not sections or sections[-1][0] != key:
+            sections.append((key, []))
+        sections[-1][1].append(chunk)
+    pages: list[LessonPage] = []
+    for key, members in sections:
+        name = key.partition("\x1f")[2]
+        texts = _pack(split_blocks(_section_text(members, lesson_title)), limit)
+        pages += [LessonPage(name, text, n, len(texts), members[0]) for n, text in enumerate(texts, 1)]
+    return pages
+
+
+def _section_of(heading: str, lesson_title: str) -> tuple[str, list[str]]:
+    """``(section, subheadings)`` of a heading path, without the lesson title it may start with."""
+    parts = [p for p in heading.split(" > ") if p] if heading else []
+    if parts and parts[0].strip().lower() == lesson_title.strip().lower():
+        parts = parts[1:]
+    return (parts[0], parts[1:]) if parts else ("", [])
+
+
+def _section_text(chunks: Sequence[Chunk], lesson_title: str) -> str:
+    """A section's chunks joined back into its Markdown: subheadings restored, splitter overlap removed."""
+    out: list[str] = []
+    previous, sub_before = "", None
+    for chunk in chunks:
+        _name, sub = _section_of(chunk.heading, lesson_title)
+        text = chunk.text.strip()
+        if sub != sub_before:
+            if sub:
+                out.append(f"{'#' * min(len(sub) + 2, 6)} {sub[-1]}")
+            sub_before, previous = sub, ""
+        overlap = _overlap(previous, text)
+        if overlap:  # a piece of one long block: the splitter repeated the previous piece's end,
+            out[-1] += text[overlap:]  # so what follows the repeat continues it exactly
+        else:
+            out.append(text)
+        previous = text
+    return "\n\n".join(out)
+
+
+def _overlap(before: str, after: str) -> int:
+    """The length of the longest end of ``before`` that ``after`` starts with (0 below a few words)."""
+    for size in range(min(len(before), len(after), 400), _MIN_OVERLAP - 1, -1):
+        if before.endswith(after[:size]):
+            return size
+    return 0
+
+
+def _pack(blocks: Sequence[str], limit: int) -> list[str]:
+    """Blocks into pages of at most ``limit`` characters; a longer block is cut first."""
+    pages: list[str] = []
+    current = ""
+    for block in (piece for b in blocks for piece in _cut(b, limit)):
+        candidate = f"{current}\n\n{block}" if current else block
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            pages.append(current)
+            current = block
+    if current:
+        pages.append(current)
+    return pages or [""]
+
+
+def _cut(block: str, limit: int) -> list[str]:
+    """A block too long for a page, cut: code between lines (each part fenced), prose at sentences."""
+    if len(block) <= limit:
+        return [block]
+    lines = block.split("\n")
+    fence = _FENCE.match(lines[0])
+    if fence and len(lines) > 2:
+        opening, closing = lines[0], fence.group(1)
+        body = lines[1:-1] if lines[-1].strip().startswith(closing) else lines[1:]
+        room = limit - len(opening) - len(closing) - 2
+        return [f"{opening}\n{part}\n{closing}" for part in _wrap(body, "\n", room)]
+    separator = "\n" if len(lines) > 1 else " "
+    pieces = lines if len(lines) > 1 else re.split(r"(?<=[.!?。！？])\s*", block)
+    return _wrap([p for p in pieces if p], separator, limit)
+
+
+def _wrap(pieces: Sequence[str], separator: str, limit: int) -> list[str]:
+    parts: list[str] = []
+    current = ""
+    for piece in pieces:
+        while len(piece) > limit:  # one line or sentence longer than a page: a hard cut
+            if current:
+                parts.append(current)
+                current = ""
+            parts.append(piece[:limit])
+            piece = piece[limit:]
+        candidate = f"{current}{separator}{piece}" if current else piece
+        if len(candidate) <= limit:
+            current = candidate
+        else:
+            parts.append(current)
+            current = piece
+    if current:
+        parts.append(current)
+    return parts
+
+
+# -- the reply -------------------------------------------------------------------------------------
+
+
+def lesson_data(prefix: str, course_id: str, lesson_id: str) -> str:
+    """Callback data naming a lesson: ``prefix:COURSE:LESSON``, or a digest when that is too long."""
+    data = f"{prefix}:{course_id}:{lesson_id}"
+    if len(data.encode("utf-8")) <= CALLBACK_LIMIT:
+        return data
+    return f"{prefix}:~{lesson_digest(course_id, lesson_id)}"
+
+
+def lesson_digest(course_id: str, lesson_id: str) -> str:
+    """A short stable name for a lesson, for callback data that would not fit otherwise."""
+    return hashlib.sha256(f"{course_id}\x1f{lesson_id}".encode()).hexdigest()[:20]
+
+
+def page_data(page: int, course_id: str, lesson_id: str) -> str:
+    """The "Next section" button's data: ``read:PAGE:COURSE:LESSON`` (or the lesson's digest)."""
+    return lesson_data(f"read:{page}", course_id, lesson_id)
+
+
+def first_page_key(reply: Reply) -> str | None:
+    """The ``done:`` data of the lesson whose first page ``reply`` is, else ``None`` (to add tags to it).
+
+    A first page has the "Next section" button to page 2 or, for a one-page lesson, Done under the
+    lesson's header.
+    """
+    for row in reply.buttons:
+        for button in row:
+            prefix, _, rest = button.data.partition(":")
+            if prefix == "read" and rest.startswith("1:"):
+                return "done:" + rest[2:]
+            if prefix == "done" and reply.text.startswith("Lesson "):
+                return button.data
+    return None
+
+
+def page_reply(view: LessonView, index: int) -> Reply:
+    """Page ``index`` of a lesson: the first with the lesson's header and objectives, the last with Done."""
+    lesson, pages = view.lesson, view.pages
+    index = max(0, min(index, len(pages) - 1)) if pages else 0
+    page = pages[index] if pages else None
+    lines: list[str] = []
+    if index == 0:
+        minutes = f", about {lesson.minutes} minutes" if lesson.minutes else ""
+        lines += [f"Lesson {view.number} of {view.total} in {view.course_title}{minutes}:", lesson.title]
+        if lesson.objectives:
+            lines += ["", "You will learn to:"] + [f"- {o}" for o in lesson.objectives]
+        if view.url:
+            lines += ["", f"Also online: {view.url}"]
+    else:
+        lines.append(f"{lesson.title} ({index + 1} of {len(pages)})")
+    citations: list[Citation] = []
+    if page is not None:
+        title = page.section or ("Introduction" if len(pages) > 1 else "")
+        if page.parts > 1:
+            title = f"{title} (part {page.part} of {page.parts})".strip()
+        if index == 0 and len(pages) > 1:
+            lines += ["", f"Section 1 of {len(pages)}" + (f": {title}" if title else "")]
+        elif index > 0 and title:
+            lines[-1] += f": {title}"
+        lines += ["", page.text]
+        c = page.chunk
+        # Cite the section, not the subsection its first chunk happens to sit under.
+        path = c.heading.split(" > ") if c.heading else []
+        heading = " > ".join(path[: path.index(page.section) + 1]) if page.section in path else c.heading
+        citations = [Citation(1, c.course_id, c.lesson_id, c.lesson_title, heading, c.source_path, 1.0)]
+    last = index >= len(pages) - 1
+    then = "ask me anything about it, then tap Done (or send /done)."
+    if not pages:
+        lines += ["", f"Read it in the course material, {then}"]
+    elif last:
+        lines += ["", f"That is the end of the lesson. {then[0].upper()}{then[1:]}"]
+    else:
+        lines += ["", "Tap Next section to read on, or ask me anything about this part."]
+    if last:
+        buttons = [[Button("Done", lesson_data("done", view.course_id, lesson.lesson_id))]]
+    else:
+        buttons = [[Button("Next section", page_data(index + 1, view.course_id, lesson.lesson_id))]]
+    if view.url and index == 0:
+        buttons.append([Button("Open the course online", url=view.url)])
+    return Reply("\n".join(lines), citations, buttons)
