@@ -60,8 +60,9 @@ def read_questions(question: str | None, from_file: Path | None, max_chars: int)
     if not from_file.is_file():
         raise CliError(f"{from_file}: no such file")
     rows = []
-    # errors="replace": one undecodable byte costs its line at most, never the batch
-    lines = from_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    # utf-8-sig: Notepad starts a file with a byte-order mark, which is not JSON. errors="replace": one
+    # undecodable byte costs its line at most, never the batch.
+    lines = from_file.read_text(encoding="utf-8-sig", errors="replace").splitlines()
     for n, line in enumerate(lines, start=1):
         if not line.strip():
             continue

@@ -11,6 +11,7 @@ import io
 import re
 import stat
 import tempfile
+import unicodedata
 import zipfile
 import zlib
 from collections.abc import Awaitable, Callable
@@ -36,7 +37,8 @@ class UploadError(Exception):
 
 def upload_name(file_name: str) -> str:
     """The uploaded file's own name: no folder part (Windows or POSIX), no copy marks like `` (1)``."""
-    name = re.split(r"[\\/]", file_name)[-1].strip()
+    # NFC: a Mac names "Café.zip" in decomposed form; the same course must get the same id from anywhere
+    name = unicodedata.normalize("NFC", re.split(r"[\\/]", file_name)[-1]).strip()
     path = PurePosixPath(name)
     stem = _COPY_SUFFIX.sub("", path.stem if path.suffix else name).strip()
     return f"{stem or 'course'}{path.suffix.lower()}"
@@ -118,6 +120,8 @@ def _unzip(data: bytes, target: Path, max_bytes: int) -> list[LoadProblem]:
         raise UploadError("the zip unpacks to more than four times the upload limit")
     target.mkdir(parents=True)
     for member in members:
+        # Old Windows zippers write "birds\\01-owls.md"; zipfile unpacks that as one odd file name.
+        member.filename = member.filename.replace("\\", "/")
         path = (target / member.filename).resolve()
         if not path.is_relative_to(target.resolve()):  # "zip slip": ../../etc/passwd
             raise UploadError(f"the zip contains an unsafe path: {member.filename}")

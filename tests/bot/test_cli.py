@@ -248,3 +248,23 @@ def test_a_batch_reports_bad_lines_and_goes_on(runner_app, tmp_path):
         assert [bool(r.get("error")) for r in rows] == [False, False, True, True, False, False]
         assert "the question is empty" in rows[3]["error"] and "skipped" in result.stderr
         assert result.exit_code == 1, "a bad line is an exit status 1 for scripts"
+
+
+def test_a_batch_file_saved_by_notepad_reads_from_its_first_line(runner_app, tmp_path):
+    run, testbot = runner_app
+    testbot.ingest(SAMPLES / "security-basics")
+    questions = tmp_path / "q.jsonl"
+    questions.write_text('{"id": 1, "question": "What is phishing?"}\r\n', encoding="utf-8-sig")
+    result = run("search", "--from-file", str(questions))
+    assert result.exit_code == 0 and "error" not in json.loads(result.stdout)
+
+
+def test_an_error_quoting_course_text_is_one_literal_line(tmp_path):
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "course.toml").write_text(
+        'id = "b"\ntitle = "B"\n[[lessons]]\nid = "x"\nfile = "x.md"\nprerequisites = ["[/docs] :x:"]\n'
+    )
+    result = learnbot(tmp_path / "data", "ingest", str(folder), check=False)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "unknown prerequisite(s): [/docs] :x:" in result.stderr

@@ -129,3 +129,25 @@ def test_a_lone_surrogate_in_chat_is_cleaned_like_a_control_character(testbot):
     assert "went wrong" not in reply.text and reply.citations
     assert testbot.app.store.questions()[0]["question"] == "What is phishing?"
     assert "Please type a question" in testbot.say("\udcff\ud800").text
+
+
+def test_a_mac_and_a_windows_upload_of_the_same_zip_update_one_course(testbot):
+    mac_name = "Cafe\u0301 basics.zip"  # macOS spells "é" as "e" + a combining accent
+    upload(testbot, mac_name, _zip({"01-owls.md": "# Owls\n\nOwls hunt at night."}))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:  # an old Windows zipper: backslashes in the names
+        archive.writestr("Café basics\\01-owls.md", "# Owls\n\nOwls hunt at night.")
+        archive.writestr("Café basics\\02-crows.md", "# Crows\n\nCrows use tools.")
+    reply = upload(testbot, "Café basics.zip", buffer.getvalue())
+    assert "Loaded course café-basics: 2 lessons" in reply
+    assert [c["course_id"] for c in testbot.app.store.courses()] == ["café-basics"]
+    assert {row.lesson_id for row in testbot.app.store.lessons("café-basics")} == {"01-owls", "02-crows"}
+
+
+def test_an_upload_with_a_huge_document_skips_it_and_says_why(tmp_path):
+    testbot = TestBot.build(tmp_path / "data", max_upload_mb=1, max_document_mb=1, admins="telegram:boss")
+    reply = upload(
+        testbot, "big.zip", _zip({"1-small.md": "# Small\n\nOwls.", "2-huge.txt": "word " * 300_000})
+    )
+    assert "2-huge.txt: holds 1.5 MB of text; the limit is 1 MB (LEARNBOT_MAX_DOCUMENT_MB)" in reply
+    assert "Loaded course big: 1 lessons" in reply
