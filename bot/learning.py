@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, State
 
-from bot.lesson_sections import LessonView, course_url, lesson_pages
+from bot.lesson_sections import LessonView, course_url, lesson_pages, section_images
 from bot.reviews import Feel, new_card, rating_for, retrievability, review, utc, zone
 from bot.store import LessonRow, QuizItem, Store, iso
 from knowledge.answer import Citation
@@ -201,7 +201,9 @@ class LearningLoop:
         """The lesson to read in chat: its place in the course, objectives, and its text as pages."""
         lessons = self.store.lessons(course["course_id"])
         number = next((n for n, row in enumerate(lessons, 1) if row.lesson_id == lesson.lesson_id), 0)
-        pages = lesson_pages(self._chunks(course["course_id"], lesson.lesson_id), lesson.title)
+        chunks = self._chunks(course["course_id"], lesson.lesson_id)
+        images = section_images(course, chunks, lesson.title)
+        pages = lesson_pages(chunks, lesson.title, images=images)
         return LessonView(
             course["course_id"],
             course["title"],

@@ -18,13 +18,15 @@ import re
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
+from urllib.parse import urljoin
 
 from bot.messages import Button, Reply
 from bot.store import LessonRow
 from knowledge.answer import Citation
-from knowledge.chunking import split_blocks
+from knowledge.chunking import split_blocks, split_sections
+from knowledge.loaders import outside_reason
 from knowledge.models import Chunk
 
 PAGE_CHARS = 2600
@@ -33,6 +35,15 @@ CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _MIN_OVERLAP = 20  # shorter repeats between pieces of one block are coincidence, not splitter overlap
 _WEB_ADDRESS = re.compile(r"https?://[^\s<>\"]+")
+_IMAGE = re.compile(r'!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"([^"]*)")?\s*\)')
+_IMG_TAG = re.compile(r"<img\b[^>]*>", re.I)
+_ATTRIBUTE = re.compile(r'\b(src|alt|title)\s*=\s*["\']([^"\']*)["\']', re.I)
+SHORT_PAGE = 400
+"""A section shorter than this shares its page with the next section of the same file."""
+MAX_IMAGES = 6
+"""Images listed under a page at most."""
+Image = tuple[str, str]
+"""An image of a lesson section: ``(caption, web address or "")``."""
 
 
 @dataclass(frozen=True)
@@ -45,6 +56,8 @@ class LessonPage:
     part: int
     parts: int
     chunk: Chunk
+    images: tuple[Image, ...] = ()
+    """The section's images (on its first page): chat shows a caption and a link, not the picture."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +88,59 @@ def course_url(course: Mapping[str, Any]) -> str:
     return url.strip() if isinstance(url, str) and _WEB_ADDRESS.fullmatch(url.strip()) else ""
 
 
-def lesson_pages(chunks: Sequence[Chunk], lesson_title: str, limit: int = PAGE_CHARS) -> list[LessonPage]:
+def section_images(
+    course: Mapping[str, Any], chunks: Sequence[Chunk], lesson_title: str
+) -> dict[str, list[Image]]:
+    """The images of a lesson's Markdown files by section (:func:`lesson_pages`' keys), read from its files.
+
+    Ingestion drops image markup from the stored text (noise for search), so the captions and
+    addresses come from the files themselves: a relative image gets a link when the course has a
+    public ``url`` (resolved against the lesson file's folder there), an absolute one keeps its own.
+    Only Markdown files inside the course folder are read; anything else has no images here.
+    """
+    root = Path(str(course.get("source") or ""))
+    base = course_url(course)
+    found: dict[str, list[Image]] = {}
+    for source in dict.fromkeys(c.source_path for c in chunks):
+        path = root / source
+        if (
+            path.suffix.lower() not in (".md", ".markdown")
+            or not path.is_file()
+            or outside_reason(root, path)
+        ):
+            continue
+        try:
+            text = path.read_text("utf-8", errors="replace")
+        except OSError:
+            continue
+        for heading, body in split_sections(text):
+            name = _section_of(heading, lesson_title)[0]
+            for caption, address in _images(body):
+                if address and not _WEB_ADDRESS.match(address):
+                    folder = str(PurePosixPath(source).parent)
+                    prefix = f"{base.rstrip('/')}/{'' if folder == '.' else folder + '/'}"
+                    address = urljoin(prefix, address) if base else ""
+                found.setdefault(f"{source}\x1f{name}", []).append((caption, address))
+    return found
+
+
+def _images(body: str) -> list[Image]:
+    images = [(alt or title or "", src) for alt, src, title in _IMAGE.findall(body)]
+    for tag in _IMG_TAG.findall(body):
+        attributes = {k.lower(): v for k, v in _ATTRIBUTE.findall(tag)}
+        images.append((attributes.get("alt") or attributes.get("title") or "", attributes.get("src", "")))
+    return [
+        ((caption.strip() or PurePosixPath(src).stem.replace("-", " ").replace("_", " ")), src.strip())
+        for caption, src in images
+    ]
+
+
+def lesson_pages(
+    chunks: Sequence[Chunk],
+    lesson_title: str,
+    limit: int = PAGE_CHARS,
+    images: Mapping[str, list[Image]] | None = None,
+) -> list[LessonPage]:
     """The lesson's stored chunks (reading order) as pages: one per section, long sections cut."""
     sections: list[tuple[str, list[Chunk]]] = []
     for chunk in chunks:
@@ -88,8 +153,35 @@ def lesson_pages(chunks: Sequence[Chunk], lesson_title: str, limit: int = PAGE_C
     for key, members in sections:
         name = key.partition("\x1f")[2]
         texts = _pack(split_blocks(_section_text(members, lesson_title)), limit)
-        pages += [LessonPage(name, text, n, len(texts), members[0]) for n, text in enumerate(texts, 1)]
-    return pages
+        shown = tuple((images or {}).get(key, []))
+        pages += [
+            LessonPage(name, text, n, len(texts), members[0], shown if n == 1 else ())
+            for n, text in enumerate(texts, 1)
+        ]
+    return _merge_short(pages, limit)
+
+
+def _merge_short(pages: Sequence[LessonPage], limit: int) -> list[LessonPage]:
+    """A short section ("Pre-lecture quiz" and a link) shares a page with the next one of its file.
+
+    Without this a course repository's lesson takes dozens of taps through near-empty pages.
+    """
+    merged: list[LessonPage] = []
+    for page in pages:
+        before = merged[-1] if merged else None
+        if (
+            before is not None
+            and before.parts == 1
+            and page.parts == 1
+            and len(before.text) < SHORT_PAGE
+            and before.chunk.source_path == page.chunk.source_path
+        ):
+            text = f"{before.text}\n\n## {page.section}\n\n{page.text}" if page.section else page.text
+            if len(text) <= limit:
+                merged[-1] = LessonPage(before.section, text, 1, 1, before.chunk, before.images + page.images)
+                continue
+        merged.append(page)
+    return merged
 
 
 def _section_of(heading: str, lesson_title: str) -> tuple[str, list[str]]:
@@ -243,6 +335,15 @@ def page_reply(view: LessonView, index: int) -> Reply:
         elif index > 0 and title:
             lines[-1] += f": {title}"
         lines += ["", page.text]
+        if page.images:  # a listing, not the pictures; a long one would crowd out the text
+            lines.append("")
+            lines += [
+                f"Image: {caption}" + (f" ({address})" if address else "")
+                for caption, address in page.images[:MAX_IMAGES]
+            ]
+            more = len(page.images) - MAX_IMAGES
+            if more > 0:
+                lines.append(f"... and {more} more image{'s' if more > 1 else ''} in the course material.")
         c = page.chunk
         # Cite the section, not the subsection its first chunk happens to sit under.
         path = c.heading.split(" > ") if c.heading else []

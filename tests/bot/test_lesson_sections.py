@@ -31,6 +31,8 @@ def write_lesson_course(root: Path, url: str = "") -> Path:
     theory = "\n\n".join(THEORY)
     (course / "01-setup.md").write_text(
         f"# Setting up\n\nThis lesson sets things up.\n\n## Setup\n\nRun this:\n\n```python\n{CODE}\n```\n\n"
+        "![Wiring diagram](images/wiring.png)\n\n"
+        '<img src="https://cdn.example.com/board.jpg" alt="The board">\n\n'
         f"## Theory\n\n{theory}\n\n### A detail\n\nThe detail closes the lesson.\n"
     )
     return course
@@ -56,18 +58,21 @@ def read_all(testbot: TestBot) -> list:
 def test_a_lesson_is_read_section_by_section_with_code_kept_whole(reader):
     pages = read_all(reader)
     headers = [p.text.splitlines()[0] for p in pages]
-    assert headers[0] == "Lesson 1 of 1 in Long Course:" and "Section 1 of 4: Introduction" in pages[0].text
+    assert headers[0] == "Lesson 1 of 1 in Long Course:" and "Section 1 of 3: Introduction" in pages[0].text
+    assert "This lesson sets things up.\n\n## Setup\n\nRun this:" in pages[0].text, "a short section shares"
     assert headers[1:] == [
-        "Setting up (2 of 4): Setup",
-        "Setting up (3 of 4): Theory (part 1 of 2)",
-        "Setting up (4 of 4): Theory (part 2 of 2)",
+        "Setting up (2 of 3): Theory (part 1 of 2)",
+        "Setting up (3 of 3): Theory (part 2 of 2)",
     ]
-    assert f"```python\n{CODE}\n```" in pages[1].text, "the code block whole, once, fenced, indented"
+    assert f"```python\n{CODE}\n```" in pages[0].text, "the code block whole, once, fenced, indented"
+    assert "Image: Wiring diagram\nImage: The board (https://cdn.example.com/board.jpg)" in pages[0].text, (
+        "without a public url, a relative image is a caption; an absolute one keeps its address"
+    )
     text = "\n".join(p.text for p in pages)
     assert all(paragraph.strip() in text for paragraph in THEORY), "no text lost between pages"
     assert text.count("Paragraph 3 of the theory") == 1, "nothing repeated"
     assert "### A detail\n\nThe detail closes the lesson." in pages[-1].text
-    assert [c.heading for c in pages[2].citations] == ["Setting up > Theory"]
+    assert [c.heading for c in pages[1].citations] == ["Setting up > Theory"]
     assert [[b.label for b in row] for row in pages[-1].buttons] == [["Done"]]
     assert all(b.label != "Done" for p in pages[:-1] for row in p.buttons for b in row), "Done comes last"
 
@@ -83,7 +88,7 @@ def test_each_page_fits_one_slack_section_and_one_telegram_message(reader):
         blocks = slack_render.render(page)["blocks"]
         sections = [b for b in blocks if b["type"] == "section"]
         assert len(sections) == 1 and len(sections[0]["text"]["text"]) <= slack_render.SECTION_LIMIT
-    code_page = pages[1]
+    code_page = pages[0]
     [(html, _)] = telegram_render.render(code_page)
     assert "<pre>    value_00 = compute(0)" in html and "step 35 of the setup, kept as is</pre>" in html
     assert "<b>" not in html.split("<pre>")[1].split("</pre>")[0], "code is never marked up"
@@ -125,11 +130,14 @@ def test_a_course_with_a_public_url_links_to_it(tmp_path):
     testbot.say("/enroll long")
     first = testbot.say("/lesson")
     assert "Also online: https://learn.example.com/long" in first.text
+    assert "Image: Wiring diagram (https://learn.example.com/long/images/wiring.png)" in first.text
+    assert "Image: The board (https://cdn.example.com/board.jpg)" in first.text
     urls = [b.url for row in first.buttons for b in row if b.url]
     assert urls == ["https://learn.example.com/long"]
     [(html, markup)] = telegram_render.render(first)
     assert markup.inline_keyboard[1][0].url == "https://learn.example.com/long"
-    assert not re.search(r"https://\S+", testbot.press(first.buttons[0][0].data).text), "first page only"
+    theory = testbot.press(first.buttons[0][0].data).text
+    assert not re.search(r"https://\S+", theory), "the link on the first page, images where they are"
 
 
 def test_a_code_block_longer_than_a_page_is_cut_between_lines_each_part_fenced():
