@@ -147,6 +147,7 @@ class TelegramAdapter:
         premium = getattr(bot, "premium", None)
         if premium is not None:  # the admin /refund command refunds through this connection
             premium.refund_via = self.refund_star_payment
+            premium.tell_via = self.tell
 
     @classmethod
     def from_env(cls, bot: Bot, env: Mapping[str, str] | None = None) -> TelegramAdapter:
@@ -352,6 +353,10 @@ class TelegramAdapter:
         if subscription:
             await self.application.bot.edit_user_star_subscription(user_id, subscription, is_canceled=True)
         await self.application.bot.refund_star_payment(user_id, charge_id)
+
+    async def tell(self, user_id: int, text: str) -> None:
+        """Message a user in their private chat (its id is the user id), e.g. that a refund went through."""
+        await self.send(str(user_id), Reply(text))
 
     def _file_ref(self, document: Document) -> FileRef:
         """A file the core may download, after its own checks, through ``getFile``."""

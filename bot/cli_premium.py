@@ -15,7 +15,7 @@ import typer
 from rich.table import Table
 
 from bot.cli import CliError, _app, _learner, cli, out
-from bot.premium import Premium, PremiumError, Refunder, day
+from bot.premium import Premium, PremiumError, Refunder, Teller, day
 
 track_cli = typer.Typer(help="Premium tracks: prices and what they hold.", no_args_is_help=True)
 cli.add_typer(track_cli, name="track")
@@ -78,17 +78,24 @@ def track_list() -> None:
     out.print(table)
 
 
-def telegram_refunder() -> Refunder | None:
-    """Refunds through the Bot API with ``TELEGRAM_BOT_TOKEN`` (and ``LEARNBOT_TELEGRAM_API_URL``)."""
+def _telegram() -> tuple[str, dict[str, str]]:
+    """``TELEGRAM_BOT_TOKEN`` and the Bot options for ``LEARNBOT_TELEGRAM_API_URL`` (token ``""``: unset)."""
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
     if not token:
-        return None
+        return "", {}
     root = _app().settings.telegram_api_url.strip().rstrip("/").removesuffix("/bot")
+    return token, ({"base_url": f"{root}/bot"} if root else {})
+
+
+def telegram_refunder() -> Refunder | None:
+    """Refunds through the Bot API with ``TELEGRAM_BOT_TOKEN`` (and ``LEARNBOT_TELEGRAM_API_URL``)."""
+    token, options = _telegram()
+    if not token:
+        return None
 
     async def refund(user_id: int, charge_id: str, subscription: str) -> None:
         from telegram import Bot
 
-        options = {"base_url": f"{root}/bot"} if root else {}
         async with Bot(token, **options) as telegram:
             if subscription:  # no renewal after the refund
                 await telegram.edit_user_star_subscription(user_id, subscription, is_canceled=True)
@@ -97,15 +104,33 @@ def telegram_refunder() -> Refunder | None:
     return refund
 
 
+def telegram_teller() -> Teller | None:
+    """Messages a Telegram user through the Bot API (how a learner hears of a refund)."""
+    token, options = _telegram()
+    if not token:
+        return None
+
+    async def tell(user_id: int, text: str) -> None:
+        from telegram import Bot
+
+        async with Bot(token, **options) as telegram:
+            await telegram.send_message(user_id, text)
+
+    return tell
+
+
 @cli.command()
 def refund(charge_id: str = typer.Argument(..., help="The payment's telegram_payment_charge_id.")) -> None:
     """Refund a Telegram Stars payment, record it in the ledger and end the access it bought."""
     app = _app()
     with _clear_errors():
-        row = asyncio.run(Premium(app.store).refund(charge_id, telegram_refunder(), _now()))
+        row = asyncio.run(
+            Premium(app.store).refund(charge_id, telegram_refunder(), _now(), tell=telegram_teller())
+        )
+    told = "the learner was told" if row["learner_told"] else "the learner could not be told (see the log)"
     out.print(
         f"refunded {row['amount']} Stars to telegram:{row['telegram_user_id']} for "
-        f"{row['track'] or '(no track)'}; its access has ended",
+        f"{row['track'] or '(no track)'}; its access has ended; {told}",
         highlight=False,
     )
 

@@ -206,11 +206,21 @@ class LearningChat:
     def _scope(self, learner_id: int, argument: str) -> tuple[str | None, str]:
         """The course a command is about (``None``: all of the learner's), or why it cannot run."""
         enrolled = [c["course_id"] for c in self.loop.enrolled_courses(learner_id)]
+        course = self.loop.find_course(argument) if argument.strip() else None
+        # A premium course whose access ended is locked, not "not enrolled": say how to unlock it.
+        locked = [course] if course is not None else []
+        if not enrolled and not locked:
+            locked = [c for c in map(self.store.course, self.store.enrollments(learner_id)) if c]
+        for row in locked:
+            if not self.store.may_see_course(learner_id, row, self.now()):
+                return None, (
+                    f"{row['title']} is a premium course and locked for you now: /premium unlocks "
+                    f"its track ({row['track']})."
+                )
         if not enrolled:
             return None, NOT_ENROLLED
         if not argument.strip():
             return None, ""
-        course = self.loop.find_course(argument)
         if course is None or course["course_id"] not in enrolled:
             return None, f"You are not enrolled in {argument.strip()!r}. /courses lists the courses."
         return course["course_id"], ""

@@ -40,6 +40,17 @@ Refunder = Callable[[int, str, str], Awaitable[None]]
 ``subscription`` is the charge id of the subscription the charge belongs to (``""`` for a one-off
 purchase): it is cancelled first, so it does not renew after the refund.
 """
+Teller = Callable[[int, str], Awaitable[None]]
+"""Sends a Telegram user a message: ``(telegram user id, text)`` (a private chat's id is the user id)."""
+
+
+def refund_notice(row: dict) -> str:
+    """What a learner is told when an admin refunds their payment."""
+    what = f" for {row['track']}" if row.get("track") else ""
+    return (
+        f"Your payment of {row['amount']} Stars{what} was refunded; the premium access it bought has "
+        "ended. /premium shows the tracks, /paysupport answers questions."
+    )
 
 
 class PremiumError(Exception):
@@ -155,7 +166,11 @@ class Premium:
         if refusal:
             raise PremiumError(refusal)
         titles = ", ".join(c["title"] for c in courses)
-        period = "month (renews every 30 days)" if price.subscription else f"{price.period_days} days"
+        if price.subscription:
+            days = SUBSCRIPTION_DAYS
+            period = f"{days} days; the subscription renews every {days} days until you cancel it"
+        else:
+            period = f"{price.period_days} days"
         description = f"Premium track {track}: {titles}. Access for {period}."
         PAYMENT_EVENTS.labels("invoice").inc()
         return Invoice(
@@ -250,8 +265,13 @@ class Premium:
 
     # -- refunds -------------------------------------------------------------------------------
 
-    async def refund(self, charge_id: str, refunder: Refunder | None, now: datetime) -> dict:
-        """Refund a charge through Telegram, record it and revoke the access it bought.
+    async def refund(
+        self, charge_id: str, refunder: Refunder | None, now: datetime, tell: Teller | None = None
+    ) -> dict:
+        """Refund a charge through Telegram, record it, revoke the access it bought, tell the payer.
+
+        The returned ledger row carries ``learner_told``: whether ``tell`` delivered the notice (a
+        learner who blocked the bot cannot be told; the refund stands).
 
         Raises:
             PremiumError: the charge is unknown or already refunded, or Telegram refused.
@@ -278,6 +298,13 @@ class Premium:
         except Exception as exc:
             raise PremiumError(f"Telegram refused the refund: {exc}") from exc
         self.record_refund(row["telegram_payment_charge_id"], now)
+        row = {**row, "learner_told": False}
+        if tell is not None:
+            try:
+                await tell(int(row["telegram_user_id"]), refund_notice(row))
+                row["learner_told"] = True
+            except Exception as exc:  # noqa: BLE001 - the refund is done; the notice is a courtesy
+                log.warning("refund %s done, but the payer could not be told: %s", charge_id, exc)
         return row
 
     def record_refund(self, charge_id: str, now: datetime) -> bool:

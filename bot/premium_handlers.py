@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
 from bot.messages import Button, IncomingMessage, Reply
-from bot.premium import Premium, PremiumError, Refunder, day
+from bot.premium import Premium, PremiumError, Refunder, Teller, day
 from bot.store import Store
 
 Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
@@ -57,6 +57,8 @@ class PremiumChat:
         self.support = DEFAULT_SUPPORT
         self.refund_via: Refunder | None = None
         """Set by the Telegram adapter: refunds a Stars charge (the admin /refund command uses it)."""
+        self.tell_via: Teller | None = None
+        """Set by the Telegram adapter: messages the payer (told of a refund)."""
 
     def commands(self) -> dict[str, Handler]:
         """Slash commands, by name."""
@@ -140,14 +142,15 @@ class PremiumChat:
         if not argument.strip():
             return [Reply("Which payment? Send /refund followed by its telegram_payment_charge_id.")]
         try:
-            row = await self.premium.refund(argument.strip(), self.refund_via, self.now())
+            row = await self.premium.refund(argument.strip(), self.refund_via, self.now(), self.tell_via)
         except PremiumError as exc:
             return [Reply(f"Not refunded: {exc}.")]
         track = row["track"] or "(no track)"
+        told = "the learner was told" if row["learner_told"] else "the learner could not be told"
         return [
             Reply(
                 f"Refunded {row['amount']} Stars for {track} (charge "
-                f"{row['telegram_payment_charge_id']}); its access has ended."
+                f"{row['telegram_payment_charge_id']}); its access has ended and {told}."
             )
         ]
 

@@ -155,6 +155,7 @@ async def test_admin_refund_ends_access_and_errors_are_clear(server, telegram, t
     [refund] = await server.wait_for("refundStarPayment")
     assert refund.params == {"user_id": "303", "telegram_payment_charge_id": "charge-303"}
     await until(lambda: any("Refunded 100 Stars" in t for t in texts_to(server, 7)))
+    await until(lambda: any("was refunded" in t for t in texts_to(server, 303)))  # the buyer is told
     assert testbot.app.store.entitled_tracks(learner(testbot, buyer), datetime.now(UTC)) == frozenset()
     row = testbot.app.store.payment("charge-303")
     assert row["status"] == "refunded" and row["refunded_at"]

@@ -210,7 +210,7 @@ def test_courses_enroll_lesson_and_quiz_are_locked_without_access(testbot):
     assert "premium track" in testbot.say(f"/enroll {PREMIUM_ID}").text
     testbot.say(f"/enroll {FREE_ID}")
     lesson = testbot.say(f"/lesson {PREMIUM_ID}")
-    assert "not enrolled" in lesson.text and not leaks(lesson.text)
+    assert "/premium unlocks" in lesson.text and not leaks(lesson.text)  # issue 14 row 18
     item = testbot.app.store.quiz_items(PREMIUM_ID)[0]
     forged = testbot.press(f"quiz:{item.item_id}:0")
     assert "premium" in forged.text and not leaks(forged.text) and not forged.citations
@@ -223,7 +223,8 @@ def test_courses_enroll_lesson_and_quiz_are_locked_without_access(testbot):
 
     testbot.at(NOW + 3 * DAY)  # the grant has run out
     after = testbot.say(f"/lesson {PREMIUM_ID}")
-    assert not leaks(after.text) and "not enrolled" in after.text
+    assert not leaks(after.text) and "locked for you now: /premium unlocks" in after.text
+    assert "not enrolled" not in after.text
     progress = testbot.say("/progress").text
     assert "Advanced Vault Operations" not in progress
 
@@ -346,6 +347,10 @@ def test_cli_prices_grants_and_refunds(testbot, fake_telegram_in_thread, monkeyp
     assert refunded.exit_code == 0 and "refunded 250 Stars" in refunded.output
     [call] = fake_telegram_in_thread.calls_to("refundStarPayment")
     assert call.params == {"user_id": "4242", "telegram_payment_charge_id": "ch-cli"}
+    # issue 14 row 18: the learner is told, in their private chat
+    [told] = fake_telegram_in_thread.calls_to("sendMessage")
+    assert str(told.params["chat_id"]) == "4242" and "250 Stars for" in told.params["text"]
+    assert "was refunded" in told.params["text"] and "the learner was told" in refunded.output
     assert testbot.app.store.payment("ch-cli")["status"] == "refunded"
     again = run("refund", "ch-cli")
     assert isinstance(again.exception, CliError) and "refunded already" in str(again.exception)
@@ -372,3 +377,52 @@ def test_premium_lists_tracks_and_terms_come_from_settings(tmp_path):
     group = IncomingMessage("telegram", bot.user, "-100", f"/premium {TRACK}", direct=False)
     [reply] = asyncio.run(bot.app.bot.handle(group))
     assert reply.invoice is None and "private" in reply.text
+
+
+# -- issue 14 row 18 -------------------------------------------------------------------------------
+
+
+def test_a_learner_whose_only_course_is_locked_is_pointed_to_premium(testbot):
+    testbot.app.store.grant(learner(testbot), TRACK, NOW + DAY, NOW)
+    assert "You are enrolled" in testbot.say(f"/enroll {PREMIUM_ID}").text
+    testbot.at(NOW + 2 * DAY)
+    for command in ("/lesson", "/quiz", f"/lesson {PREMIUM_ID}"):
+        reply = testbot.say(command).text
+        assert "/premium unlocks" in reply and "not enrolled" not in reply, command
+
+
+def test_a_refund_tells_the_learner_and_a_failed_notice_keeps_the_refund(testbot):
+    store = testbot.app.store
+    Premium(store).set_price(TRACK, 100, 30, False, NOW)
+    pay(testbot, "ch-t1", NOW)
+    pay(testbot, "ch-t2", NOW + DAY)
+    told: list[tuple[int, str]] = []
+
+    async def refunder(user_id: int, charge_id: str, subscription: str) -> None:
+        pass
+
+    async def tell(user_id: int, text: str) -> None:
+        told.append((user_id, text))
+
+    async def blocked(user_id: int, text: str) -> None:
+        raise RuntimeError("Forbidden: bot was blocked by the user")
+
+    row = asyncio.run(Premium(store).refund("ch-t1", refunder, NOW + DAY, tell=tell))
+    assert row["learner_told"] and told == [
+        (
+            4242,
+            f"Your payment of 100 Stars for {TRACK} was refunded; "
+            "the premium access it bought has ended. /premium shows the "
+            "tracks, /paysupport answers questions.",
+        )
+    ]
+    row = asyncio.run(Premium(store).refund("ch-t2", refunder, NOW + DAY, tell=blocked))
+    assert not row["learner_told"] and store.payment("ch-t2")["status"] == "refunded"
+
+
+def test_a_subscription_invoice_says_how_long_access_lasts(testbot):
+    store = testbot.app.store
+    Premium(store).set_price(TRACK, 100, 30, True, NOW)
+    invoice = Premium(store).invoice(learner(testbot, "telegram"), TRACK, NOW)
+    assert "Access for 30 days; the subscription renews every 30 days until you cancel it." in invoice.description
+    assert "for month" not in invoice.description
