@@ -7,6 +7,10 @@ drafts one item per chunk with no fallback, so each is measured alone:
 - **supported by retrieval**: for every parsed draft, the question plus its correct option is used as a
   query; the draft counts as supported when its source chunk's lesson is among the top 3 lessons the
   fused retriever ranks. Reported for all parsed drafts and for the ones that passed the checks.
+- **the rubric, where a program can check it** (:mod:`knowledge.quizrubric`), over every parsed draft:
+  a filler blank, a reference to a figure, the answer given away by its stem or expansion, a correct
+  option that stands out by length or kind; and, over the drafts that passed, the item kinds and how
+  often the correct option is the longest (chance is 1 / options).
 """
 
 from __future__ import annotations
@@ -22,7 +26,25 @@ from rich.table import Table
 from eval.common import app_with_courses, console, progress, write_report
 from knowledge.cloze import ClozeDrafter
 from knowledge.models import SearchFilter
-from knowledge.quizgen import REASONS, Checker, Drafter, DraftItem, DraftRejected, LLMDrafter, pick_chunks
+from knowledge.quizgen import (
+    BLANK,
+    REASONS,
+    Checker,
+    Drafter,
+    DraftItem,
+    DraftRejected,
+    LLMDrafter,
+    pick_chunks,
+)
+from knowledge.quizrubric import (
+    answer_leak,
+    chance_share,
+    figure_reference,
+    filler_blank,
+    kind_mismatch,
+    length_giveaway,
+    longest_share,
+)
 
 COURSE = "iot-en"
 
@@ -41,6 +63,50 @@ class DrafterScore:
     seconds: float = 0.0
     examples: list[DraftItem] = field(default_factory=list)
     failures: list[tuple[str, str]] = field(default_factory=list)
+    flags: Counter[str] = field(default_factory=Counter)
+    """Rubric rule -> parsed drafts that break it."""
+
+    def kinds(self) -> Counter[str]:
+        """Accepted items by kind: blank, definition, use, other."""
+        return Counter(item_kind(d.question) for d in self.accepted)
+
+    def longest(self) -> tuple[float, float]:
+        """Share of accepted items whose correct option is the longest, and that share by chance."""
+        items = [(d.options, d.answer) for d in self.accepted]
+        return longest_share(items), chance_share(items)
+
+
+RUBRIC = {
+    "filler": "the blank is a common word or not a noun",
+    "figure": "refers to an image or figure",
+    "leak": "the question gives the answer away (stem, expansion)",
+    "length": "the correct option stands out by length",
+    "kind": "the correct option is of another kind than every distractor",
+}
+"""The rubric rules a program can check: name -> what a teacher would say."""
+
+
+def item_kind(question: str) -> str:
+    """``blank``, ``definition``, ``use`` or ``other``, from the question's shape."""
+    if BLANK in question:
+        return "blank"
+    if question.startswith(("Which term does the lesson define", "课程中哪个术语")):
+        return "definition"
+    if question.startswith(("Which would you use", "要")):
+        return "use"
+    return "other"
+
+
+def rubric_flags(draft: DraftItem) -> list[str]:
+    """The rubric rules a draft breaks (see :data:`RUBRIC`)."""
+    rules = {
+        "filler": BLANK in draft.question and filler_blank(draft.correct),
+        "figure": figure_reference(draft.question, *draft.options),
+        "leak": answer_leak(draft.question.split(":", 1)[-1], draft.correct),
+        "length": length_giveaway(draft.options, draft.answer),
+        "kind": kind_mismatch(draft.options, draft.answer),
+    }
+    return [name for name, broken in rules.items() if broken]
 
 
 def supported(app, draft: DraftItem) -> bool:  # noqa: ANN001
@@ -69,6 +135,7 @@ def measure(app, drafter: Drafter, chunks: list) -> DrafterScore:  # noqa: ANN00
                 continue
             score.seconds += time.perf_counter() - started
             score.parsed += 1
+            score.flags.update(rubric_flags(draft))
             is_supported = supported(app, draft)
             score.supported_parsed += is_supported
             try:
@@ -151,6 +218,19 @@ def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
         )
         lines.append(f"- **{s.name}**: {reasons or 'none'}")
         console.print(f"{s.name} rejected: {reasons or 'none'}")
+    lines += ["", "## The rubric, automatic checks (share of parsed drafts that break a rule)", ""]
+    for s in scores:
+        flags = ", ".join(f"{name} {_share(s.flags[name], s.parsed)}" for name in RUBRIC)
+        longest, chance = s.longest()
+        kinds = ", ".join(f"{kind} {n}" for kind, n in s.kinds().most_common())
+        lines.append(
+            f"- **{s.name}**: {flags}; passed items by kind: {kinds or 'none'}; correct option the longest "
+            f"in {longest:.0%} of passed items (chance {chance:.0%})"
+        )
+        console.print(
+            f"{s.name} rubric: {flags}; kinds: {kinds}; longest {longest:.0%} (chance {chance:.0%})"
+        )
+    lines += ["", "Rules: " + "; ".join(f"*{k}*: {v}" for k, v in RUBRIC.items()) + "."]
     lines += ["", "## Examples", ""]
     for s in scores:
         lines.append(f"### {s.name}")

@@ -35,14 +35,20 @@ _NEEDS_CONTEXT = re.compile(
     r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also)\b"
 )
 _STEPS = re.compile(
-    r"\b(?:you will|you'll|you can now|we will|let's|in this lesson|this lesson|click|select)\b", re.I
+    r"\b(?:you will|you'll|you can now|we will|let's|in this lesson|this lesson|this page|this course"
+    r"|this repo|click|select)\b",
+    re.I,
 )
 _DEFINES = re.compile(r"\s+(?:is|are)\s+((?:an?|the|one of the)\s+.{12,}?)[.!]?$")
 _USED_TO = re.compile(r"\s+(?:is|are|can be)\s+used\s+to\s+(\w.{10,}?)[.!]?$")
 _LETS = re.compile(r"\s+(?:lets|allows|enables)\s+you\s+to\s+(\w.{10,}?)[.!]?$")
+_APPOSITIVE = re.compile(r",\s+(an?\s+[a-z][\w-]*(?:\s+[a-z][\w-]*){1,5})(?:[,;]|\.$)")
+_WITH_BEFORE = re.compile(r"^(?:With|Using)\s+(?:an?\s+|the\s+)?$")
+_YOU_CAN = re.compile(r",\s+you\s+can\s+(\w.{10,}?)[.!]?$")
 _USE_BEFORE = re.compile(r"\b[Uu]se\s+(?:an?\s+|the\s+)?$")
 _USE_TO = re.compile(r"\s+to\s+(\w.{10,}?)[.!]?$")
 _ZH_DEFINES = re.compile(r"^(?:是|指)(?:一种|一个|一类)?(.{6,}?)[。！]?$")
+_EMPHASIS = re.compile(r"\*{1,2}([^*]+)\*{1,2}")
 _ARTICLE_ONLY = re.compile(r"^\s*(?:An?|The)?\s*$")
 PROMPTS = {
     "define": {
@@ -100,6 +106,13 @@ def item_forms(sentence: str, term: Term) -> Iterator[tuple[str, str]]:
             match = _USE_TO.match(after)
             if match:
                 yield "use", match.group(1)
+        if _WITH_BEFORE.match(before):
+            match = _YOU_CAN.match(after)
+            if match:
+                yield "use", match.group(1)
+        match = _APPOSITIVE.match(after)  # "Twilio, a communications platform, ..."
+        if match:
+            yield "define", match.group(1)
     yield "blank", ""
 
 
@@ -141,6 +154,11 @@ class ClozeDrafter:
         words = term.key.split()
         score = self.idf(term.key) * (1 + math.log(min(counts[w] for w in words) or 1))
         entry = self.course.entry(term)
+        if entry is not None and term.kind != "number" and self.long_course and self.course.lessons >= 5:
+            if len(entry.lessons) > self.course.lessons / 2:
+                return 0.0  # in most lessons of the course ("data", "code"): no lesson's key term
+            if term.words == 1 and term.kind.startswith("noun") and entry.per_lesson[chunk.lesson_id] < 2:
+                return 0.0  # a lesson's key noun comes back in the lesson; "price" said once is colour
         if entry is None or entry.count < 2:
             if term.kind in ("noun", "noun-plural") and term.words == 1 and self.long_course:
                 return 0.0  # a common noun used once in the whole course is not what the lesson teaches
@@ -189,6 +207,8 @@ class ClozeDrafter:
 
     def _item(self, chunk: Chunk, sentence: str, term: Term, kind: str, body: str) -> DraftItem | None:
         language = "zh" if _CJK.search(sentence) else "en"
+        if language == "en" and not self._stands_alone(sentence, term):
+            return None
         if kind == "blank":
             pattern = re.compile(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", re.I)
             blanked = (
@@ -216,7 +236,20 @@ class ClozeDrafter:
         options = [answer, *distractors[: self.options - 1]]
         random.Random(chunk.chunk_id).shuffle(options)
         explanation = f"课程原文：「{sentence}」" if language == "zh" else f'The lesson says: "{sentence}"'
+        question, explanation = _EMPHASIS.sub(r"\1", question), _EMPHASIS.sub(r"\1", explanation)
         return DraftItem(question, tuple(options), options.index(answer), explanation, chunk, self.name)
+
+    def _stands_alone(self, sentence: str, term: Term) -> bool:
+        """Every place of the term is a whole phrase: no "smart" left before a blanked "timer"."""
+        nouns = self.course.nouns
+        for match in re.finditer(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", sentence, re.I):
+            before = re.search(r"([A-Za-z][\w-]*)[ -]$", sentence[: match.start()])
+            after = re.match(r"[ -]([A-Za-z][\w-]*)", sentence[match.end() :])
+            if before and tokenize(before.group(1)) and not nouns.is_verb(before.group(1)):
+                return False
+            if after and tokenize(after.group(1)) and nouns.is_noun(after.group(1)):
+                return False
+        return True
 
     def _distractors(self, term: Term, question: str, chunk: Chunk) -> list[str]:
         """Same-kind course terms sharing no word with the question; same lesson, module and length first.
@@ -268,6 +301,11 @@ class ClozeDrafter:
             if len(chosen) == self.options - 1:
                 break
         return chosen
+
+
+def key_surface(entry: PoolTerm) -> str:
+    """The usual written form of a pool term."""
+    return entry.surface
 
 
 def _place(entry: PoolTerm, lesson_id: str, module: str) -> int:

@@ -72,6 +72,7 @@ class PoolTerm:
     """Times it stood as a whole phrase (not "Maps" of "Azure Maps"): only those are distractors."""
     chunks: set[str] = field(default_factory=set)
     lessons: set[str] = field(default_factory=set)
+    per_lesson: Counter[str] = field(default_factory=Counter)
     forms: Counter[str] = field(default_factory=Counter)
 
 
@@ -162,6 +163,11 @@ class NounEvidence:
         article = self.after_article[lower]
         final = self.article_final[lower]
         return article >= self.after_verb_context[lower] and final >= 1 and final >= article / 3
+
+    def is_plain_noun(self, word: str) -> bool:
+        """A noun the course mostly uses alone ("the server."), not before another ("the local network")."""
+        lower = word.lower()
+        return self.is_noun(word) and self.article_final[lower] >= self.after_article[lower] / 2
 
     def is_modifier(self, word: str) -> bool:
         """A word that may stand before a noun in a phrase: not a verb, an adverb or a function word."""
@@ -277,6 +283,7 @@ class CourseTerms:
         sentences = [(c, s) for c in chunks for s in split_sentences(c.text)]
         self.nouns = NounEvidence([s for _, s in sentences if not _CJK.search(s)])
         self.pool: dict[str, dict[str, PoolTerm]] = defaultdict(dict)
+        self.lessons = len({c.lesson_id for c in chunks})
         for chunk, sentence in sentences:
             if not prose(sentence):
                 continue  # captions, credits and code lines name people and files, not course terms
@@ -286,6 +293,7 @@ class CourseTerms:
                 entry.wholes += term.whole
                 entry.chunks.add(chunk.chunk_id)
                 entry.lessons.add(chunk.lesson_id)
+                entry.per_lesson[chunk.lesson_id] += 1
                 entry.forms[term.surface if term.kind != "noun" else term.surface.lower()] += 1
         for entries in self.pool.values():
             for entry in entries.values():

@@ -39,9 +39,16 @@ COMMON = frozenset(
     step story stuff subject success support system term test text thing things thought time today top
     total type understanding unit use user value variety version view way week whole word work world
     year yes given downside upside pros cons others someone everyone anyone everything nothing somebody
-    lots plenty majority minority portion piece pieces dozens hundreds thousands millions billions""".split()
+    lots plenty majority minority portion piece pieces dozens hundreds thousands millions billions
+    local public better best worse original fast slow good bad new old high low big small large different
+    simple easy hard main real full free open wrong correct incorrect second third last whole other ripe
+    raw global private remote manual automatic similar specific common general single multiple various
+    several entire extra external internal physical digital virtual standard basic available possible
+    important useful typical certain sure great little long short true false ready upsides hood copy
+    copies""".split()
 )
-"""General nouns no teacher would blank: they belong to every lesson and teach none."""
+"""General words no teacher would blank: they belong to every lesson and teach none (common adjectives too,
+which the course text alone cannot always tell from nouns)."""
 
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,7}s?$")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+|[\u3400-\u9fff]+")
@@ -172,7 +179,7 @@ def filler_blank(answer: str) -> str:
     if len(words) != 1 or not re.fullmatch(r"[A-Za-z-]+", answer):
         return ""  # phrases, names with digits, numbers and Chinese are judged elsewhere
     word = answer.lower()
-    if word in COMMON:
+    if word in COMMON or word.endswith("s") and word[:-1] in COMMON:
         return f"{answer!r} is a common word"
     if answer.isupper() or answer[:1].isupper() and not answer[1:].islower():
         return ""  # acronyms and names such as "IoT"
