@@ -19,6 +19,7 @@ from rich.text import Text
 import bot.cli as base  # base._app looked up at call time (tests replace it)
 from bot.cli import CliError, cli, notice, out
 from bot.core import clean_input
+from knowledge.answer import Citation
 from knowledge.models import SearchFilter, location
 
 
@@ -89,6 +90,17 @@ def _skip(row: Question, from_file: Path) -> None:
     """Report a line of the batch that cannot be asked, in the output and on stderr."""
     print(_json_line({"id": row.id, "error": row.problem}))
     notice("skipped", f"{from_file} (id {row.id}): {row.problem}")
+
+
+def _print_answer(text: str, citations: list[Citation]) -> None:
+    """The answer and its numbered sources, as the console chat shows them, every character as it is."""
+    out.print(text, highlight=False)
+    if citations:
+        out.print()
+        out.print("Sources:", style="dim")
+        for c in citations:
+            where = location(c.lesson_title, c.heading)
+            out.print(f"  [{c.n}] {where}  ({c.source_path})", style="dim", highlight=False)
 
 
 def _filter(course: str | None) -> SearchFilter:
@@ -166,8 +178,6 @@ def ask(
         elif as_json:
             print(json.dumps(result, ensure_ascii=False, indent=2))
         else:
-            from adapters.console import render
-
-            out.print(render(answer.answer, answer.citations), markup=True)  # render escapes course text
+            _print_answer(answer.answer, answer.citations)
     if any(row.problem for row in rows):
         raise typer.Exit(1)

@@ -177,7 +177,9 @@ def test_course_text_with_markup_is_printed_literally(runner_app, tmp_path):
     assert MARKUP in found.stdout and "See [/docs] and :x: [/bold]" in found.stdout
     answer = run("ask", "What does phishing mail ask for?")
     assert answer.exit_code == 0, answer.output
-    assert ":x:" in answer.stdout and "❌" not in answer.stdout and "[/docs]" in answer.stdout
+    assert ":x:" in answer.stdout and "❌" not in answer.stdout and MARKUP in answer.stdout
+    refused = run("ask", "Which zebra won the cup?")  # lists the closest lessons: the title ends a line
+    assert f"- {MARKUP}\n" in refused.stdout, "a backslash is printed once, not escaped"
 
 
 def test_ingest_leaves_out_empty_lessons_and_exits_1_when_something_was_skipped(runner_app, tmp_path):
