@@ -290,10 +290,13 @@ class Checker:
 # -- the LLM drafter ---------------------------------------------------------------------------------
 
 _SYSTEM = (
-    "You write one multiple-choice quiz question about a passage from a course. The correct answer "
-    "must be stated in the passage. Write 3 or 4 short options: the correct one first, then wrong but "
-    "plausible ones. {language_rule}Reply with one JSON object only, with the keys question, options, "
-    "answer (the index of the correct option, from 0) and explanation."
+    "You write one multiple-choice quiz question about a passage from a course. Ask about a key idea: "
+    "why something is done, which tool or part you would use for a task, or which term a definition "
+    "names. The correct answer must be stated in the passage; the question must not contain it or a "
+    "word of it, and must not mention images or figures. Write 3 or 4 short options of the same kind "
+    "and about the same length: the correct one first, then wrong but plausible ones. "
+    "{language_rule}Reply with one JSON object only, with the keys question, options, answer (the "
+    "index of the correct option, from 0) and explanation."
 )
 _LANGUAGE_RULE = {"en": "", "zh": "Write the question, options and explanation in Simplified Chinese. "}
 _EXAMPLE_PASSAGE = (

@@ -260,3 +260,20 @@ def test_the_course_toml_quiz_still_goes_live_beside_generated_items(testbot):
     checker = testbot.app.quizzes.checker(COURSE)
     assert isinstance(checker, Checker)
     assert "Which of these is a common sign of phishing?" in checker.questions
+
+
+def test_the_sample_courses_option_lengths_do_not_give_the_answer_away():
+    from knowledge.loaders import load_course
+    from knowledge.quizrubric import chance_share, length_giveaway, longest_share
+
+    items = [
+        (tuple(spec.options), spec.answer)
+        for name in ("security-basics", "security-basics-zh")
+        for lesson in load_course(SAMPLES / name).lessons
+        for spec in lesson.quiz
+    ]
+    assert len(items) >= 20
+    assert longest_share(items) <= chance_share(items), (
+        "the correct option is the longest no more than by chance"
+    )
+    assert not [options for options, answer in items if length_giveaway(options, answer)]
