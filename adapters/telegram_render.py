@@ -115,10 +115,18 @@ def _fenced(text: str) -> list[tuple[bool, str]]:
 
 
 def _inline_markup(escaped: str) -> str:
-    """Markdown a lesson's text carries, as Telegram HTML: heading lines, bold and inline code."""
-    escaped = _HEADING.sub(r"<b>\1</b>", escaped)
-    escaped = _BOLD.sub(r"<b>\1</b>", escaped)
-    return _CODE.sub(r"<code>\1</code>", escaped)
+    """Markdown a lesson's text carries, as Telegram HTML: heading lines, bold and inline code.
+
+    Telegram refuses an entity inside ``<code>``, so bold is marked only outside code spans, and a
+    heading line's own code spans stay plain.
+    """
+    if _HEADING.fullmatch(escaped.strip()):
+        return _HEADING.sub(r"<b>\1</b>", escaped.strip().replace("`", ""))
+    parts = _CODE.split(escaped)  # prose, code, prose, code, ...
+    return "".join(
+        f"<code>{part}</code>" if n % 2 else _HEADING.sub(r"<b>\1</b>", _BOLD.sub(r"<b>\1</b>", part))
+        for n, part in enumerate(parts)
+    )
 
 
 def keyboard(rows: list[list[Button]]) -> InlineKeyboardMarkup | None:

@@ -10,6 +10,7 @@ import pytest
 
 from adapters import slack_render, telegram_render
 from bot.lesson_sections import PAGE_CHARS, lesson_pages
+from bot.messages import Reply
 from bot.testing import TestBot
 from knowledge.models import Chunk
 from tests.premium_course import PREMIUM_ID, TRACK, leaks, write_courses
@@ -151,3 +152,14 @@ def test_a_code_block_longer_than_a_page_is_cut_between_lines_each_part_fenced()
     assert lines == code.split("\n"), "every line once, in order"
     chinese = Chunk("c2", "密码管理器" * 900, "course", "lesson", "Lesson", "Lesson", "lesson.md", "zh")
     assert [len(p.text) for p in lesson_pages([chinese], "Lesson", limit=2000)] == [2000, 2000, 500]
+
+
+def test_telegram_marks_up_headings_bold_and_inline_code_but_never_inside_code():
+    reply = Reply("## Sub `x`\n\nUse **MFA** and `ssh -i **key**`.\n\n```\n**not bold** <tag>\n```")
+    [(html, _)] = telegram_render.render(reply)
+    assert html.split("\n\n") == [
+        "<b>Sub x</b>",
+        "Use <b>MFA</b> and <code>ssh -i **key**</code>.",
+        "<pre>**not bold** &lt;tag&gt;</pre>",
+    ]
+    assert telegram_render.plain_text(html).split("\n\n")[2] == "**not bold** <tag>"
