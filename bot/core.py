@@ -13,7 +13,7 @@ import secrets
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -41,6 +41,7 @@ Notify = Callable[[Reply], Awaitable[None]]
 # Control and invisible characters, and lone surrogates ("\udcff" from a JSON escape or a bad decode):
 # a surrogate cannot be encoded as UTF-8, so SQLite, logs and the terminal would all fail on it.
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\ufeff\ud800-\udfff]")
+_SURROGATES = re.compile(r"[\ud800-\udfff]")
 LINK_CODE_MINUTES = 10
 LINK_MAX_FAILURES = 5  # wrong codes per account per LINK_FAILURE_MINUTES: guessing 1 in 10^8 stays hopeless
 LINK_FAILURE_MINUTES = 10
@@ -176,6 +177,7 @@ class Bot:
         when given, receives interim replies of slow work (an admin's course upload) as it goes.
         """
         try:
+            message = without_surrogates(message)
             if message.delivery_id and not self.store.first_delivery(message.platform, message.delivery_id):
                 log.info("duplicate delivery %s on %s ignored", message.delivery_id, message.platform)
                 return []
@@ -400,6 +402,21 @@ class Bot:
         """What this learner may retrieve: free content plus the premium tracks they are entitled to."""
         tracks = self.store.entitled_tracks(learner_id, self.learning.now())
         return SearchFilter(allow_premium=False, premium_tracks=tuple(sorted(tracks)))
+
+
+def without_surrogates(message: IncomingMessage) -> IncomingMessage:
+    """The message with lone surrogates in its names and ids replaced by U+FFFD (the text: see clean_input).
+
+    A display name ending in a lone surrogate would otherwise fail every store write of that learner.
+    """
+    changes = {
+        f.name: _SURROGATES.sub("\ufffd", value)
+        for f in fields(message)
+        if f.name != "text"  # clean_input removes them from the text
+        and isinstance(value := getattr(message, f.name), str)
+        and _SURROGATES.search(value)
+    }
+    return replace(message, **changes) if changes else message
 
 
 def clean_input(text: str) -> str:

@@ -78,8 +78,9 @@ async def ingest_upload(
         if suffix == ".zip":
             target = root / "course"
             skipped = _unzip(data, target, max_bytes)
-            entries = [p for p in target.iterdir() if not p.name.startswith((".", "__MACOSX"))]
-            if len(entries) == 1 and entries[0].is_dir():  # a zip of one course folder
+            # A zip of one course folder, maybe inside another ("birds-main/birds/course.toml" from a
+            # repository download): the course is the first folder that holds more than one folder.
+            while len(entries := _entries(target)) == 1 and entries[0].is_dir():
                 target = entries[0]
             if (target / "course.toml").is_file():
                 course_id = None  # the course names itself
@@ -101,6 +102,10 @@ async def ingest_upload(
         if len(problems) > 20:
             lines.append(f"- … and {len(problems) - 20} more")
     return Reply("\n".join(lines))
+
+
+def _entries(folder: Path) -> list[Path]:
+    return [p for p in folder.iterdir() if not p.name.startswith((".", "__MACOSX"))]
 
 
 def _unzip(data: bytes, target: Path, max_bytes: int) -> list[LoadProblem]:

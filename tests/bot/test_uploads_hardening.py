@@ -151,3 +151,16 @@ def test_an_upload_with_a_huge_document_skips_it_and_says_why(tmp_path):
     )
     assert "2-huge.txt: holds 1.5 MB of text; the limit is 1 MB (LEARNBOT_MAX_DOCUMENT_MB)" in reply
     assert "Loaded course big: 1 lessons" in reply
+
+
+def test_a_course_folder_inside_a_folder_is_found(testbot):
+    course = {
+        "birds-main/birds/course.toml": 'id = "birds"\ntitle = "Birds"\n',
+        "birds-main/birds/owls.md": "# O",
+    }
+    assert "Loaded course birds: 1 lessons" in upload(testbot, "birds-main.zip", _zip(course))
+
+
+def test_a_lone_surrogate_in_a_display_name_costs_no_reply(testbot):
+    message = IncomingMessage("telegram", "u1", "c1", "/help", display_name="Bob\udcff")
+    assert "went wrong" not in asyncio.run(testbot.app.bot.handle(message))[0].text
