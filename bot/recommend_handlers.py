@@ -22,7 +22,7 @@ from knowledge.embedders import Embedder
 from knowledge.models import Chunk
 from recommender.digest import build_digest, may_get_digest
 from recommender.recommend import Recommender, ready
-from recommender.tags import ContentTags
+from recommender.tags import ContentTags, course_topics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
@@ -164,13 +164,11 @@ class RecommendChat:
                 index = next((i for i, line in enumerate(lines) if marker in line), None)
                 if index is None or not course_tags:
                     continue
-                words: list[str] = []
-                for t in course_tags:
-                    words += [w for w in t.keywords[:2] if w not in words]
+                words = course_topics(course_tags)  # the most central, not the first lessons' tags
                 order = ["introductory", "intermediate", "advanced"]
                 levels = sorted({t.level for t in course_tags}, key=order.index)
                 span = levels[0] if len(levels) == 1 else f"{levels[0]} to {levels[-1]}"
-                lines[index] += f"\n  topics: {', '.join(words[:6])}; {span}"
+                lines[index] += f"\n  topics: {', '.join(words)}; {span}"
             replies[0].text = "\n".join(lines)
             return replies
 

@@ -183,7 +183,7 @@ class NounEvidence:
         lower = word.lower()
         if word.isupper() and len(word) >= 2 or not word[1:].islower():
             return True  # "MQTT", "IoT"
-        return self.capitalised[lower] >= 2 and self.capitalised[lower] > self.lowercase[lower]
+        return self.capitalised[lower] >= 1 and self.capitalised[lower] > 2 * self.lowercase[lower]
 
     def is_verb(self, word: str) -> bool:
         """A word the course uses as a verb more than as a noun (an imperative "Press", "Select")."""

@@ -1,14 +1,23 @@
-"""Content tags: each lesson's keywords and difficulty.
+"""Content tags: each lesson's key phrases and difficulty, and each course's central topics.
 
-**Keywords** come from the lesson's own text, in its language: words and two-word phrases for
-English (stop words dropped), jieba's segmentation for Chinese. The 20 candidates with the highest
-TF-IDF against the other lessons of the course are embedded with the index's own embedder and ranked
-by how close each is to the lesson as a whole (cosine to the lesson's embedding), blended with their
-TF-IDF; the top 5 are kept, skipping a term already inside a kept one.
+**Keywords** are the lesson's key phrases, in its language: English noun phrases and names found the
+way the quiz drafter finds key terms (:mod:`knowledge.keyterms`: "IoT Hub", "soil moisture sensor",
+"MQTT"; no verbs, adjectives or common words, so no "wait" or "equal"), Chinese nouns from jieba's
+part-of-speech tags with adjacent nouns kept together (密码管理器, not 管理器). The 20 candidates with the
+highest TF-IDF against the other lessons of the course are embedded with the index's own embedder and
+ranked by how close each is to the lesson as a whole (cosine to the lesson's embedding), blended with
+their TF-IDF, multi-word phrases and names first; the top 5 are kept, skipping any that shares all its
+stems with a kept one ("hub event" after "event hub", "hub" after "IoT Hub").
 
-**Difficulty** (0-1) starts from the lesson's depth in the prerequisite graph (``course.toml``;
-without declared prerequisites, its place in the course order) and its text (sentence length, long
-words); once learners have answered enough questions on the lesson, their error rate takes over.
+**Difficulty** (0-1) comes from what the lesson asks of a reader, measured so that a lesson and its
+translation score alike: the share of code among its blocks, the density of technical tokens
+(acronyms, identifiers, version numbers) per paragraph, and its length in paragraphs. Its place in the
+course plays no part. Once learners have answered enough questions on the lesson, their error rate
+takes over.
+
+**Course topics** (:func:`course_topics`) are the keywords of the lessons closest to the course as a
+whole (their embeddings' centroid), weighted by rank and by how many lessons share them: what
+``/courses`` shows.
 
 Tags are computed after ingestion, not during it: :meth:`ContentTags.ensure` fills in lessons whose
 stored tags belong to another version (the first ``/courses`` or lesson view after an ingest, or
@@ -28,6 +37,9 @@ import numpy as np
 
 from bot.store import LessonRow, Store
 from knowledge.embedders import Embedder
+from knowledge.extractive import split_sentences
+from knowledge.index import tokenize
+from knowledge.keyterms import NounEvidence, chinese_terms, english_terms
 from knowledge.models import Chunk
 
 KEYWORDS = 5
@@ -84,49 +96,62 @@ class LessonTags:
         return f"{topics}{self.level}"
 
 
-def terms(text: str, language: str) -> list[str]:
-    """Candidate keywords of a text, in order of appearance (repeated as often as they occur)."""
-    text = _MARKUP.sub(" ", text)
-    if language == "zh" or len(_CJK.findall(text)) > len(text) / 10:
-        import jieba
+def _sentences(text: str) -> list[str]:
+    return [s for line in text.splitlines() for s in split_sentences(line) if s.strip()]
 
-        words = [w.strip() for w in jieba.lcut(text)]
-        return [
-            w.lower()
-            for w in words
-            if w
-            and w not in STOP_ZH
-            and (len(w) >= 2 and (_CJK.search(w) or _WORD.fullmatch(w)))
-            and w.lower() not in STOP
-        ]
+
+def is_chinese(text: str, language: str = "") -> bool:
+    """Whether a text is read as Chinese (its course's language, or mostly Chinese characters)."""
+    return language == "zh" or len(_CJK.findall(text)) > len(text) / 10
+
+
+def terms(text: str, language: str, nouns: NounEvidence | None = None) -> list[str]:
+    """Candidate key phrases of a text, in order of appearance (repeated as often as they occur).
+
+    English: noun phrases of up to three words and names (``nouns`` says which words the course uses
+    as nouns; by default the text itself); Chinese: nouns, adjacent nouns joined into one compound.
+    """
+    sentences = _sentences(_MARKUP.sub(" ", text))
+    if is_chinese(text, language):
+        found = [t.surface for s in sentences for t in chinese_terms(s)]
+        return [w for w in found if w not in STOP_ZH]
+    nouns = nouns or NounEvidence(sentences)
     result: list[str] = []
-    for segment in _BREAK.split(text):  # two-word phrases never span punctuation or lines
-        previous = ""
-        for word in _WORD.findall(segment):
-            lower = word.lower()
-            if lower in STOP or len(lower) < 3 or lower.isdigit():
-                previous = ""
+    for sentence in sentences:
+        for term in english_terms(sentence, nouns):
+            if term.kind == "number":
                 continue
-            result.append(lower)
-            if previous and previous != lower:
-                result.append(f"{previous} {lower}")
-            previous = lower
+            shown = term.surface if term.kind in ("name", "acronym") else term.surface.lower()
+            if len(shown) >= 3 and not any(w.lower() in STOP for w in shown.split()):
+                result.append(shown)
     return result
 
 
+_FENCE = re.compile(r"```.*?```", re.S)
+_TECHNICAL = re.compile(
+    r"(?<![\w.])(?:[A-Z]{2,}[A-Za-z0-9]*|[A-Za-z]+\d+[A-Za-z0-9]*|[a-z]+[A-Z]\w*|\w+\(\)|\d+\.\d+\w*)(?![\w])"
+)
+
+
 def text_difficulty(text: str) -> float:
-    """0-1 from sentence length and long words (English words of 9+ letters; Chinese sentence length)."""
-    sentences = [s for s in _SENTENCE.split(_MARKUP.sub(" ", text)) if s.strip()]
-    if not sentences:
+    """0-1 from what a lesson asks of its reader, alike for a lesson and its translation.
+
+    Three things a translation keeps: the share of code blocks among the lesson's lines, the distinct
+    technical tokens it uses (acronyms, identifiers, versions: written the same in every language) and
+    its length in lines.
+    """
+    code = len(_FENCE.findall(text))
+    prose = _FENCE.sub(" ", text)
+    lines = [line for line in prose.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    if not lines and not code:
         return 0.5
-    if len(_CJK.findall(text)) > len(text) / 10:
-        length = sum(len(_CJK.findall(s)) for s in sentences) / len(sentences) / 2
-        long_share = 0.2
-    else:
-        words = [w for s in sentences for w in _WORD.findall(s)]
-        length = len(words) / len(sentences)
-        long_share = sum(len(w) >= 9 for w in words) / max(1, len(words))
-    return float(min(1.0, max(0.0, 0.5 * (length - 8) / 20 + 0.5 * long_share / 0.25)))
+    technical = len(set(_TECHNICAL.findall(_MARKUP.sub(" ", prose))))
+    score = (
+        0.5 * min(1.0, code / max(1, len(lines)) / 0.25)
+        + 0.25 * min(1.0, technical / 40)
+        + 0.25 * min(1.0, len(lines) / 300)
+    )
+    return float(round(score, 4))
 
 
 def depths(lessons: Sequence[LessonRow]) -> dict[str, float]:
@@ -154,22 +179,32 @@ def candidates(counts: Counter[str], document_frequency: Mapping[str, int], less
     tfidf = {
         term: (1 + math.log(n)) * math.log((1 + lessons) / (1 + document_frequency.get(term, 0))) + 1e-6
         for term, n in counts.items()
-        if n >= 2 or " " not in term
+        if n >= 2 or (" " in term or not term.islower()) and n >= 1
     }
     return {t: tfidf[t] for t in sorted(tfidf, key=lambda t: -tfidf[t])[:CANDIDATES]}
 
 
 def choose(tfidf: Mapping[str, float], doc: np.ndarray, vectors: Mapping[str, np.ndarray]) -> list[str]:
-    """The top :data:`KEYWORDS`: closeness to the lesson (unit vectors) blended with TF-IDF."""
+    """The top :data:`KEYWORDS`: closeness to the lesson (unit vectors) blended with TF-IDF.
+
+    Multi-word phrases and names come first; a term whose stems are all in a kept one (or the other
+    way round) is a near-duplicate and is skipped.
+    """
     if not tfidf:
         return []
     best = max(tfidf.values())
-    score = {t: 0.6 * float(vectors[t] @ doc) + 0.4 * v / best for t, v in tfidf.items()}
+    score = {
+        t: 0.6 * float(vectors[t] @ doc) + 0.4 * v / best + (0.15 if " " in t or not t.islower() else 0.0)
+        for t, v in tfidf.items()
+    }
     chosen: list[str] = []
+    kept: list[frozenset[str]] = []
     for term in sorted(tfidf, key=lambda t: -score[t]):
-        if any(term in kept or kept in term for kept in chosen):
+        stems = frozenset(tokenize(term)) or frozenset([term])
+        if any(stems <= other or other <= stems for other in kept):
             continue
         chosen.append(term)
+        kept.append(stems)
         if len(chosen) == KEYWORDS:
             break
     return chosen
@@ -227,13 +262,14 @@ class ContentTags:
         language = course.get("language") or "en"
         chunks = {row.lesson_id: self.lesson_chunks(course["course_id"], row.lesson_id) for row in lessons}
         texts = {lid: "\n".join(c.text for c in found) for lid, found in chunks.items()}
+        # which words the whole course uses as nouns (one lesson alone says too little)
+        nouns = NounEvidence(_sentences(_MARKUP.sub(" ", "\n".join(texts.values()))))
         counts = {}
         for row in lessons:  # the title counts three times and each heading twice: they name the topic
-            headings = " . ".join(sorted({c.heading.replace(" > ", " . ") for c in chunks[row.lesson_id]}))
-            emphasis = f"{row.title} . {row.title} . {row.title} . {headings} . {headings}"
-            counts[row.lesson_id] = Counter(terms(f"{emphasis}\n{texts[row.lesson_id]}", language))
+            headings = "\n".join(sorted({c.heading.replace(" > ", "\n") for c in chunks[row.lesson_id]}))
+            emphasis = f"{row.title}\n{row.title}\n{row.title}\n{headings}\n{headings}"
+            counts[row.lesson_id] = Counter(terms(f"{emphasis}\n{texts[row.lesson_id]}", language, nouns))
         frequency: Counter[str] = Counter(term for c in counts.values() for term in c)
-        depth = depths(lessons)
         embedder = self.embedder()
         todo = [row for row in lessons if stored.get((course["course_id"], row.lesson_id)) != row.version]
         best = {row.lesson_id: candidates(counts[row.lesson_id], frequency, len(lessons)) for row in todo}
@@ -265,9 +301,7 @@ class ContentTags:
                     "lesson_id": row.lesson_id,
                     "version": row.version,
                     "keywords": choose(best[row.lesson_id], vector, term_vectors),
-                    "text_difficulty": round(
-                        0.6 * depth[row.lesson_id] + 0.4 * text_difficulty(texts[row.lesson_id]), 4
-                    ),
+                    "text_difficulty": text_difficulty(texts[row.lesson_id]),
                     "vector": vector.astype(np.float32).tobytes(),
                 }
             )
@@ -275,19 +309,98 @@ class ContentTags:
         return len(rows)
 
     def tags(self, course_id: str | None = None) -> dict[tuple[str, str], LessonTags]:
-        """Stored tags by (course, lesson); difficulty blended with quiz accuracy once there is enough."""
+        """Stored tags by (course, lesson); difficulty blended with quiz accuracy once there is enough.
+
+        A lesson and its translations share one difficulty: the mean of their texts' and the pooled
+        quiz answers of all their learners.
+        """
         accuracy = self.store.lesson_accuracy()
-        result = {}
-        for t in self.store.lesson_tags(course_id):
+        rows = self.store.lesson_tags()
+        lessons: dict[str, set[str]] = {}
+        for t in rows:
+            lessons.setdefault(t["course_id"], set()).add(t["lesson_id"])
+        group = translation_groups(self.store.courses(), lessons)
+        texts: dict[tuple[str, str], list[float]] = {}
+        answers: Counter[tuple[str, str]] = Counter()
+        right: Counter[tuple[str, str]] = Counter()
+        for t in rows:
             key = (t["course_id"], t["lesson_id"])
+            shared = group.get(key, key)
+            texts.setdefault(shared, []).append(t["text_difficulty"])
+            answered, correct = accuracy.get(key, (0, 0))
+            answers[shared] += answered
+            right[shared] += correct
+        result = {}
+        for t in rows:
+            if course_id not in (None, t["course_id"]):
+                continue
+            key = (t["course_id"], t["lesson_id"])
+            shared = group.get(key, key)
+            from_text = sum(texts[shared]) / len(texts[shared])
             result[key] = LessonTags(
                 t["course_id"],
                 t["lesson_id"],
                 t["keywords"],
-                blended_difficulty(t["text_difficulty"], *accuracy.get(key, (0, 0))),
+                blended_difficulty(from_text, answers[shared], right[shared]),
                 np.frombuffer(t["vector"], dtype=np.float32) if t["vector"] else None,
             )
         return result
+
+
+def translation_groups(
+    courses: Sequence[Mapping], lessons: Mapping[str, set[str]]
+) -> dict[tuple[str, str], tuple[str, str]]:
+    """``(course, lesson) -> (course, lesson)`` of the first course of its translation group.
+
+    Two courses translate each other when they are in different languages and share most lesson ids
+    (a course repository's ``en`` and ``zh`` folders, or ``security-basics`` and ``security-basics-zh``).
+    """
+    language = {c["course_id"]: c.get("language") or "" for c in courses}
+    ids = sorted(c for c in lessons if c in language)
+    groups: dict[tuple[str, str], tuple[str, str]] = {}
+    for i, a in enumerate(ids):
+        for b in ids[i + 1 :]:
+            shared = lessons[a] & lessons[b]
+            if (
+                language[a] == language[b]
+                or len(shared) < 2
+                or len(shared) < 0.5 * min(len(lessons[a]), len(lessons[b]))
+            ):
+                continue
+            for lesson in shared:
+                original = groups.get((a, lesson), (a, lesson))
+                groups[(a, lesson)] = groups[(b, lesson)] = original
+    return groups
+
+
+def course_topics(lessons: Sequence[LessonTags], n: int = 6) -> list[str]:
+    """A course's most central topics: keywords of the lessons nearest the course's centroid, by rank.
+
+    A keyword scores the closeness of its lesson to the centroid of all lesson embeddings, less for a
+    lower rank in the lesson's list, summed over the lessons that share it; near-duplicates are skipped.
+    """
+    vectors = [t.vector for t in lessons if t.vector is not None and len(t.vector)]
+    centroid = None
+    if vectors and len({len(v) for v in vectors}) == 1:
+        mean = np.mean(np.stack(vectors), axis=0)
+        centroid = mean / max(float(np.linalg.norm(mean)), 1e-9)
+    score: Counter[str] = Counter()
+    for t in lessons:
+        usable = centroid is not None and t.vector is not None and len(t.vector) == len(centroid)
+        closeness = max(0.0, float(t.vector @ centroid)) if usable else 1.0
+        for rank, word in enumerate(t.keywords):
+            score[word] += closeness * (1 - rank / (KEYWORDS + 1))
+    chosen: list[str] = []
+    kept: list[frozenset[str]] = []
+    for word in sorted(score, key=lambda w: (-score[w], w)):
+        stems = frozenset(tokenize(word)) or frozenset([word])
+        if any(stems <= other or other <= stems for other in kept):
+            continue
+        chosen.append(word)
+        kept.append(stems)
+        if len(chosen) == n:
+            break
+    return chosen
 
 
 def blended_difficulty(from_text: float, answers: int, right: int) -> float:
