@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -80,23 +81,28 @@ def _app(**overrides: Any) -> App:
 class _Progress:
     """Progress of slow work on stderr: a bar on a terminal, plain lines otherwise (logs, cron, CI).
 
-    Called as ``progress(done, total)``; a plain line goes out at the start, at every tenth and at the
-    end, so a long run shows it is alive without flooding a log.
+    Called as ``progress(done, total)``; a plain line goes out at the start, at every tenth, at least
+    every half minute (a 20 MB document takes minutes a tenth) and at the end: a long run shows it is
+    alive without flooding a log.
     """
+
+    EVERY_SECONDS = 30.0
 
     def __init__(self, description: str, bar: Progress | None) -> None:
         self.description = description
         self.bar = bar
         self.task = bar.add_task(description, total=None) if bar is not None else None
         self._tenth = -1
+        self._last = time.monotonic()
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is not None:
             self.bar.update(self.task, completed=done, total=total)
             return
         tenth = done * 10 // total if total else 10
-        if total and tenth > self._tenth:
-            self._tenth = tenth
+        now = time.monotonic()
+        if total and (tenth > self._tenth or now - self._last >= self.EVERY_SECONDS):
+            self._tenth, self._last = tenth, now
             announce(f"{self.description}: {done}/{total}")
 
     def lesson(self, n: int, total: int, lesson_id: str, chunks: int) -> None:

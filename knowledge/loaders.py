@@ -64,7 +64,7 @@ def load_course(
 
     Returns:
         The course. Files that could not be read are listed in ``course.problems``; so are lessons
-        left out because none of their files could be read (a course never has an empty lesson).
+        left out because all of their files were skipped (a course never has an empty lesson).
 
     Raises:
         CourseError: the path does not exist, holds no readable document, or ``course.toml`` is invalid.
@@ -513,7 +513,7 @@ def _skip_oversized(course: Course, max_bytes: int) -> None:
 
 
 def _drop_empty_lessons(course: Course) -> None:
-    """Leave out lessons none of whose files could be read, and say so.
+    """Leave out lessons all of whose files were skipped (unreadable, missing, too big), and say so.
 
     Learners would otherwise meet a lesson with no content ("Lesson 2 of 3" and nothing to read). A
     left-out lesson's prerequisites pass to the lessons that needed it, so the order still holds.
@@ -534,7 +534,7 @@ def _drop_empty_lessons(course: Course) -> None:
     for lesson_id in empty:
         if lesson_id:  # the pages that belong to no lesson are not a lesson to report
             course.problems.append(
-                LoadProblem(f"lesson {lesson_id}", "left out: none of its files could be read")
+                LoadProblem(f"lesson {lesson_id}", "left out: all of its files were skipped")
             )
     course.lessons = [lesson for lesson in course.lessons if lesson.sources]
     for order, lesson in enumerate(course.lessons):

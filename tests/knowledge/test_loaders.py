@@ -344,7 +344,7 @@ def test_a_lesson_of_only_front_matter_is_a_problem(tmp_path: Path) -> None:
     course = load_course(declared(tmp_path, **{"02-routing.md": "---\ntitle: Empty\n---\n"}))
     assert problems(course) == {
         "02-routing.md": "contains only front matter, no lesson text",
-        "lesson routing": "left out: none of its files could be read",
+        "lesson routing": "left out: all of its files were skipped",
     }
 
 
@@ -419,7 +419,7 @@ def test_listed_file_that_is_missing_is_a_problem(tmp_path: Path) -> None:
     course = load_course(folder)
     assert problems(course) == {
         "02-routing.md": "listed in course.toml but not found",
-        "lesson routing": "left out: none of its files could be read",
+        "lesson routing": "left out: all of its files were skipped",
     }
     assert lesson(course, "intro").sources
 
@@ -430,7 +430,7 @@ def test_listed_file_outside_the_course_folder_is_not_read(tmp_path: Path) -> No
     course = load_course(folder)
     assert problems(course) == {
         "../secret.md": "listed in course.toml but outside the course folder",
-        "lesson routing": "left out: none of its files could be read",
+        "lesson routing": "left out: all of its files were skipped",
     }
     assert "routing" not in [item.lesson_id for item in course.lessons]
 
@@ -858,7 +858,7 @@ def test_listed_symlink_out_of_a_declared_course_is_refused(tmp_path: Path) -> N
     course = load_course(folder)
     assert problems(course) == {
         "02-routing.md": "listed in course.toml but a link to a file outside the course folder",
-        "lesson routing": "left out: none of its files could be read",
+        "lesson routing": "left out: all of its files were skipped",
     }
 
 
@@ -881,7 +881,7 @@ def test_a_lesson_whose_every_file_was_skipped_is_left_out_and_its_prerequisites
     course = load_course(folder)
     assert [(item.lesson_id, item.order) for item in course.lessons] == [("intro", 0), ("routing", 1)]
     assert lesson(course, "routing").prerequisites == ["intro"]
-    assert problems(course)["lesson broken"] == "left out: none of its files could be read"
+    assert problems(course)["lesson broken"] == "left out: all of its files were skipped"
 
 
 def test_an_inferred_lesson_folder_of_unreadable_files_is_left_out(tmp_path: Path) -> None:
