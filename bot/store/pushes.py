@@ -174,18 +174,18 @@ class PushStore(StoreBase):
         index on ``review_cards.due``; most overdue first.
         """
         d = LearnerSettings()
+        # SQLite takes a group's bare columns, and expressions of them such as the exists, from the
+        # row holding min(c.due): the same plan as a plain grouped min (one pass over the due index).
         rows = self.db.execute(
-            "select m.learner_id, m.item_id, m.course_id, m.due, m.tz, m.start, m.stop, "
-            "exists (select 1 from sent_pushes p where p.learner_id = m.learner_id "
-            "and p.kind = 'quiz' and p.item_id = m.item_id and p.due = m.due) "
-            "from (select c.learner_id, c.item_id, c.course_id, min(c.due) as due, "
-            "coalesce(s.timezone, ?) as tz, coalesce(s.active_start, ?) as start, "
-            "coalesce(s.active_end, ?) as stop "
+            "select c.learner_id, c.item_id, c.course_id, min(c.due), "
+            "coalesce(s.timezone, ?), coalesce(s.active_start, ?), coalesce(s.active_end, ?), "
+            "exists (select 1 from sent_pushes p where p.learner_id = c.learner_id "
+            "and p.kind = 'quiz' and p.item_id = c.item_id and p.due = c.due) "
             "from review_cards c "
             "join quiz_items q on q.item_id = c.item_id "
             "left join learner_settings s on s.learner_id = c.learner_id "
             "where c.due <= ? and q.status = 'approved' and coalesce(s.paused, 0) = 0 "
-            "group by c.learner_id, c.course_id) m order by m.due, m.learner_id",
+            "group by c.learner_id, c.course_id order by 4, 1",
             [d.timezone, d.active_start, d.active_end, iso(now)],
         )
         return [

@@ -114,3 +114,32 @@ def test_back_off_after_three_ignored_pushes_until_an_answer(backlog, adapter):
     assert run(backlog, adapter, saturday.replace(hour=12, minute=30)) == 1, "an answer resets the back-off"
     backlog.at(saturday.replace(hour=13)).press(adapter.sent[-1][1].buttons[0][0].data)
     assert run_day(backlog, adapter, MONDAY + 6 * DAY) == 1, "Sunday: daily again"
+
+
+def test_the_pushed_flag_belongs_to_the_most_overdue_card_of_the_course(tmp_path):
+    testbot = TestBot.build(tmp_path / "data").at(MONDAY)
+    testbot.ingest(SAMPLES / COURSE)
+    testbot.say("/enroll security-basics")
+    store, me = testbot.app.store, learner(testbot)
+    older, newer = store.quiz_items(COURSE)[:2]
+    loop = testbot.app.bot.learning.loop
+    loop.answer(me, older.item_id, (older.answer + 1) % len(older.options), MONDAY)
+    loop.answer(me, newer.item_id, (newer.answer + 1) % len(newer.options), MONDAY + timedelta(minutes=5))
+    now = MONDAY + timedelta(hours=2)
+
+    def candidate():
+        [found] = store.due_push_candidates(now)
+        return found.item_id, found.pushed
+
+    def pushed(item_id: str) -> None:
+        due = store.review_card(me, item_id).due
+        store.record_push(
+            kind="quiz", learner_id=me, item_id=item_id, due=due, local_day="2026-03-02",
+            platform="test", chat_id="chat-1", at=now,
+        )  # fmt: skip
+
+    assert candidate() == (older.item_id, False)
+    pushed(newer.item_id)
+    assert candidate() == (older.item_id, False), "a push of another card is not this card's"
+    pushed(older.item_id)
+    assert candidate() == (older.item_id, True)
