@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from bot.scheduler import LearningScheduler
 
 log = logging.getLogger(__name__)
-DEFAULT_EMBEDDER = "use"
+DEFAULT_EMBEDDER = "use+minilm"
 _HELD_LOCKS: dict[Path, IO[str]] = {}
 
 

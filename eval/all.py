@@ -42,8 +42,8 @@ def steps(corpus: Path, oulad: Path, out: Path, work: Path, quick: bool) -> list
     from eval import answers, bench, grounding, load, pushes, quizgen, retrieval
 
     plan = [
-        Step("Retrieval quality", "retrieval.md", lambda: retrieval.run(corpus, ["use"], out, work)),
-        Step("Grounding calibration", "grounding.md", lambda: grounding.run(corpus, "use", out, work)),
+        Step("Retrieval quality", "retrieval.md", lambda: retrieval.run(corpus, ["use+minilm"], out, work)),
+        Step("Grounding calibration", "grounding.md", lambda: grounding.run(corpus, "use+minilm", out, work)),
         Step(
             "Answer quality",
             "answers.md",

@@ -30,6 +30,7 @@ class Question:
     answerable: bool = True
     options: tuple[str, ...] = ()
     correct_index: int | None = None
+    language: str = ""
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -57,6 +58,7 @@ def read_questions(path: Path) -> list[Question]:
                     question=row["question"],
                     lesson_id=row.get("lesson_id", ""),
                     answerable=bool(row.get("answerable", True)),
+                    language=row.get("language", ""),
                 )
             )
     return questions

@@ -15,9 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
-from eval.common import app_with_courses, console, progress, read_questions, write_report
+from eval.common import Question, app_with_courses, console, progress, read_questions, write_report
 from knowledge.grounding import Evidence, Weights
-from knowledge.models import SearchFilter
 
 DATASETS = Path(__file__).parent / "datasets"
 SAMPLES = Path(__file__).resolve().parent.parent / "bot" / "sample_courses"
@@ -30,17 +29,19 @@ class Case:
     set_name: str
     covered: bool
     evidence: Evidence
+    question: str = ""
+    best_bm25: float = 0.0
 
 
-def collect(app, questions, course_id: str, covered: bool, set_name: str) -> list[Case]:  # noqa: ANN001
-    """Grounding signals for every question against one course."""
+def collect(app, questions: list[Question], covered: bool, set_name: str) -> list[Case]:  # noqa: ANN001
+    """Grounding signals for every question, asked of the whole catalogue (no filter)."""
     cases = []
-    search_filter = SearchFilter(course_ids=(course_id,))
     with progress() as bar:
         task = bar.add_task(set_name, total=len(questions))
         for q in questions:
-            _, evidence = app.answers.evidence(q.question, search_filter)
-            cases.append(Case(set_name, covered, evidence))
+            hits, evidence = app.answers.evidence(q.question)
+            bm25 = max((h.keyword_score or 0.0 for h in hits), default=0.0)
+            cases.append(Case(set_name, covered, evidence, q.question, bm25))
             bar.advance(task)
     return cases
 
@@ -57,16 +58,21 @@ def _logistic(x: np.ndarray, y: np.ndarray, steps: int = 6000, lr: float = 0.5) 
 
 
 def fit(cases: list[Case]) -> Weights:
-    """Fit "covered" on the signals: all four within one language, the embedding alone across languages."""
+    """Fit "covered" on the signals: all five within one language; embedding and novelty across languages."""
     same = [c for c in cases if not c.evidence.cross_lingual]
     cross = [c for c in cases if c.evidence.cross_lingual]
     w, b = _logistic(
         np.array([c.evidence.features() for c in same]), np.array([float(c.covered) for c in same])
     )
     wx, bx = _logistic(
-        np.array([[c.evidence.dense] for c in cross]), np.array([float(c.covered) for c in cross])
+        np.array([[c.evidence.dense, c.evidence.novelty] for c in cross]),
+        np.array([float(c.covered) for c in cross]),
     )
-    return Weights(tuple(round(float(v), 3) for v in w), round(b, 3), (round(float(wx[0]), 3), round(bx, 3)))
+    return Weights(
+        tuple(round(float(v), 3) for v in w),
+        round(b, 3),
+        (round(float(wx[0]), 3), round(float(wx[1]), 3), round(bx, 3)),
+    )
 
 
 def rates(cases: list[Case], weights, threshold: float) -> tuple[float, float]:  # noqa: ANN001
@@ -77,25 +83,56 @@ def rates(cases: list[Case], weights, threshold: float) -> tuple[float, float]: 
     return (sum(unc) / len(unc) if unc else float("nan"), sum(cov) / len(cov) if cov else float("nan"))
 
 
+def auc(cases: list[Case], signal) -> float:  # noqa: ANN001
+    """Area under the ROC curve of one signal separating covered (higher) from uncovered questions."""
+    pos = [signal(c) for c in cases if c.covered]
+    neg = [signal(c) for c in cases if not c.covered]
+    if not pos or not neg:
+        return float("nan")
+    wins = sum((p > n) + 0.5 * (p == n) for p in pos for n in neg)
+    return wins / (len(pos) * len(neg))
+
+
 def run(corpus: Path, embedder: str, out: Path, work: Path, max_wrong: float = 0.05) -> dict:
     """Collect signals, fit, choose the threshold, check on the sample course, write ``grounding.md``."""
-    app = app_with_courses(
-        work,
+    from eval.retrieval import PARTIAL_MODULES, partial_course
+
+    full = {"iot-en": corpus / "lessons/en", "iot-zh": corpus / "lessons/zh"}
+    both = app_with_courses(work / "both", embedder, full, generator="extractive")
+    partial = app_with_courses(
+        work / "partial",
         embedder,
-        {"iot-en": corpus / "lessons/en", "iot-zh": corpus / "lessons/zh"},
+        {"iot-en": full["iot-en"], "iot-zh": partial_course(corpus, work)},
         generator="extractive",
     )
-    uncovered = read_questions(DATASETS / "uncovered.jsonl")
-    unc_en = [q for q in uncovered if not q.qid.startswith("zh")]
-    unc_zh = [q for q in uncovered if q.qid.startswith("zh")]
-    en, zh = read_questions(corpus / "quizzes.en.jsonl"), read_questions(corpus / "quizzes.zh-cn.jsonl")
+
+    def dataset(name: str, language: str) -> list[Question]:
+        return [q for q in read_questions(DATASETS / name) if q.language == language]
+
+    far = read_questions(DATASETS / "uncovered.jsonl")
+    en_quiz, zh_quiz = (
+        read_questions(corpus / "quizzes.en.jsonl"),
+        read_questions(corpus / "quizzes.zh-cn.jsonl"),
+    )
+    english_only = [q for q in zh_quiz if q.lesson_id.split("/")[0] not in PARTIAL_MODULES]
+    written = [
+        q
+        for q in read_questions(DATASETS / "iot_zh_to_en.jsonl")
+        if q.lesson_id.split("/")[0] not in PARTIAL_MODULES
+    ]
     groups = {
-        "English": collect(app, en, "iot-en", True, "covered en")
-        + collect(app, unc_en, "iot-en", False, "uncovered en"),
-        "Chinese": collect(app, zh, "iot-zh", True, "covered zh")
-        + collect(app, unc_zh, "iot-zh", False, "uncovered zh"),
-        "Chinese over English": collect(app, zh, "iot-en", True, "covered zh>en")
-        + collect(app, unc_zh, "iot-en", False, "uncovered zh>en"),
+        "English": collect(both, en_quiz, True, "quiz en")
+        + collect(both, dataset("iot_siblings.jsonl", "en"), True, "siblings en")
+        + collect(both, dataset("iot_covered_noise.jsonl", "en"), True, "noise en")
+        + collect(both, dataset("iot_near_domain.jsonl", "en"), False, "near-domain en")
+        + collect(both, [q for q in far if not q.qid.startswith("zh")], False, "far en"),
+        "Chinese": collect(both, zh_quiz, True, "quiz zh")
+        + collect(both, dataset("iot_siblings.jsonl", "zh"), True, "siblings zh")
+        + collect(both, dataset("iot_covered_noise.jsonl", "zh"), True, "noise zh")
+        + collect(both, dataset("iot_near_domain.jsonl", "zh"), False, "near-domain zh")
+        + collect(both, [q for q in far if q.qid.startswith("zh")], False, "far zh"),
+        "Chinese over English-only lessons": collect(partial, english_only + written, True, "zh→en-only")
+        + collect(partial, dataset("iot_near_domain.jsonl", "zh"), False, "near-domain zh (partial)"),
     }
     everything = [c for cases in groups.values() for c in cases]
     weights = fit(everything)
@@ -105,13 +142,36 @@ def run(corpus: Path, embedder: str, out: Path, work: Path, max_wrong: float = 0
     threshold = float(max(ok)) if ok else float(grid[0])
     held_out = _sample_course_check(work, embedder, weights, threshold)
     _report(out, groups, weights, threshold, grid, held_out)
+    _write_cases(out, everything, weights, threshold)
     return {"weights": weights, "threshold": threshold}
+
+
+def _write_cases(out: Path, cases: list[Case], weights: Weights, threshold: float) -> None:
+    import json
+
+    rows = []
+    for c in cases:
+        score = c.evidence.score(weights)
+        if (score < threshold) == c.covered:  # a wrong refusal or a wrong answer
+            rows.append(
+                {
+                    "set": c.set_name,
+                    "question": c.question,
+                    "covered": c.covered,
+                    "score": round(score, 3),
+                    "signals": [round(x, 3) for x in c.evidence.features()],
+                    "cross_lingual": c.evidence.cross_lingual,
+                }
+            )
+    write_report(
+        out, "grounding_misses.jsonl", "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows)
+    )
 
 
 def _sample_course_check(
     work: Path, embedder: str, weights, threshold: float
 ) -> dict[str, tuple[float, float]]:  # noqa: ANN001
-    """Refusal rates on the bundled security course: its quiz questions (covered) and the uncovered set."""
+    """Refusal rates on the bundled security courses (both loaded): their quiz questions and the far set."""
     from knowledge.loaders import load_course
 
     app = app_with_courses(
@@ -125,12 +185,9 @@ def _sample_course_check(
     for course_id, lang in (("security-basics", "en"), ("security-basics-zh", "zh")):
         course = load_course(SAMPLES / course_id)
         covered = [q for lesson in course.lessons for q in lesson.quiz]
-        cases = [
-            Case(course_id, True, app.answers.evidence(q.question, SearchFilter(course_ids=(course_id,)))[1])
-            for q in covered
-        ]
+        cases = [Case(course_id, True, app.answers.evidence(q.question)[1]) for q in covered]
         cases += [
-            Case(course_id, False, app.answers.evidence(q.question, SearchFilter(course_ids=(course_id,)))[1])
+            Case(course_id, False, app.answers.evidence(q.question)[1])
             for q in uncovered
             if q.qid.startswith(lang)
         ]
@@ -164,6 +221,27 @@ def _report(out: Path, groups, weights, threshold: float, grid, held_out) -> Non
         ax.plot(grid, [c[1] for c in curve], linestyle="--", label=f"{name}: covered refused")
     for name, (refused, wrong) in held_out.items():
         lines.append(f"| held out: {name} | {refused:.2f} | {wrong:.2f} |")
+    lines += ["", "| set | n | refused at the threshold |", "|---|---|---|"]
+    for cases in groups.values():
+        for set_name in dict.fromkeys(c.set_name for c in cases):
+            these = [c for c in cases if c.set_name == set_name]
+            refused = sum(c.evidence.score(weights) < threshold for c in these) / len(these)
+            lines.append(f"| {set_name} | {len(these)} | {refused:.2f} |")
+    lines += [
+        "",
+        "Separation of covered from uncovered (AUC):",
+        "",
+        "| group | evidence score | best BM25 score | best dense similarity | novelty (lower is covered) |",
+        "|---|---|---|---|---|",
+    ]
+    signals = {
+        "evidence": lambda c: c.evidence.score(weights),
+        "bm25": lambda c: c.best_bm25,
+        "dense": lambda c: c.evidence.dense,
+        "novelty": lambda c: -c.evidence.novelty,
+    }
+    for name, cases in groups.items():
+        lines.append(f"| {name} | " + " | ".join(f"{auc(cases, f):.3f}" for f in signals.values()) + " |")
     ax.axvline(threshold, color="black", linewidth=1)
     ax.set_xlabel("grounding threshold")
     ax.set_ylabel("share refused")

@@ -6,16 +6,16 @@ import logging
 import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from knowledge.extractive import ExtractiveGenerator
 from knowledge.generation import Generator, Turn
 from knowledge.grounding import Evidence, assess
 from knowledge.index import tokenize
-from knowledge.loaders import detect_language
 from knowledge.models import ScoredChunk, SearchFilter
 from knowledge.retrieval import Retriever, rank_lessons
+from knowledge.text import detect_language, strip_noise
 
 log = logging.getLogger(__name__)
 
@@ -91,6 +91,16 @@ REFUSAL = {
     "zh": "课程材料中没有涉及这个问题，我不想凭空猜测。",
 }
 CLOSEST = {"en": "The closest lessons are:", "zh": "最相关的课程是："}
+SOURCE_LANGUAGE = {
+    "en": {"zh": "(The source is in Chinese.)"},
+    "zh": {"en": "（来源为英文课程材料。）"},
+}
+"""Said under an answer whose passages are in another language than the question (the lesson exists
+only in that language)."""
+LOCKED = {
+    "en": "The premium track “{track}” may cover this; see /premium.",
+    "zh": "高级课程“{track}”可能涉及这个问题，详见 /premium。",
+}
 QUOTED = {"en": "(Quoted from the course material.)", "zh": "（直接摘自课程材料。）"}
 """Said under an answer that quotes the passages instead of the configured LLM's words (the model
 was busy or down, or its answer was not supported by the passages), so the learner knows why it reads
@@ -129,8 +139,11 @@ class AnswerChain:
         self, question: str, search_filter: SearchFilter | None = None, history: Sequence[Turn] = ()
     ) -> tuple[list[ScoredChunk], Evidence]:
         """Retrieve passages and measure the evidence (no generation)."""
-        query = retrieval_query(question, history)
+        cleaned = strip_noise(question)
+        query = retrieval_query(cleaned or question, history)
         hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
+        if not tokenize(cleaned):  # all noise: emoji, a ticket number, a greeting
+            return hits, Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
         vocabulary = self.vocabulary()
         return hits, assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
 
@@ -147,6 +160,9 @@ class AnswerChain:
         score = evidence.score()
         if not hits or score < self.threshold:
             result = self._refusal(hits, language, score)
+            locked = self._locked_track(question, search_filter, history)
+            if locked:
+                result.answer += "\n" + LOCKED[language].format(track=locked)
         else:
             passages = hits[: self.top_k]
             try:
@@ -163,9 +179,25 @@ class AnswerChain:
             text, citations = resolve_citations(checked, passages)
             if fell_back and self.generator.name != self.fallback.name:  # quoting is news to the learner
                 text = f"{text}\n\n{QUOTED.get(language, QUOTED['en'])}"
+            cited = {(c.course_id, c.lesson_id) for c in citations}
+            sources = {p.chunk.language for p in passages if (p.chunk.course_id, p.chunk.lesson_id) in cited}
+            if language not in sources and sources:  # a Chinese question answered from an English lesson
+                text = f"{text}\n{SOURCE_LANGUAGE[language][sorted(sources)[0]]}"
             result = Answer(text, True, language, citations, evidence=score, backend=backend)
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _locked_track(
+        self, question: str, search_filter: SearchFilter | None, history: Sequence[Turn]
+    ) -> str:
+        """The premium track that covers a refused question, when the learner may not see it (else "")."""
+        if search_filter is None or search_filter.allow_premium:
+            return ""
+        everything = replace(search_filter, allow_premium=True, premium_tracks=())
+        hits, evidence = self.evidence(question, everything, history)
+        if not hits or evidence.score() < self.threshold or search_filter.admits(hits[0].chunk):
+            return ""
+        return hits[0].chunk.track if hits[0].chunk.premium else ""
 
     def _refusal(self, hits: Sequence[ScoredChunk], language: str, score: float) -> Answer:
         titles = {(h.chunk.course_id, h.chunk.lesson_id): h.chunk.lesson_title for h in hits}

@@ -208,6 +208,7 @@ class Chunker:
                         track=course.track,
                         premium=course.premium,
                         position=start + len(chunks),
+                        translation_of=course.translation_of,
                     )
                 )
         return chunks

@@ -9,7 +9,11 @@ can still land near some passage), so the score combines:
   one of the top passages holds (terms scattered over several passages are weaker evidence);
 * ``known``: the share of the question's key terms that occur anywhere in the index (a question
   about Kubernetes asked of a gardening course is mostly made of words the course never uses);
-* ``agreement``: whether the keyword and the dense retriever put the same lesson near the top.
+* ``agreement``: whether the keyword and the dense retriever put the same lesson near the top;
+* ``novelty``: whether the question names a specific term the course never uses. A question one step
+  beside the course ("How do I pair a Zigbee device?" asked of an IoT course) shares most words with it,
+  but its one topic word is unknown to the course and rare in general language (wordfreq's Zipf scale
+  tells "Zigbee" from "actually"). Chat noise (names, ticket numbers) is removed before all of this.
 
 The weights and the threshold are calibrated by ``python -m eval grounding`` (see README).
 """
@@ -17,12 +21,13 @@ The weights and the threshold are calibrated by ``python -m eval grounding`` (se
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from knowledge.index import tokenize
-from knowledge.loaders import detect_language
 from knowledge.models import ScoredChunk
+from knowledge.text import CJK, detect_language
 
 
 @dataclass(frozen=True)
@@ -34,21 +39,22 @@ class Evidence:
     known: float
     agreement: float
     cross_lingual: bool
+    novelty: float = 0.0
 
-    def features(self) -> tuple[float, float, float, float]:
+    def features(self) -> tuple[float, float, float, float, float]:
         """The signals in the order of the weights."""
-        return (self.dense, self.coverage, self.known, self.agreement)
+        return (self.dense, self.coverage, self.known, self.agreement, self.novelty)
 
     def score(self, weights: Weights | None = None) -> float:
         """A single evidence score in [0, 1]: a logistic combination of the signals.
 
-        Across languages shared words mean nothing, so only the embedding counts there (with the
-        cross-lingual weights).
+        Across languages shared words mean little, so there only the embedding and the novelty of the
+        question's Latin-script terms count (with the cross-lingual weights).
         """
         weights = weights or DEFAULT_WEIGHTS
         if self.cross_lingual:
-            w_dense, bias = weights.cross_lingual
-            z = w_dense * self.dense + bias
+            w_dense, w_novelty, bias = weights.cross_lingual
+            z = w_dense * self.dense + w_novelty * self.novelty + bias
         else:
             z = sum(w * x for w, x in zip(weights.same_language, self.features(), strict=True)) + weights.bias
         return 1.0 / (1.0 + math.exp(-z))
@@ -56,17 +62,21 @@ class Evidence:
 
 @dataclass(frozen=True)
 class Weights:
-    """Logistic weights: (dense, coverage, known, agreement) + bias; and (dense, bias) across languages."""
+    """Logistic weights of the evidence signals.
 
-    same_language: tuple[float, float, float, float]
+    ``same_language`` weighs (dense, coverage, known, agreement, novelty) and adds ``bias``;
+    ``cross_lingual`` is (dense, novelty, bias).
+    """
+
+    same_language: tuple[float, float, float, float, float]
     bias: float
-    cross_lingual: tuple[float, float]
+    cross_lingual: tuple[float, float, float]
 
 
 # Fitted by `python -m eval grounding` on the IoT quiz questions (covered) and
 # eval/datasets/uncovered.jsonl; see README, Grounding.
 DEFAULT_WEIGHTS = Weights(
-    same_language=(5.412, 1.916, 5.412, 0.889), bias=-5.904, cross_lingual=(10.453, -2.246)
+    same_language=(5.412, 1.916, 5.412, 0.889, -4.0), bias=-5.904, cross_lingual=(10.453, -4.0, -2.246)
 )
 
 
@@ -87,7 +97,7 @@ def assess(
         top: How many passages count for coverage and agreement.
     """
     if not hits:
-        return Evidence(0.0, 0.0, 0.0, 0.0, False)
+        return Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
     dense = max((h.dense_score or 0.0) for h in hits)
     terms = set(tokenize(question))
     # IDF weights; a term the index never uses weighs like one found in a single chunk, so that
@@ -113,4 +123,40 @@ def assess(
     ]
     agreement = 1.0 if set(dense_lessons[:2]) & set(keyword_lessons[:2]) else 0.0
     cross = detect_language(question) != hits[0].chunk.language
-    return Evidence(dense=dense, coverage=coverage, known=known, agreement=agreement, cross_lingual=cross)
+    novel = novelty(question, document_frequency, chinese_course=hits[0].chunk.language == "zh")
+    return Evidence(dense, coverage, known, agreement, cross, novel)
+
+
+_WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[\u3400-\u9fff]+")
+
+
+def novelty(question: str, document_frequency: Callable[[str], float], chinese_course: bool) -> float:
+    """How strongly the question names a specific term the course never uses, in [0, 1].
+
+    A word counts when the index never uses it and it is rare in general language (Zipf frequency
+    below 3.5: "GATT" 2.3, "InfluxDB" 0; "actually" 5.5 does not count). Chinese words count only
+    when the best passage is Chinese: asked of an English course, every Chinese word is unknown.
+
+    Args:
+        question: The question, noise already removed.
+        document_frequency: Share of indexed chunks containing a (tokenized) term.
+        chinese_course: Whether the best passage is Chinese.
+    """
+    from wordfreq import zipf_frequency
+
+    best = 0.0
+    for match in _WORD.finditer(question):
+        word = match.group()
+        cjk = bool(CJK.match(word))
+        if cjk and not chinese_course:
+            continue
+        terms = tokenize(word)
+        if not terms or len(word) < 2 or any(document_frequency(t) > 0 for t in terms):
+            continue
+        if cjk:  # a run of Chinese: judge its segments, not the run
+            unknown = [t for t in terms if document_frequency(t) == 0 and len(t) >= 2]
+            rarity = min((zipf_frequency(t, "zh") for t in unknown), default=9.0)
+        else:
+            rarity = zipf_frequency(word.lower(), "en")
+        best = max(best, min(max((3.5 - rarity) / 2.0, 0.0), 1.0))
+    return best

@@ -101,7 +101,7 @@ class VectorIndex(Protocol):
     def query(
         self, vector: np.ndarray, k: int, search_filter: SearchFilter | None
     ) -> list[tuple[Record, float]]:
-        """The ``k`` nearest records passing the filter, with cosine similarity."""
+        """The ``k`` nearest records passing the filter, with cosine similarity (inner product)."""
         ...
 
     def count(self) -> int:
@@ -135,7 +135,9 @@ class ChromaIndex:
             collection,
             embedding_function=_ChromaEmbedding(embedder),
             metadata={"embedder": embedder.name, "dimension": embedder.dimension},
-            configuration={"hnsw": {"space": "cosine"}},
+            # An embedder whose parts are unit vectors side by side asks for inner product: each part's
+            # query then scores exactly that model's cosine similarity.
+            configuration={"hnsw": {"space": getattr(embedder, "space", "cosine")}},
         )
 
     @staticmethod
@@ -197,7 +199,7 @@ class ChromaIndex:
     def query(
         self, vector: np.ndarray, k: int, search_filter: SearchFilter | None
     ) -> list[tuple[Record, float]]:
-        """The ``k`` nearest records passing the filter, with cosine similarity."""
+        """The ``k`` nearest records passing the filter, with cosine similarity (inner product)."""
         if k <= 0:
             return []
         where = search_filter.where() if search_filter else None

@@ -70,6 +70,8 @@ class IngestReport:
 def lesson_version(course: Course, lesson: Lesson, chunks: list[Chunk]) -> str:
     """A fingerprint of everything stored about a lesson: its records and its catalogue row."""
     settings = (course.course_id, course.language, course.track, course.premium, course.title)
+    if course.translation_of:  # kept out of the fingerprint when empty, so older versions stay valid
+        settings += (course.translation_of,)
     about = (
         lesson.lesson_id,
         lesson.title,

@@ -25,6 +25,7 @@ import yaml
 
 from knowledge.models import Course, Lesson, LoadProblem, QuizItemSpec, SourceText
 from knowledge.readers import MARKDOWN_SUFFIXES, SUFFIXES, UnreadableDocument, read_document
+from knowledge.text import detect_language
 
 
 class CourseError(Exception):
@@ -49,7 +50,6 @@ _MATERIAL_DIRS = {"data", "images", "img", "assets", "media", "static", "solutio
 _GENERIC_DIRS = {"lessons", "docs", "content", "contents", "src", "course", "courses", "translations", "i18n"}
 _LANGUAGE_DIRS = {"en", "en-us", "en-gb", "zh", "zh-cn", "zh-tw", "zh-hans", "zh-hant", "cn"}
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:(.*?)\n)?---[ \t]*(?:\n|\Z)", re.S)
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def load_course(
@@ -116,13 +116,6 @@ def _yaml_error(exc: yaml.YAMLError) -> str:
     return " ".join(str(exc).split())
 
 
-def detect_language(text: str) -> str:
-    """``zh`` when a sizeable share of the letters are CJK ideographs, else ``en``."""
-    sample = text[:20000]
-    letters = sum(ch.isalpha() for ch in sample) or 1
-    return "zh" if len(_CJK.findall(sample)) / letters > 0.15 else "en"
-
-
 def natural_key(name: str) -> list[Any]:
     """Sort key that puts ``2-x`` before ``10-y``."""
     return [int(part) if part.isdigit() else part.lower() for part in re.split(r"(\d+)", name)]
@@ -168,6 +161,7 @@ def _load_declared(root: Path) -> Course:
         premium=spec.get("premium", False),
         description=spec.get("description", ""),
         desired_retention=float(spec.get("desired_retention", 0.9)),
+        translation_of=str(spec.get("translation_of", "")).strip(),
     )
     entries = spec.get("lessons")
     if entries is None:
@@ -215,6 +209,7 @@ _FIELD_TYPES: dict[str, tuple[type, ...]] = {
     "language": (str,),
     "track": (str,),
     "description": (str,),
+    "translation_of": (str,),
     "premium": (bool,),
     "desired_retention": (int, float),
 }

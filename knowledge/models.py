@@ -76,6 +76,8 @@ class Course:
     premium: bool = False
     description: str = ""
     desired_retention: float = 0.9
+    translation_of: str = ""
+    """The id of the course this one translates (lessons pair by id), or empty."""
     lessons: list[Lesson] = field(default_factory=list)
     problems: list[LoadProblem] = field(default_factory=list)
 
@@ -95,6 +97,7 @@ class Chunk:
     track: str = ""
     premium: bool = False
     position: int = 0
+    translation_of: str = ""
 
     @property
     def location(self) -> str:
@@ -137,10 +140,13 @@ class SearchFilter:
     tracks: tuple[str, ...] | None = None
     allow_premium: bool = True
     premium_tracks: tuple[str, ...] = ()
+    languages: tuple[str, ...] | None = None
 
     def admits(self, chunk: Chunk) -> bool:
         """Whether a chunk passes this filter (used by the keyword index; Chroma gets :meth:`where`)."""
         if self.course_ids is not None and chunk.course_id not in self.course_ids:
+            return False
+        if self.languages is not None and chunk.language not in self.languages:
             return False
         if self.tracks is not None and chunk.track not in self.tracks:
             return False
@@ -155,6 +161,8 @@ class SearchFilter:
             clauses.append({"course_id": {"$in": list(self.course_ids) or [""]}})
         if self.tracks is not None:
             clauses.append({"track": {"$in": list(self.tracks) or [""]}})
+        if self.languages is not None:
+            clauses.append({"language": {"$in": list(self.languages) or [""]}})
         if not self.allow_premium:
             if self.premium_tracks:
                 clauses.append({"$or": [{"premium": False}, {"track": {"$in": list(self.premium_tracks)}}]})

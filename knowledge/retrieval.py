@@ -9,13 +9,14 @@ from __future__ import annotations
 import sys
 import threading
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from dataclasses import replace
+from typing import Any, Protocol
 
 from knowledge.chunking import index_text
 from knowledge.embedders import Embedder
 from knowledge.index import KeywordIndex, VectorIndex, tokenize
-from knowledge.loaders import detect_language
 from knowledge.models import Chunk, ScoredChunk, SearchFilter
+from knowledge.text import detect_language
 
 
 class Retriever(Protocol):
@@ -48,7 +49,8 @@ class LiveRecords:
         self._seen: str | None = None
         self._live: dict[tuple[str, str], str] = {}
         self._keyword: KeywordIndex | None = None
-        self._kinds: set[tuple[str, str, bool]] = set()
+        self._kinds: set[tuple[str, str, bool, str]] = set()
+        self._translations: dict[tuple[str, str], tuple[str, str]] = {}
         self._tokens: dict[str, list[str]] = {}
         """Each live record's keyword tokens, kept across rebuilds: tokenising (jieba above all) is
         most of a rebuild, and an ingestion changes few lessons."""
@@ -77,7 +79,8 @@ class LiveRecords:
                 )
             chunks = [r.chunk for r in records]
             self._live = live
-            self._kinds = {(c.course_id, c.track, c.premium) for c in chunks}
+            self._kinds = {(c.course_id, c.track, c.premium, c.language) for c in chunks}
+            self._translations = translation_groups(chunks)
             self._keyword = KeywordIndex(chunks, tokens=[tokens[r.record_id] for r in records])
             self._tokens = tokens  # records no longer live drop out
             self._seen = generation
@@ -86,11 +89,26 @@ class LiveRecords:
         """The filter, or ``None`` when it admits every live chunk (a filtered vector query is slower)."""
         if search_filter is None:
             return None
-        probe = [
-            Chunk("", "", course, "", "", "", "", "", track=track, premium=premium)
-            for course, track, premium in self._kinds
+        return None if all(search_filter.admits(c) for c in self._probes()) else search_filter
+
+    def languages(self, search_filter: SearchFilter | None = None) -> list[str]:
+        """The languages of the live chunks the filter admits, sorted."""
+        self.refresh()
+        return sorted(
+            {c.language for c in self._probes() if search_filter is None or search_filter.admits(c)}
+        )
+
+    def translations(self) -> dict[tuple[str, str], tuple[str, str]]:
+        """``(course_id, lesson_id)`` of each translated lesson -> the key its translation group shares."""
+        self.refresh()
+        return self._translations
+
+    def _probes(self) -> list[Chunk]:
+        # One stand-in chunk per kind of live chunk, for asking a filter what it admits.
+        return [
+            Chunk("", "", course, "", "", "", "", language, track=track, premium=premium)
+            for course, track, premium, language in self._kinds
         ]
-        return None if all(search_filter.admits(c) for c in probe) else search_filter
 
     def is_live(self, chunk: Chunk, version: str) -> bool:
         """Whether a record belongs to the live version of its lesson."""
@@ -104,23 +122,90 @@ class LiveRecords:
         return self._keyword
 
 
-class DenseRetriever:
-    """Nearest neighbours of the question's embedding in the vector index."""
+def translation_groups(chunks: Sequence[Chunk]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Pair the lessons of courses that translate each other.
 
-    def __init__(self, records: LiveRecords, embedder: Embedder) -> None:
+    A course says so in ``course.toml`` (``translation_of = "COURSE"``); the obvious case needs no word:
+    two courses in different languages that share most lesson ids (a course repository's ``en`` and
+    ``zh`` folders). Lessons pair by id; each pair maps to the original's key.
+
+    Args:
+        chunks: Live chunks (course, lesson, language and ``translation_of`` are read).
+
+    Returns:
+        ``{(course_id, lesson_id): (original course_id, lesson_id)}`` for both copies of each pair.
+    """
+    lessons: dict[str, set[str]] = {}
+    language: dict[str, str] = {}
+    declared: dict[str, str] = {}
+    for chunk in chunks:
+        if chunk.lesson_id:
+            lessons.setdefault(chunk.course_id, set()).add(chunk.lesson_id)
+        language[chunk.course_id] = chunk.language
+        if chunk.translation_of:
+            declared[chunk.course_id] = chunk.translation_of
+    pairs = {(course, original) for course, original in declared.items() if original in lessons}
+    courses = sorted(lessons)
+    for i, a in enumerate(courses):
+        for b in courses[i + 1 :]:
+            if language[a] == language[b] or a in declared or b in declared:
+                continue
+            shared = len(lessons[a] & lessons[b])
+            if shared >= 2 and shared >= 0.5 * min(len(lessons[a]), len(lessons[b])):
+                pairs.add((b, a))
+    groups: dict[tuple[str, str], tuple[str, str]] = {}
+    for course, original in pairs:
+        for lesson in lessons[course] & lessons[original]:
+            groups[(course, lesson)] = groups[(original, lesson)] = (original, lesson)
+    return groups
+
+
+class DenseRetriever:
+    """Nearest neighbours of the question's embedding in the vector index.
+
+    With the paired embedder, an English question meets English passages through MiniLM (the stronger
+    English model) and passages in other languages through multilingual USE, as two rankings; any other
+    question is one USE ranking over every language, whose similarities compare across languages (a
+    Chinese question's best English passage scores as high as its best Chinese one).
+    """
+
+    def __init__(self, records: LiveRecords, embedder: Embedder, cross_lingual_weight: float = 1.0) -> None:
         self.records = records
         self.embedder = embedder
+        self.cross_lingual_weight = cross_lingual_weight
+
+    def ranked_lists(
+        self, query: str, depth: int, search_filter: SearchFilter | None = None
+    ) -> list[tuple[list[ScoredChunk], float]]:
+        """The rankings to fuse, each with its weight."""
+        self.records.refresh()
+        parts = getattr(self.embedder, "embed_query_parts", None)
+        vectors = parts(query) if parts else {"": self.embedder.embed_query(query)}
+        languages = self.records.languages(search_filter)
+        if "minilm" not in vectors or "en" not in languages:
+            vector = vectors.get("use", next(iter(vectors.values())))
+            return [(self._query(vector, depth, self.records.narrowing(search_filter)), 1.0)]
+        base = search_filter or SearchFilter()
+        lists = [(self._query(vectors["minilm"], depth, replace(base, languages=("en",))), 1.0)]
+        others = tuple(language for language in languages if language != "en")
+        if others:
+            hits = self._query(vectors["use"], depth, replace(base, languages=others))
+            lists.append((hits, self.cross_lingual_weight))
+        return lists
 
     def retrieve(
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None
     ) -> list[ScoredChunk]:
-        """The ``k`` most similar live chunks (cosine similarity as the score)."""
-        self.records.refresh()
-        vector = self.embedder.embed_query(query)
+        """The ``k`` best live chunks (the languages' rankings fused by reciprocal rank)."""
+        lists = self.ranked_lists(query, max(k, 10), search_filter)
+        if len(lists) == 1:
+            return lists[0][0][:k]
+        return fuse_chunks(lists)[:k]
+
+    def _query(self, vector: Any, k: int, search_filter: SearchFilter | None) -> list[ScoredChunk]:
         # Records of a version being written (or left by a crash) are skipped; ask for more until
         # k live ones are found or the index has no more to give.
         wanted = k + 10
-        search_filter = self.records.narrowing(search_filter)
         while True:
             hits = self.records.index.query(vector, wanted, search_filter)
             live = [(r.chunk, s) for r, s in hits if self.records.is_live(r.chunk, r.version)]
@@ -144,7 +229,13 @@ class KeywordRetriever:
 
 
 class FusedRetriever:
-    """Dense and keyword results fused by weighted reciprocal rank (RRF).
+    """Dense and keyword rankings fused at the level of lessons, then passages from the best lessons.
+
+    Learners ask about lessons, and a lesson that answers in several passages is better evidence than
+    a sibling with one lucky sentence, so every ranking gives each lesson credit for its best few chunks
+    (reciprocal rank); pages of no lesson (module overviews) compete at a discount. A lesson and its
+    translation pool their evidence, and the copy in the question's language is the one cited, when the
+    learner may see it. Passages then come best lesson first.
 
     When the question's language differs from a passage's, keyword matches mean little (a Chinese
     question shares few words with an English lesson), so the keyword side's weight drops to
@@ -160,8 +251,10 @@ class FusedRetriever:
         keyword: KeywordRetriever,
         rrf_k: int = 60,
         depth: int = 50,
-        keyword_weight: float = 1.5,
+        keyword_weight: float = 1.0,
         cross_lingual_keyword_weight: float = 0.3,
+        overview_weight: float = 0.5,
+        passages_per_lesson: int = 4,
     ) -> None:
         self.dense = dense
         self.keyword = keyword
@@ -169,61 +262,104 @@ class FusedRetriever:
         self.depth = depth
         self.keyword_weight = keyword_weight
         self.cross_lingual_keyword_weight = cross_lingual_keyword_weight
+        self.overview_weight = overview_weight
+        self.passages_per_lesson = passages_per_lesson
 
     def retrieve(
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None
     ) -> list[ScoredChunk]:
-        """The ``k`` best chunks by fused rank; dense and keyword scores are kept for grounding."""
-        dense, keyword = self._both(query, max(self.depth, k), search_filter)
-        return self._fuse(query, dense, keyword)[:k]
+        """The ``k`` best chunks: the best lesson's best passages first; dense and keyword scores kept."""
+        lists = self.ranked_lists(query, max(self.depth, k), search_filter)
+        fused = fuse_chunks(lists, self.rrf_k)
+        order = {key: n for n, key in enumerate(self._ranking(query, lists))}
+        taken: dict[tuple[str, str], int] = {}
+        first, rest = [], []
+        for hit in sorted(fused, key=lambda h: order.get(self._key(h.chunk), len(order))):
+            key = self._key(hit.chunk)
+            taken[key] = taken.get(key, 0) + 1
+            (first if taken[key] <= self.passages_per_lesson else rest).append(hit)
+        rest.sort(key=lambda h: -h.score)
+        return (first + rest)[:k]
 
     def lessons(
         self, query: str, n: int = 5, search_filter: SearchFilter | None = None
     ) -> list[tuple[str, str]]:
-        """The ``n`` lessons that best answer ``query``, as ``(course_id, lesson_id)``.
+        """The ``n`` lessons that best answer ``query``, as ``(course_id, lesson_id)``."""
+        lists = self.ranked_lists(query, self.depth, search_filter)
+        return [key for key in self._ranking(query, lists) if key[1]][:n]
 
-        A lesson collects evidence from up to three of its chunks in each ranked list, so a lesson
-        that answers the question in several places beats a sibling with one lucky passage.
-        """
-        dense, keyword = self._both(query, self.depth, search_filter)
+    def ranked_lists(
+        self, query: str, depth: int, search_filter: SearchFilter | None = None
+    ) -> list[tuple[list[ScoredChunk], list[float]]]:
+        """Every ranking this retriever fuses, each with a weight per chunk."""
         language = detect_language(query)
-        weights = [1.0 if h.chunk.language == language else 0.0 for h in keyword]
-        kw_weights = [self.keyword_weight if same else self.cross_lingual_keyword_weight for same in weights]
-        return lesson_ranking([(dense, [1.0] * len(dense)), (keyword, kw_weights)])[:n]
-
-    def _both(
-        self, query: str, depth: int, search_filter: SearchFilter | None
-    ) -> tuple[list[ScoredChunk], ...]:
-        return (
-            self.dense.retrieve(query, depth, search_filter),
-            self.keyword.retrieve(query, depth, search_filter),
-        )
-
-    def _fuse(self, query: str, dense: list[ScoredChunk], keyword: list[ScoredChunk]) -> list[ScoredChunk]:
-        query_language = detect_language(query)
-        fused: dict[str, float] = {}
-        chunks: dict[str, Chunk] = {}
-        dense_scores: dict[str, float] = {}
-        keyword_scores: dict[str, float] = {}
-        for rank, hit in enumerate(dense):
-            cid = hit.chunk.chunk_id
-            chunks[cid] = hit.chunk
-            dense_scores[cid] = hit.score
-            fused[cid] = fused.get(cid, 0.0) + 1.0 / (self.rrf_k + rank + 1)
-        for rank, hit in enumerate(keyword):
-            cid = hit.chunk.chunk_id
-            chunks[cid] = hit.chunk
-            keyword_scores[cid] = hit.score
-            same = hit.chunk.language == query_language
-            weight = self.keyword_weight if same else self.cross_lingual_keyword_weight
-            fused[cid] = fused.get(cid, 0.0) + weight / (self.rrf_k + rank + 1)
-        best = sorted(fused, key=lambda cid: -fused[cid])
-        return [
-            ScoredChunk(
-                chunks[c], fused[c], dense_score=dense_scores.get(c), keyword_score=keyword_scores.get(c)
-            )
-            for c in best
+        lists = [
+            (hits, [weight] * len(hits))
+            for hits, weight in self.dense.ranked_lists(query, depth, search_filter)
         ]
+        keyword = self.keyword.retrieve(query, depth, search_filter)
+        weights = [
+            self.keyword_weight if h.chunk.language == language else self.cross_lingual_keyword_weight
+            for h in keyword
+        ]
+        return [*lists, (keyword, weights)]
+
+    def _key(self, chunk: Chunk) -> tuple[str, str]:
+        # A page of no lesson stands for itself (each module overview is its own candidate).
+        return (chunk.course_id, chunk.lesson_id or f"\0{chunk.source_path}")
+
+    def _ranking(self, query: str, lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]]) -> list:
+        language = detect_language(query)
+        copies = self.dense.records.translations()
+        discounted = [
+            (
+                hits,
+                [
+                    w * (1.0 if h.chunk.lesson_id else self.overview_weight)
+                    for h, w in zip(hits, ws, strict=True)
+                ],
+            )
+            for hits, ws in lists
+        ]
+        scored = lesson_scores(discounted, key=self._key)
+        # Pool a lesson's evidence with its translations'; cite the copy in the learner's language.
+        groups: dict[tuple[str, str], float] = {}
+        members: dict[tuple[str, str], list[tuple[str, str]]] = {}
+        for key, score in scored.items():
+            group = copies.get(key, key)
+            groups[group] = groups.get(group, 0.0) + score
+            members.setdefault(group, []).append(key)
+        admitted = {self._key(h.chunk): h.chunk.language for hits, _ in lists for h in hits}
+        ranking = []
+        for group in sorted(groups, key=lambda g: -groups[g]):
+            found = members[group]
+            mine = [key for key in found if admitted.get(key) == language]
+            ranking.append(max(mine or found, key=lambda key: scored[key]))
+        return ranking
+
+
+def fuse_chunks(
+    lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float] | float]], rrf_k: int = 60
+) -> list[ScoredChunk]:
+    """Chunks of several rankings by weighted reciprocal rank, best first; dense and keyword scores kept."""
+    fused: dict[str, float] = {}
+    chunks: dict[str, Chunk] = {}
+    dense: dict[str, float] = {}
+    keyword: dict[str, float] = {}
+    for hits, weights in lists:
+        per_hit = weights if isinstance(weights, Sequence) else [weights] * len(hits)
+        for rank, (hit, weight) in enumerate(zip(hits, per_hit, strict=True)):
+            cid = hit.chunk.chunk_id
+            chunks[cid] = hit.chunk
+            if hit.dense_score is not None:
+                dense[cid] = max(dense.get(cid, -1.0), hit.dense_score)
+            if hit.keyword_score is not None:
+                keyword[cid] = hit.keyword_score
+            fused[cid] = fused.get(cid, 0.0) + weight / (rrf_k + rank + 1)
+    return [
+        ScoredChunk(chunks[c], fused[c], dense_score=dense.get(c), keyword_score=keyword.get(c))
+        for c in sorted(fused, key=lambda c: -fused[c])
+    ]
 
 
 def rank_lessons(hits: Sequence[ScoredChunk]) -> list[tuple[str, str]]:
@@ -236,26 +372,39 @@ def rank_lessons(hits: Sequence[ScoredChunk]) -> list[tuple[str, str]]:
     return seen
 
 
-def lesson_ranking(
-    ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], per_lesson: int = 3, rrf_k: int = 5
-) -> list[tuple[str, str]]:
-    """Fuse ranked chunk lists into a lesson ranking.
+def lesson_scores(
+    ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]],
+    per_lesson: int = 3,
+    rrf_k: int = 5,
+    key: Callable[[Chunk], tuple[str, str]] | None = None,
+) -> dict[tuple[str, str], float]:
+    """Each lesson's evidence from several ranked chunk lists.
 
-    Each list gives a lesson ``weight / (rrf_k + rank)`` for each of its first ``per_lesson`` chunks;
-    pages that belong to no lesson are skipped.
+    Each list gives a lesson ``weight / (rrf_k + rank)`` for each of its first ``per_lesson`` chunks.
 
     Args:
         ranked_lists: ``(chunks best first, a weight per chunk)`` for each retriever.
         per_lesson: How many chunks of one lesson count in each list.
         rrf_k: The reciprocal-rank constant (small: the top ranks matter most).
+        key: The candidate a chunk counts for; by default its lesson, and pages of no lesson are skipped.
     """
     scores: dict[tuple[str, str], float] = {}
     for hits, weights in ranked_lists:
         counted: dict[tuple[str, str], int] = {}
         for rank, (hit, weight) in enumerate(zip(hits, weights, strict=True), start=1):
-            key = (hit.chunk.course_id, hit.chunk.lesson_id)
-            if not hit.chunk.lesson_id or counted.get(key, 0) >= per_lesson:
+            if key is None and not hit.chunk.lesson_id:
                 continue
-            counted[key] = counted.get(key, 0) + 1
-            scores[key] = scores.get(key, 0.0) + weight / (rrf_k + rank)
+            name = key(hit.chunk) if key else (hit.chunk.course_id, hit.chunk.lesson_id)
+            if counted.get(name, 0) >= per_lesson:
+                continue
+            counted[name] = counted.get(name, 0) + 1
+            scores[name] = scores.get(name, 0.0) + weight / (rrf_k + rank)
+    return scores
+
+
+def lesson_ranking(
+    ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], per_lesson: int = 3, rrf_k: int = 5
+) -> list[tuple[str, str]]:
+    """Lessons by :func:`lesson_scores`, best first (pages that belong to no lesson are skipped)."""
+    scores = lesson_scores(ranked_lists, per_lesson, rrf_k)
     return sorted(scores, key=lambda key: -scores[key])

@@ -62,3 +62,13 @@ def minilm_embedder():
     embedder = MiniLMEmbedder()
     embedder.embed_query("warm up")
     return embedder
+
+
+@pytest.fixture(scope="session")
+def paired_embedder(use_embedder, minilm_embedder):
+    """The default embedder (MiniLM for English, USE across languages) on the session's loaded models."""
+    from knowledge.embedders import PairedEmbedder
+
+    embedder = PairedEmbedder()
+    embedder.use, embedder.minilm = use_embedder, minilm_embedder
+    return embedder

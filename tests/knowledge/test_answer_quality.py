@@ -1,0 +1,142 @@
+"""Answers a learner can trust (issue 12): per-language embedders, translations, cross-language reach,
+refusal that ignores chat noise, and lessons ranked above module overview pages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bot.testing import TestBot
+from knowledge.extractive import ExtractiveGenerator
+from knowledge.models import Chunk, ScoredChunk
+from knowledge.retrieval import translation_groups
+from knowledge.text import strip_noise
+
+SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
+
+
+# -- fast: no models ---------------------------------------------------------------------------
+
+
+def chunk(course: str, lesson: str, language: str, translation_of: str = "") -> Chunk:
+    return Chunk(
+        f"{course}/{lesson}",
+        "text",
+        course,
+        lesson,
+        lesson,
+        "",
+        "x.md",
+        language,
+        translation_of=translation_of,
+    )
+
+
+def test_translation_groups_pair_declared_and_obvious_translations():
+    declared = [chunk("sec", "a", "en"), chunk("sec", "b", "en"), chunk("sec-zh", "a", "zh", "sec")]
+    assert translation_groups(declared) == {("sec", "a"): ("sec", "a"), ("sec-zh", "a"): ("sec", "a")}
+    # no declaration: an English and a Chinese course sharing most lesson ids are one course translated
+    obvious = [chunk(c, lesson, lang) for c, lang in (("x-en", "en"), ("x-zh", "zh")) for lesson in "abc"]
+    assert translation_groups(obvious)[("x-zh", "b")] == translation_groups(obvious)[("x-en", "b")]
+    # two English courses are never translations of each other, whatever their ids
+    same = [chunk(c, lesson, "en") for c in ("p", "q") for lesson in "abc"]
+    assert translation_groups(same) == {}
+
+
+@pytest.mark.parametrize(
+    ("noisy", "clean"),
+    [
+        ("What is MQTT? my ticket is INC-4471", "What is MQTT? my is"),
+        ("Hey @priya, what is phishing? thanks! 🙏", "what is phishing?"),
+        ("How long must a password be? - Tom", "How long must a password be?"),
+        ("@李明 密码至少要多长？谢谢", "密码至少要多长？"),
+        ("What is RS-485 used for?", "What is RS-485 used for?"),  # a real term, not a ticket
+    ],
+)
+def test_chat_noise_is_stripped_but_real_terms_stay(noisy, clean):
+    assert strip_noise(noisy) == clean
+
+
+# -- with the packaged models ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def both_languages(tmp_path_factory, paired_embedder) -> TestBot:
+    """The English security course and its partial Chinese translation (phishing, passwords), together."""
+    bot = TestBot.build(
+        tmp_path_factory.mktemp("quality"), embedder=paired_embedder, generator=ExtractiveGenerator()
+    )
+    bot.ingest(SAMPLES / "security-basics")
+    bot.ingest(SAMPLES / "security-basics-zh")
+    return bot
+
+
+@pytest.mark.slow
+def test_each_language_gets_its_own_model(paired_embedder):
+    vectors = paired_embedder.embed_documents(
+        ["Phishing mail asks for your password.", "钓鱼邮件会索要你的密码。"]
+    )
+    use, minilm = vectors[:, :512], vectors[:, 512:]
+    assert np.allclose(np.linalg.norm(use, axis=1), 1.0, atol=1e-3)
+    assert np.isclose(np.linalg.norm(minilm[0]), 1.0, atol=1e-3) and not minilm[1].any()
+    assert set(paired_embedder.embed_query_parts("What is phishing?")) == {"use", "minilm"}
+    assert set(paired_embedder.embed_query_parts("什么是钓鱼邮件？")) == {"use"}
+
+
+@pytest.mark.slow
+def test_a_question_cites_the_copy_in_its_own_language(both_languages):
+    zh = both_languages.app.answers.answer("密码至少应该有多少个字符？")
+    en = both_languages.app.answers.answer("How many characters must a password have at least?")
+    assert zh.grounded and zh.citations[0].course_id == "security-basics-zh"
+    assert en.grounded and en.citations[0].course_id == "security-basics"
+
+
+@pytest.mark.slow
+def test_a_chinese_question_reaches_a_lesson_that_exists_only_in_english(both_languages):
+    # Multi-factor authentication is taught only in the English course; Chinese lessons are loaded too.
+    answer = both_languages.app.answers.answer("什么是多因素身份验证？为什么需要第二个因素？")
+    assert answer.grounded, answer.answer
+    assert (answer.citations[0].course_id, answer.citations[0].lesson_id) == ("security-basics", "mfa")
+    assert "英文" in answer.answer  # says the source is English
+
+
+@pytest.mark.slow
+def test_noise_words_do_not_turn_a_covered_question_into_a_refusal(both_languages):
+    plain = both_languages.app.answers.answer("How do I report a phishing email?")
+    noisy = both_languages.app.answers.answer(
+        "Hi @sam, how do I report a phishing email? my ticket is INC-4471 🙏"
+    )
+    assert plain.grounded and noisy.grounded
+    assert noisy.citations[0].lesson_id == plain.citations[0].lesson_id
+
+
+@pytest.mark.slow
+def test_all_noise_is_refused_with_the_closest_lessons(both_languages):
+    answer = both_languages.app.answers.answer("🙏🙏 INC-4471 thanks!")
+    assert not answer.grounded
+
+
+@pytest.mark.slow
+def test_a_module_overview_page_does_not_outrank_the_lesson(tmp_path, paired_embedder):
+    course = tmp_path / "net"
+    (course / "1-basics" / "lessons" / "1-routing").mkdir(parents=True)
+    (course / "1-basics" / "lessons" / "2-switching").mkdir(parents=True)
+    (course / "README.md").write_text("# Networking\n\nA course about networks.\n")
+    (course / "1-basics" / "README.md").write_text(
+        "# Basics\n\nIn this module you learn routing tables and how switches learn MAC addresses.\n"
+    )
+    (course / "1-basics" / "lessons" / "1-routing" / "README.md").write_text(
+        "# Routing\n\nA router reads the routing table to pick the next hop for each packet. "
+        "The routing table lists networks, next hops and metrics; the longest prefix wins.\n"
+    )
+    (course / "1-basics" / "lessons" / "2-switching" / "README.md").write_text(
+        "# Switching\n\nA switch learns MAC addresses from the frames it sees and forwards each frame "
+        "only to the port where the destination MAC address was learned.\n"
+    )
+    bot = TestBot.build(tmp_path / "data", embedder=paired_embedder)
+    bot.ingest(course)
+    hits = bot.app.retriever.retrieve("How does a router use the routing table?", k=3)
+    assert hits[0].chunk.lesson_id == "1-basics/lessons/1-routing"
+    assert isinstance(hits[0], ScoredChunk)
