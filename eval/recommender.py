@@ -40,7 +40,15 @@ from bot.store import LessonRow, Store
 from bot.testing import FakeAdapter, HashEmbedder
 from eval.common import console, progress, write_report
 from recommender.collaborative import Collaborative, Key
-from recommender.recommend import Catalogue, LearnerState, Recommendation, rank, ready, violates
+from recommender.recommend import (
+    Catalogue,
+    LearnerState,
+    Recommendation,
+    fit_collaborative,
+    rank,
+    ready,
+    violates,
+)
 from recommender.simulate import SimLearner, populate_store, simulate
 
 K = 5
@@ -97,13 +105,18 @@ METHODS = ("recommender", "most common next step", "course order", "popularity")
 
 
 def evaluate(
-    name: str, cat: Catalogue, learners: list[SimLearner], similarity: dict[int, dict[Key, float]]
+    name: str,
+    cat: Catalogue,
+    learners: list[SimLearner],
+    similarity: dict[int, dict[Key, float]],
+    blended: bool = True,
 ) -> dict:
     """NDCG@5, Recall@5, Recall@1 and violation shares of the recommender and the baselines."""
     usable = [lr for lr in learners if len(lr.history) >= 2]
     train = {lr.learner_id: lr.history[:-1] for lr in usable}
     started = time.perf_counter()
-    collab = Collaborative.fit(train)
+    courses = {lr.learner_id: lr.courses for lr in usable}
+    collab = fit_collaborative(cat, train, courses, similarity) if blended else Collaborative.fit(train)
     fit_seconds = time.perf_counter() - started
     popularity = Counter(key for history in train.values() for key in set(history))
     scores: dict[str, list[float]] = defaultdict(list)
@@ -127,7 +140,14 @@ def evaluate(
                 )
                 scores[f"{method}:violations"].append(float(any(violates(cat, state, r) for r in as_recs)))
     summary = {key: sum(values) / len(values) for key, values in scores.items()}
-    return {"name": name, "learners": len(usable), "als": collab.uses_als, "fit_s": fit_seconds, **summary}
+    return {
+        "name": name,
+        "learners": len(usable),
+        "als": collab.uses_als,
+        "blend": collab.blend is not None,
+        "fit_s": fit_seconds,
+        **summary,
+    }
 
 
 def simulated(learners: int) -> dict:
@@ -259,8 +279,10 @@ def run(oulad_folder: Path | None, out: Path, learners: int = 3000, scale: int |
     ]
     for r in results:
         for method in METHODS:
+            signals = "ALS" if r["als"] else "popularity"
+            weights = "learned" if r["blend"] else "fixed"
             label = method + (
-                f" ({'ALS' if r['als'] else 'popularity'} + transitions)" if method == "recommender" else ""
+                f" ({signals} + transitions, {weights} weights)" if method == "recommender" else ""
             )
             cells = [
                 r["name"],

@@ -62,6 +62,8 @@ class Collaborative:
         self.regularization = regularization
         self.alpha = alpha
         self._gram = item_factors.T @ item_factors if item_factors is not None else None
+        self.blend: np.ndarray | None = None
+        """Learned weights of the ranking's signals (:mod:`recommender.blend`), set after fitting."""
 
     @property
     def uses_als(self) -> bool:

@@ -33,6 +33,7 @@ import numpy as np
 
 from bot.store import LessonRow, Store
 from knowledge.embedders import Embedder
+from recommender import blend
 from recommender.collaborative import Collaborative, Key
 from recommender.profile import Profile, build_profile
 from recommender.risk import RiskModel
@@ -42,6 +43,8 @@ log = logging.getLogger(__name__)
 WEAK = 0.6
 """Mastery below which a finished prerequisite is suggested for review."""
 W_REVIEW, W_CONTINUE, W_COLLAB, W_CONTENT = 2.0, 1.0, 2.0, 0.8
+W_BLEND = 3.0
+"""With learned weights (:mod:`recommender.blend`), a sure next step scores this much."""
 REFIT_SECONDS = 3600
 
 
@@ -170,6 +173,37 @@ def ready(lessons: Sequence[LessonRow], done: set[str]) -> list[LessonRow]:
     return [r for i, r in enumerate(lessons) if r.lesson_id not in done and i <= frontier + 1]
 
 
+def options_after(catalogue: Catalogue, courses: Sequence[str], history: Sequence[Key]) -> list[blend.Option]:
+    """The lessons a learner in ``courses`` was ready for after ``history`` (for fitting the blend)."""
+    done: dict[str, set[str]] = {}
+    for course_id, lesson_id in history:
+        done.setdefault(course_id, set()).add(lesson_id)
+    recent = history[-1][0] if history else None
+    return [
+        blend.Option((c, row.lesson_id), c == recent, position)
+        for c in sorted(courses, key=lambda c: c != recent)
+        if c in catalogue.lessons
+        for position, row in enumerate(ready(catalogue.lessons[c], done.get(c, set())))
+    ]
+
+
+def fit_collaborative(
+    catalogue: Catalogue,
+    histories: Mapping[int, Sequence[Key]],
+    courses: Mapping[int, Sequence[str]],
+    similarity: Mapping[int, Mapping[Key, float]] | None = None,
+) -> Collaborative:
+    """The collaborative model, and the ranking's weights learned from the same histories."""
+    collab = Collaborative.fit(histories)
+    collab.blend = blend.fit(
+        collab,
+        histories,
+        lambda learner, history: options_after(catalogue, courses.get(learner, ()), history),
+        similarity,
+    )
+    return collab
+
+
 def violates(catalogue: Catalogue, state: LearnerState, rec: Recommendation) -> bool:
     """Whether a recommendation breaks a prerequisite or an entitlement (must never happen)."""
     if rec.locked:
@@ -221,6 +255,7 @@ def rank(
     twins = translations(catalogue)
     hidden = {t for cid in studied for t in twins.get(cid, ()) if t not in studied}
     courses = [cid for cid in catalogue.courses if cid in state.visible and cid not in hidden]
+    option_of: dict[Key, blend.Option] = {}
     courses.sort(key=lambda c: (c != state.recent_course, c not in state.enrolled))
     for course_id in courses:
         lessons = catalogue.lessons.get(course_id, [])
@@ -228,11 +263,13 @@ def rank(
         options = ready(lessons, done)
         title = catalogue.courses[course_id]["title"]
         builds_on = requirements(lessons)
+        current = course_id == state.recent_course or (
+            state.recent_course is None and course_id in state.enrolled
+        )
         for position, row in enumerate(options):
             key = (course_id, row.lesson_id)
-            if course_id == state.recent_course or (
-                state.recent_course is None and course_id in state.enrolled
-            ):
+            option_of[key] = blend.Option(key, current, position)
+            if current:
                 weight = W_CONTINUE * (1.0 if position == 0 else 0.5)
                 reason = (
                     f"next in {title}, the course you are on" if position == 0 else f"also open in {title}"
@@ -263,7 +300,19 @@ def rank(
                         (W_REVIEW * (1 + WEAK - mastery), reason, "review")
                     )
     keys = [k for k, parts in candidates.items() if any(kind != "review" for _, _, kind in parts)]
-    if collab is not None:
+    weights = getattr(collab, "blend", None)
+    learned: dict[Key, float] = {}
+    studying = [k for k in keys if k[0] in state.enrolled or k[0] == state.recent_course]
+    if collab is not None and weights is not None and studying:
+        # Learned weights (recommender.blend): one probability per lesson of the learner's courses
+        # from every signal at once (the blend is fitted on those); the parts below then only choose
+        # the reason shown. A course not begun keeps its small fixed weight.
+        rows = blend.features(collab, state.history, [option_of[k] for k in studying], state.similarity)
+        learned = dict(zip(studying, (W_BLEND * blend.probabilities(weights, rows)).tolist(), strict=True))
+        for key in keys:
+            if key not in learned:
+                learned[key] = sum(w for w, _, kind in candidates[key] if kind == "start")
+    elif collab is not None:
         # Where many learners stood where this one stands, what they did next says more than course
         # order: the course-position weights fade as that evidence grows.
         trust = collab.confidence(state.history, keys)
@@ -272,8 +321,10 @@ def rank(
                 (w * (1 - 0.5 * trust) if kind in ("continue", "next", "start") else w, r, kind)
                 for w, r, kind in candidates[key]
             ]
+    if collab is not None:
         for key, signal in collab.signals(state.history, keys, titles).items():
             candidates[key].append((W_COLLAB * signal.score, signal.reason, "next"))
+    bonus: dict[Key, float] = {}
     for key in keys:
         similarity = state.similarity.get(key, 0.0)
         if similarity > 0:
@@ -281,9 +332,8 @@ def rank(
             reason = f"you asked about {word} {_times(count)}" if count else "close to what you asked about"
             candidates[key].append((W_CONTENT * similarity, reason, "next"))
         if key in state.topics and not state.asked.get(key):
-            candidates[key].append(
-                (0.3 * W_CONTENT, f"about {state.topics[key]}, one of your topics", "next")
-            )
+            bonus[key] = 0.3 * W_CONTENT
+            candidates[key].append((bonus[key], f"about {state.topics[key]}, one of your topics", "next"))
     result = []
     for key, parts in candidates.items():
         # A personal reason (a weak prerequisite, other learners, your questions) says more than
@@ -294,7 +344,10 @@ def rank(
             if any(k == "review" for _, _, k in parts)
             else next((k for _, _, k in parts if k != "next"), "next")
         )
-        score = sum(p[0] for p in parts)
+        if learned:
+            score = learned.get(key, 0.0) + bonus.get(key, 0.0) + sum(w for w, _, k in parts if k == "review")
+        else:
+            score = sum(p[0] for p in parts)
         result.append(Recommendation(key[0], key[1], titles.get(key, key[1]), round(score, 4), best[1], kind))
     result.sort(key=lambda r: -r.score)
     chosen = result[:n]
@@ -362,7 +415,10 @@ class Recommender:
         histories: dict[int, list[Key]] = {}
         for learner, course, lesson, _ in events:
             histories.setdefault(learner, []).append((course, lesson))
-        collab = Collaborative.fit(histories)
+        courses: dict[int, list[str]] = {}
+        for row in self.store.db.execute("select learner_id, course_id from enrollments").fetchall():
+            courses.setdefault(int(row[0]), []).append(row[1])
+        collab = fit_collaborative(Catalogue.from_store(self.store), histories, courses)
         self._collab = (time.monotonic(), len(events), collab)
         return collab
 

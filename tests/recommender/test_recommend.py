@@ -177,3 +177,33 @@ def test_weekly_feedback_names_a_weak_lesson_even_in_a_week_without_answers(tmp_
     [(_, reply)] = adapter.sent
     assert "- Quiz answers: none this week" in reply.text
     assert "Worth a review: Recognising phishing (you scored 0/2)" in reply.text
+
+
+def test_the_ranking_learns_from_the_histories_how_much_course_position_counts():
+    """A hub lesson opens four others; learners take the one of their topic (their question says it).
+
+    Whatever the course order: the learned blend weighs the questions above course position.
+    """
+    from recommender.blend import FEATURES
+    from recommender.recommend import fit_collaborative
+
+    rows = [lesson("hub", "start", 0)] + [lesson("hub", f"t{i}", i + 1, ["start"]) for i in range(4)]
+    cat = Catalogue({"hub": {"course_id": "hub", "title": "Hub", "premium": 0, "track": ""}}, {"hub": rows})
+    histories, similarity = {}, {}
+    for n in range(400):
+        topic = ("hub", f"t{n % 4}")
+        histories[n] = [("hub", "start"), topic]
+        similarity[n] = {("hub", f"t{i}"): 0.9 if ("hub", f"t{i}") == topic else 0.1 for i in range(4)}
+    collab = fit_collaborative(cat, histories, {n: ["hub"] for n in histories}, similarity)
+    assert collab.blend is not None
+    weights = dict(zip(FEATURES, collab.blend, strict=True))
+    assert weights["similar"] > max(weights["first"], 0), weights
+    learner = LearnerState(
+        done={"hub": {"start"}},
+        history=[("hub", "start")],
+        recent_course="hub",
+        enrolled={"hub"},
+        visible={"hub"},
+        similarity={("hub", f"t{i}"): 0.9 if i == 2 else 0.1 for i in range(4)},
+    )
+    assert rank(learner, cat, collab, n=1)[0].lesson_id == "t2"
