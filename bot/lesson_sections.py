@@ -29,8 +29,9 @@ from knowledge.chunking import split_blocks, split_sections
 from knowledge.loaders import outside_reason
 from knowledge.models import Chunk
 
-PAGE_CHARS = 2600
-"""A page's text at most: Slack's section block holds 3,000 characters; the rest is for the header."""
+PAGE_CHARS = 2400
+"""A page's text at most: Slack's section block holds 3,000 characters; the rest is for the header,
+the lesson's objectives on its first page, the images and the footer."""
 CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _MIN_OVERLAP = 20  # shorter repeats between pieces of one block are coincidence, not splitter overlap

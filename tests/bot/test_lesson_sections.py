@@ -163,3 +163,22 @@ def test_telegram_marks_up_headings_bold_and_inline_code_but_never_inside_code()
         "<pre>**not bold** &lt;tag&gt;</pre>",
     ]
     assert telegram_render.plain_text(html).split("\n\n")[2] == "**not bold** <tag>"
+
+
+@pytest.mark.parametrize("course", ["security-basics", "security-basics-zh"])
+def test_every_page_of_the_sample_courses_is_one_message_on_each_platform(tmp_path, course):
+    testbot = TestBot.build(tmp_path / "data").at(NOW)
+    testbot.ingest(Path(__file__).resolve().parents[2] / "bot" / "sample_courses" / course)
+    testbot.say(f"/enroll {course}")
+    lessons = 0
+    while "finished every lesson" not in (first := testbot.say("/lesson")).text:
+        pages = [first]
+        while pages[-1].buttons[0][0].label == "Next section":
+            pages.append(testbot.press(pages[-1].buttons[0][0].data))
+        for page in pages:
+            assert len(telegram_render.render(page)) == 1
+            sections = [b for b in slack_render.render(page)["blocks"] if b["type"] == "section"]
+            assert len(sections) == 1, page.text[:80]
+        testbot.press(pages[-1].buttons[0][0].data)  # Done
+        lessons += 1
+    assert lessons == len(testbot.app.store.lessons(course))
