@@ -21,7 +21,8 @@ from bot.store import Store
 from knowledge.embedders import Embedder
 from knowledge.models import Chunk
 from recommender.digest import build_digest, may_get_digest
-from recommender.recommend import Recommender, ready
+from recommender.recommend import ready
+from recommender.service import Recommender
 from recommender.tags import ContentTags, course_topics
 
 log = logging.getLogger(__name__)

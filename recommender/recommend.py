@@ -16,30 +16,21 @@ Order of concerns:
    (unless they enrolled in it themselves); courses in the learner's language come first
    (:func:`translations`).
 
-:func:`rank` is pure (the offline evaluation calls it); :class:`Recommender` builds its inputs from
-the store.
+:func:`rank` is pure (the offline evaluation calls it); :class:`recommender.service.Recommender`
+builds its inputs from the store.
 """
 
 from __future__ import annotations
 
-import logging
-import re
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
-
-import numpy as np
 
 from bot.store import LessonRow, Store
-from knowledge.embedders import Embedder
 from recommender import blend
 from recommender.collaborative import Collaborative, Key
-from recommender.profile import Profile, build_profile
-from recommender.risk import RiskModel
-from recommender.tags import ContentTags, LessonTags
+from recommender.language import translations
+from recommender.profile import Profile
 
-log = logging.getLogger(__name__)
 WEAK = 0.6
 """Mastery below which a finished prerequisite is suggested for review."""
 W_REVIEW, W_CONTINUE, W_COLLAB, W_CONTENT = 2.0, 1.0, 2.0, 0.8
@@ -105,57 +96,6 @@ class Catalogue:
     def titles(self) -> dict[Key, str]:
         """Lesson titles by key."""
         return {(cid, row.lesson_id): row.title for cid, rows in self.lessons.items() for row in rows}
-
-
-LANGUAGE_CODES = frozenset(
-    "ar bg cs da de el en es et fa fi fr he hi hu id it ja ko nl no pl pt ro ru sv th tr uk vi zh".split()
-)
-_SUFFIX = re.compile(r"^(?P<base>.+?)[-_.](?P<code>[a-z]{2})(?:[-_][a-z]{2,4})?$")
-
-
-def _base_id(course_id: str, language: str) -> str:
-    """The course id without a language suffix (``x-zh`` -> ``x``; ``x-en`` -> ``x``)."""
-    match = _SUFFIX.match(course_id.lower())
-    if match and (match["code"] == language or match["code"] in LANGUAGE_CODES):
-        return match["base"]
-    return course_id.lower()
-
-
-def translations(catalogue: Catalogue) -> dict[str, set[str]]:
-    """Each course's translations (both ways).
-
-    Declared ones first (``translation_of`` in ``course.toml``); without a declaration, two courses
-    in different languages are taken for translations when their ids differ only by a language
-    suffix (``x`` / ``x-zh``, ``x-en`` / ``x-zh``), or when the smaller one's lesson ids (at least two)
-    are all lessons of the other: a translated course keeps its lesson ids.
-    """
-    if catalogue.twins is not None:
-        return catalogue.twins
-    pairs: dict[str, set[str]] = {cid: set() for cid in catalogue.courses}
-
-    def link(a: str, b: str) -> None:
-        if a != b and a in pairs and b in pairs:
-            pairs[a].add(b)
-            pairs[b].add(a)
-
-    rows = list(catalogue.courses.items())
-    for cid, row in rows:
-        if row.get("translation_of"):
-            link(cid, str(row["translation_of"]))
-    ids = {cid: {r.lesson_id for r in catalogue.lessons.get(cid, [])} for cid, _ in rows}
-    for i, (a, row_a) in enumerate(rows):
-        for b, row_b in rows[i + 1 :]:
-            lang_a, lang_b = row_a.get("language") or "", row_b.get("language") or ""
-            if lang_a and lang_b and lang_a == lang_b:
-                continue
-            if _base_id(a, lang_a) == _base_id(b, lang_b):
-                link(a, b)
-                continue
-            small, large = sorted((ids[a], ids[b]), key=len)
-            if lang_a and lang_b and len(small) >= 2 and small <= large:
-                link(a, b)
-    catalogue.twins = pairs
-    return pairs
 
 
 def requirements(lessons: Sequence[LessonRow]) -> dict[str, list[str]]:
@@ -374,143 +314,3 @@ def rank(
                 )
             )
     return chosen
-
-
-class Recommender:
-    """Recommendations for learners in the store.
-
-    Example:
-        >>> recommender = Recommender(store, ContentTags(store, app.lesson_chunks, lambda: app.embedder))
-        >>> for rec in recommender.recommend(learner_id, 3, now):
-        ...     print(rec.title, rec.reason)
-    """
-
-    def __init__(
-        self, store: Store, tags: ContentTags, embedder: Callable[[], Embedder] | None = None
-    ) -> None:
-        self.store = store
-        self.tags = tags
-        self.embedder = embedder
-        self._collab: tuple[float, int, Collaborative] | None = None
-        self._model: RiskModel | None = None
-
-    @property
-    def model(self) -> RiskModel:
-        """The packaged at-risk model (loaded once)."""
-        if self._model is None:
-            self._model = RiskModel.load()
-        return self._model
-
-    def forget(self) -> None:
-        """Drop the fitted collaborative model (it holds learner ids); the next call refits it."""
-        self._collab = None
-
-    def collaborative(self) -> Collaborative:
-        """The collaborative signal, refitted hourly or when completions grew by 5%."""
-        cached = self._collab
-        if cached and time.monotonic() - cached[0] < REFIT_SECONDS:
-            if self.store.done_count() <= cached[1] * 1.05:
-                return cached[2]
-        events = self.store.done_events()
-        histories: dict[int, list[Key]] = {}
-        for learner, course, lesson, _ in events:
-            histories.setdefault(learner, []).append((course, lesson))
-        courses: dict[int, list[str]] = {}
-        for row in self.store.db.execute("select learner_id, course_id from enrollments").fetchall():
-            courses.setdefault(int(row[0]), []).append(row[1])
-        collab = fit_collaborative(Catalogue.from_store(self.store), histories, courses)
-        self._collab = (time.monotonic(), len(events), collab)
-        return collab
-
-    def state(self, profile: Profile, now: datetime, tags: Mapping[Key, LessonTags]) -> LearnerState:
-        """The ranking inputs of a learner, from their profile."""
-        catalogue_courses = self.store.courses()
-        visible = {
-            c["course_id"] for c in catalogue_courses if self.store.may_see_course(profile.learner_id, c, now)
-        }
-        done: dict[str, set[str]] = {}
-        for (course_id, lesson_id), s in profile.lessons.items():
-            if s.done:
-                done.setdefault(course_id, set()).add(lesson_id)
-        history = [
-            (c, lesson)
-            for c, lesson, _ in sorted(
-                ((c, lid, at) for (lrn, c, lid, at) in self.store.done_events([profile.learner_id])),
-                key=lambda r: r[2],
-            )
-        ]
-        mastery = {
-            k: (s.mastery, s.answers, s.correct) for k, s in profile.lessons.items() if s.mastery is not None
-        }
-        similarity, asked = self._question_match(profile, tags)
-        interests = set(profile.interests({k: t.keywords for k, t in tags.items()}))
-        topics = {
-            key: next(w for w in t.keywords if w in interests)
-            for key, t in tags.items()
-            if interests.intersection(t.keywords)
-        }
-        return LearnerState(
-            done=done,
-            history=history,
-            mastery=mastery,
-            recent_course=profile.recent_course,
-            enrolled=set(profile.enrolled),
-            visible=visible,
-            similarity=similarity,
-            asked=asked,
-            topics=topics,
-            language=self._language(profile, {c["course_id"]: c for c in catalogue_courses}),
-        )
-
-    def _language(self, profile: Profile, courses: Mapping[str, Mapping]) -> str:
-        """The learner's language: of their questions, else of the course they are on, else their setting."""
-        if profile.languages:
-            return profile.languages[0]
-        course = courses.get(profile.recent_course or "") or next(
-            (courses[c] for c in profile.enrolled if c in courses), None
-        )
-        if course and course.get("language"):
-            return str(course["language"])
-        rows = list(self.store.db["learners"].rows_where("id = ?", [profile.learner_id]))
-        return str(rows[0].get("language") or "") if rows else ""
-
-    def _question_match(
-        self, profile: Profile, tags: Mapping[Key, LessonTags]
-    ) -> tuple[dict[Key, float], dict[Key, tuple[str, int]]]:
-        questions = profile.questions[-5:]
-        if not questions:
-            return {}, {}
-        asked: dict[Key, tuple[str, int]] = {}
-        lowered = [q.lower() for q in questions]
-        for key, t in tags.items():
-            counts = [(w, sum(w in q for q in lowered)) for w in t.keywords]
-            word, count = max(counts, key=lambda wc: wc[1], default=("", 0))
-            if count:
-                asked[key] = (word, count)
-        similarity: dict[Key, float] = {}
-        vectors = {k: t.vector for k, t in tags.items() if t.vector is not None}
-        if self.embedder is not None and vectors:
-            try:
-                embedded = np.asarray(self.embedder().embed_documents(questions), dtype=np.float32)
-            except Exception:
-                log.exception("could not embed the learner's questions")
-                return similarity, asked
-            query = embedded.mean(axis=0)
-            query /= max(float(np.linalg.norm(query)), 1e-9)
-            for key, vector in vectors.items():
-                if len(vector) == len(query):
-                    similarity[key] = max(0.0, float(vector @ query))
-        for key in asked:
-            similarity[key] = max(similarity.get(key, 0.0), 0.5)
-        return similarity, asked
-
-    def recommend(self, learner_id: int, n: int, now: datetime) -> list[Recommendation]:
-        """The learner's next steps, best first, each with a reason."""
-        try:
-            self.tags.ensure()
-        except Exception:  # tags sharpen the ranking; without them it still stands (and pushes still go)
-            log.exception("could not compute lesson tags")
-        tags = self.tags.tags()
-        profile = build_profile(self.store, learner_id, now, self.model)
-        state = self.state(profile, now, tags)
-        return rank(state, Catalogue.from_store(self.store), self.collaborative(), n)
