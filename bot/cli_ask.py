@@ -69,7 +69,8 @@ def read_questions(question: str | None, from_file: Path | None, max_chars: int)
             continue
         try:
             row = json.loads(line)
-            text, qid = clean_input(str(row["question"])), row.get("id", n)
+            raw, qid = row["question"], row.get("id", n)
+            text = clean_input("" if raw is None else str(raw))  # null is no question, not "None"
         except (json.JSONDecodeError, KeyError, AttributeError, TypeError) as exc:
             rows.append(Question(n, problem=f"expected a JSON object with a 'question' ({exc})"))
             continue

@@ -238,7 +238,8 @@ def test_a_batch_reports_bad_lines_and_goes_on(runner_app, tmp_path):
         '{"id": "a", "question": "What is phishing?"}\n'
         '{"id": "s", "question": "What is phishing?\\udcff"}\n'
         "not json\n"
-        '{"id": "e", "question": "\\u0000 "}\n'
+        '{"id": "e", "question": null}\n'
+        '{"id": "c", "question": "\\u0000\\u200b "}\n'
         '{"id": "\\udcff", "question": "What is phishing?"}\n'
         '{"id": "z", "question": "How long should a passphrase be?"}\n',
         encoding="utf-8",
@@ -246,8 +247,8 @@ def test_a_batch_reports_bad_lines_and_goes_on(runner_app, tmp_path):
     for command in ("ask", "search"):
         result = run(command, "--from-file", str(questions))
         rows = [json.loads(line) for line in result.stdout.splitlines()]
-        assert [r["id"] for r in rows] == ["a", "s", 3, "e", "\udcff", "z"], command
-        assert [bool(r.get("error")) for r in rows] == [False, False, True, True, False, False]
+        assert [r["id"] for r in rows] == ["a", "s", 3, "e", "c", "\udcff", "z"], command
+        assert [bool(r.get("error")) for r in rows] == [False, False, True, True, True, False, False]
         assert "the question is empty" in rows[3]["error"] and "skipped" in result.stderr
         assert result.exit_code == 1, "a bad line is an exit status 1 for scripts"
 
