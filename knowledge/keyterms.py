@@ -40,7 +40,7 @@ FUNCTION_WORDS = frozenset(
     five six seven eight nine ten include includes including""".split()
 )
 _NOT_NOUN = re.compile(r"(?:ly|ed|ful|ous|ive|able|ible|less|est)$")
-_CJK_NOUN = ("n", "nz", "nr", "ns", "nt", "vn", "eng")
+_CJK_NOUN = ("n", "nz", "nr", "ns", "nt", "nw", "eng")  # not "vn": 编程, 测量 start clauses, not names
 
 
 @dataclass(frozen=True)
@@ -256,7 +256,7 @@ def chinese_terms(sentence: str) -> list[Term]:
             continue
         at = start + len(pair.word)
         noun = pair.flag in _CJK_NOUN and _CJK.search(pair.word)
-        if noun and (not run or run_start + len(run) == start) and len(run) + len(pair.word) <= 8:
+        if noun and (not run or run_start + len(run) == start) and len(run) + len(pair.word) <= 6:
             run_start = start if not run else run_start
             run += pair.word
             continue

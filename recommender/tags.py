@@ -41,6 +41,7 @@ from knowledge.extractive import split_sentences
 from knowledge.index import tokenize
 from knowledge.keyterms import NounEvidence, chinese_terms, english_terms
 from knowledge.models import Chunk
+from knowledge.quizrubric import same_stem
 
 KEYWORDS = 5
 CANDIDATES = 20
@@ -63,6 +64,11 @@ STOP = frozenset(
     first next new need needs able know want also however thing things something really lot get called
     read image images link links see click note notes https http www com github md png jpg""".split()
 )
+GENERIC_HEADS = frozenset(
+    "program programs app apps application applications code logic tool tools quickstart results language "
+    "project projects file files step steps thing things way ways".split()
+)
+"""Heads of phrases that name no topic of their own."""
 STOP_ZH = frozenset(
     "的 了 和 是 在 我们 你 我 他 它 这 那 一个 可以 使用 进行 以及 如果 因为 所以 "
     "就 也 都 而 与 或 及 等".split()
@@ -118,9 +124,13 @@ def terms(text: str, language: str, nouns: NounEvidence | None = None) -> list[s
     nouns = nouns or NounEvidence(sentences)
     result: list[str] = []
     for sentence in sentences:
+        offset = len(sentence) - len(sentence.lstrip(" \"'“("))
         for term in english_terms(sentence, nouns):
-            if term.kind == "number":
-                continue
+            words = term.surface.split()
+            if term.kind == "number" or len(words) > 1 and words[-1].lower() in GENERIC_HEADS:
+                continue  # "timer program", "sensor app": the head says nothing about the topic
+            if len(words) > 1 and term.start == offset and words[0][1:].islower() and words[0][0].isupper():
+                continue  # "Trigger fruit", "Research sensors": a heading's first word starts a clause
             shown = term.surface if term.kind in ("name", "acronym") else term.surface.lower()
             if len(shown) >= 3 and not any(w.lower() in STOP for w in shown.split()):
                 result.append(shown)
@@ -184,6 +194,21 @@ def candidates(counts: Counter[str], document_frequency: Mapping[str, int], less
     return {t: tfidf[t] for t in sorted(tfidf, key=lambda t: -tfidf[t])[:CANDIDATES]}
 
 
+def _words(term: str) -> list[str]:
+    words = tokenize(term) or [term]
+    return [w[:-1] if len(w) > 3 and w.endswith("s") else w for w in words]  # "cpus" is "cpu"
+
+
+def near_duplicate(a: str, b: str) -> bool:
+    """Every word of one term shares a stem with a word of the other ("CPUs" and "CPU", "hub event")."""
+    x, y = _words(a), _words(b)
+
+    def near(u: str, v: str) -> bool:
+        return u == v or same_stem(u, v)
+
+    return all(any(near(u, v) for v in y) for u in x) or all(any(near(v, u) for u in x) for v in y)
+
+
 def choose(tfidf: Mapping[str, float], doc: np.ndarray, vectors: Mapping[str, np.ndarray]) -> list[str]:
     """The top :data:`KEYWORDS`: closeness to the lesson (unit vectors) blended with TF-IDF.
 
@@ -198,13 +223,10 @@ def choose(tfidf: Mapping[str, float], doc: np.ndarray, vectors: Mapping[str, np
         for t, v in tfidf.items()
     }
     chosen: list[str] = []
-    kept: list[frozenset[str]] = []
     for term in sorted(tfidf, key=lambda t: -score[t]):
-        stems = frozenset(tokenize(term)) or frozenset([term])
-        if any(stems <= other or other <= stems for other in kept):
+        if any(near_duplicate(term, kept) for kept in chosen):
             continue
         chosen.append(term)
-        kept.append(stems)
         if len(chosen) == KEYWORDS:
             break
     return chosen
@@ -391,13 +413,10 @@ def course_topics(lessons: Sequence[LessonTags], n: int = 6) -> list[str]:
         for rank, word in enumerate(t.keywords):
             score[word] += closeness * (1 - rank / (KEYWORDS + 1))
     chosen: list[str] = []
-    kept: list[frozenset[str]] = []
     for word in sorted(score, key=lambda w: (-score[w], w)):
-        stems = frozenset(tokenize(word)) or frozenset([word])
-        if any(stems <= other or other <= stems for other in kept):
+        if any(near_duplicate(word, kept) for kept in chosen):
             continue
         chosen.append(word)
-        kept.append(stems)
         if len(chosen) == n:
             break
     return chosen
