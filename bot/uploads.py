@@ -40,6 +40,8 @@ def upload_name(file_name: str) -> str:
     # NFC: a Mac names "Café.zip" in decomposed form; the same course must get the same id from anywhere
     name = unicodedata.normalize("NFC", re.split(r"[\\/]", file_name)[-1]).strip()
     path = PurePosixPath(name)
+    if not path.suffix and name.startswith("."):  # "   .zip": a suffix with no name in front
+        path = PurePosixPath(f"course{name}")
     stem = _COPY_SUFFIX.sub("", path.stem if path.suffix else name).strip()
     return f"{stem or 'course'}{path.suffix.lower()}"
 
@@ -90,7 +92,9 @@ async def ingest_upload(
         try:
             report = await asyncio.to_thread(ingest, target, course_id)
         except CourseError as exc:
-            raise UploadError(str(exc).replace(tmp, "")) from exc
+            # The admin knows the upload by its name, not by the folder it was unpacked into.
+            where = str(exc).replace(str(target), file.name).replace(f"{tmp}/", "").replace(tmp, "")
+            raise UploadError(where) from exc
     lines = [
         f"Loaded course {report.course_id}: {report.lessons} lessons, {report.chunks} chunks "
         f"({report.lessons_changed} lessons new or changed, {report.lessons_removed} removed)."

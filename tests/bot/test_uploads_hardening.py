@@ -72,6 +72,7 @@ def test_a_zipped_course_toml_names_the_course_whatever_the_zip_is_called(testbo
         ("鸟类 (2).zip", "鸟类"),
         ("[bold]x[/bold].zip", "bold"),  # a "/" in a name is a folder separator
         (".zip.zip", "zip"),
+        ("   .zip", "course"),
         ("a" * 300 + ".md", "a" * 60),
     ],
 )
@@ -164,3 +165,9 @@ def test_a_course_folder_inside_a_folder_is_found(testbot):
 def test_a_lone_surrogate_in_a_display_name_costs_no_reply(testbot):
     message = IncomingMessage("telegram", "u1", "c1", "/help", display_name="Bob\udcff")
     assert "went wrong" not in asyncio.run(testbot.app.bot.handle(message))[0].text
+
+
+def test_a_zip_with_nothing_readable_is_named_in_the_reply(testbot):
+    reply = upload(testbot, "pictures.zip", _zip({"x.png": "\x89PNG"}))
+    assert "I could not load that file: pictures.zip: no readable document found" in reply
+    assert "learnbot-upload" not in reply and "/course" not in reply
