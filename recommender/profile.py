@@ -80,6 +80,7 @@ def course_snapshot(
         tenure_days=tenure,
         started=started or lessons_done > 0 or bool(scores),
         ahead=max(0, lessons_done - due),
+        finished=bool(lessons_total) and lessons_done >= lessons_total,
     )
 
 

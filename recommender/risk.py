@@ -87,6 +87,8 @@ class Snapshot:
     tenure_days: float
     started: bool = True
     ahead: int = 0
+    finished: bool = False
+    """Every lesson of the course done: nothing left to drop out of (never listed)."""
 
     @property
     def settled(self) -> bool:
@@ -130,11 +132,17 @@ class Risk:
     reasons: list[str]
     settled: bool = True
     not_started: bool = False
+    finished: bool = False
 
     @property
     def at_risk(self) -> bool:
-        """Listed: never started, or past :data:`AT_RISK` (never in the first :data:`GRACE_DAYS`)."""
-        return self.settled and (self.not_started or self.probability >= AT_RISK)
+        """Listed: never started, or past :data:`AT_RISK`.
+
+        Never in the first :data:`GRACE_DAYS`, nor once the course is finished.
+        """
+        if self.finished or not self.settled:
+            return False
+        return self.not_started or self.probability >= AT_RISK
 
 
 def reason_text(feature: str, snap: Snapshot) -> str | None:
@@ -221,7 +229,9 @@ class RiskModel:
             if snap.not_started:  # the reason a manager must see first, whatever the weights say
                 text = reason_text("not_started", snap)
                 reasons = [text, *[r for r in reasons if r != text]][:top] if text else reasons
-            result.append(Risk(float(probabilities[row]), reasons, snap.settled, snap.not_started))
+            result.append(
+                Risk(float(probabilities[row]), reasons, snap.settled, snap.not_started, snap.finished)
+            )
         return result
 
     def to_dict(self) -> dict[str, object]:

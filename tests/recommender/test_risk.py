@@ -106,3 +106,11 @@ def test_a_healthy_team_is_not_listed_as_at_risk():
         )
     risks = model.explain_many(team)
     assert sum(r.at_risk for r in risks) == 0, [round(r.probability, 2) for r in risks]
+
+
+def test_a_learner_who_finished_the_course_is_never_listed():
+    answers = [(at(30 - d), int(d % 3 == 0)) for d in range(6)]  # 33% right, and silent for 25 days
+    snap = course_snapshot(
+        answers, [at(20)], last_active=at(25), enrolled_at=at(60), now=NOW, lessons_done=6, lessons_total=6
+    )
+    assert snap.finished and not RiskModel.load().explain(snap).at_risk
