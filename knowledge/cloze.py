@@ -36,7 +36,7 @@ _NEEDS_CONTEXT = re.compile(
 )
 _STEPS = re.compile(
     r"\b(?:you will|you'll|you can now|we will|let's|in this lesson|this lesson|this page|this course"
-    r"|this repo|click|select)\b",
+    r"|this repo|repo|click|select)\b|\w\.(?:com|org|net|io)\b",
     re.I,
 )
 _DEFINES = re.compile(r"\s+(?:is|are)\s+((?:an?|the|one of the)\s+.{12,}?)[.!]?$")
