@@ -58,9 +58,9 @@ LESSON_PACE_DAYS = 7
 """The product's expected pace: one lesson a week after enrolling (OULAD's deadlines stand for it)."""
 AT_RISK = 0.75
 """Probability from which a learner is listed as at risk. OULAD's base rate (about 40% fail or
-withdraw) lifts every probability; at 0.75 about one OULAD learner in six is listed at day 60, and
-nine in ten of them did fail or withdraw (``python -m eval learner`` prints both). A healthy team
-is not half "at risk"."""
+withdraw) lifts every probability; at 0.75 about one held-out OULAD learner in six is listed (11-19%
+by day), and two in three to six in seven of them did fail or withdraw; of a healthy simulated team,
+1% (``python -m eval learner`` prints all of these). At 0.5, half of an active team was listed."""
 NEUTRAL_SCORE = 0.65
 """Stands in for the mean score before the first one (about the average): having no scores yet says
 little by itself; ``no_scores`` and ``missed_share`` carry what it does say."""
