@@ -45,6 +45,7 @@ _PATTERNS = [
     re.compile(r"\bsk-[A-Za-z0-9_-]{16,}"),  # OpenAI-style API key
     re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"),
     re.compile(r"(/bot)[^/\s]{8,}(?=/)"),  # Bot API URLs carry the token in the path
+    re.compile(r"(://[^/\s:@]+:)[^@\s/]+(?=@)"),  # a password in a URL (API, database, Chroma URLs)
     # Telegram payments: the invoice payload and the charge ids are never logged
     re.compile(
         r"(?i)((?:invoice_)?payload|(?:telegram|provider)_payment_charge_id|order_info)"
@@ -181,6 +182,11 @@ def setup_logging(
     root.addHandler(handler)
     root.setLevel(numeric)
     logging.captureWarnings(True)  # library warnings (pypdf, torch) become records: redacted, JSON
+    if fmt == "json":
+        # Progress bars (model loading in transformers and sentence-transformers) are not log lines;
+        # a log shipper reading JSON would choke on them. Set before those libraries make any.
+        os.environ.setdefault("TQDM_DISABLE", "1")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     sys.excepthook = _redacting_excepthook
     threading.excepthook = _redacting_thread_excepthook
     _state.update(message_text=bool(message_text), fmt=fmt, handler=handler)

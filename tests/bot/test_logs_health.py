@@ -6,6 +6,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import socket
 import sys
 import threading
@@ -307,3 +308,21 @@ def test_json_mode_writes_warnings_announcements_and_uncaught_errors_as_json(log
     [crash] = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert crash["level"] == "CRITICAL" and "RuntimeError" in crash["exc"]
     assert SECRETS["TELEGRAM_BOT_TOKEN"] not in json.dumps(crash)
+
+
+def test_a_password_in_a_url_is_redacted_and_json_mode_turns_progress_bars_off(logged, monkeypatch):
+    """Found re-probing row 8: the unreachable-API line quoted LEARNBOT_TELEGRAM_API_URL's password;
+    in JSON mode, model-loading progress bars were plain lines."""
+    url = "http://admin:hunter2pass@127.0.0.1:8081"
+    assert redact(f"could not reach {url}") == "could not reach http://admin:[redacted]@127.0.0.1:8081"
+    assert (
+        redact("postgresql://learnbot:s3cret@db/learnbot") == "postgresql://learnbot:[redacted]@db/learnbot"
+    )
+    monkeypatch.delenv("TQDM_DISABLE", raising=False)
+    monkeypatch.delenv("HF_HUB_DISABLE_PROGRESS_BARS", raising=False)
+    buffer, options = logged
+    options["install"](fmt="json")
+    import tqdm
+
+    bar = tqdm.tqdm(range(3), file=sys.stderr)
+    assert bar.disable and os.environ["HF_HUB_DISABLE_PROGRESS_BARS"] == "1"
