@@ -127,14 +127,23 @@ def fit(
         examples.append((rows, keys.index(step)))
     if len(examples) < MIN_EXAMPLES:
         return None
+    # All examples in one matrix, each a segment of rows: the loss and its gradient in a few array
+    # operations rather than a Python loop per example (8,000 examples fit in about a second).
+    rows = np.vstack([r for r, _ in examples])
+    sizes = np.array([len(r) for r, _ in examples])
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    chosen = starts + np.array([c for _, c in examples])
+    segment = np.repeat(np.arange(len(examples)), sizes)
 
     def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
-        total, grad = 0.0, np.zeros_like(w)
-        for rows, chosen in examples:
-            p = probabilities(w, rows)
-            total -= math.log(p[chosen] + 1e-12)
-            grad -= rows[chosen] - p @ rows
+        z = rows @ w
+        z = z - np.maximum.reduceat(z, starts)[segment]
+        e = np.exp(z)
+        total = np.add.reduceat(e, starts)
+        p = e / total[segment]
         n = len(examples)
-        return total / n + L2 * float(w @ w), grad / n + 2 * L2 * w
+        value = float(np.sum(np.log(total) - z[chosen])) / n
+        grad = (p @ rows - rows[chosen].sum(axis=0)) / n
+        return value + L2 * float(w @ w), grad + 2 * L2 * w
 
     return np.asarray(minimize(loss, np.zeros(len(FEATURES)), jac=True, method="L-BFGS-B").x)
