@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import time
@@ -232,10 +233,29 @@ async def _serve(app: App, adapters: list) -> None:
     app.live_records.refresh()  # load the index before the first learner waits for it
     started = []
     scheduler = health_server = None
+
+    async def start(adapter: Any) -> bool:
+        # Start-up may retry for a while (an unreachable Bot API, Slack's Socket Mode reconnecting):
+        # Ctrl-C or SIGTERM then ends it instead of going unheard until start-up returns.
+        starting = asyncio.ensure_future(adapter.start())
+        waiting = asyncio.ensure_future(stopping.wait())
+        await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
+        waiting.cancel()
+        if starting.done():
+            starting.result()  # raises a start-up error
+            return True
+        starting.cancel()
+        with contextlib.suppress(BaseException):
+            await starting
+        with contextlib.suppress(Exception):
+            await adapter.stop()  # whatever the half-done start opened
+        return False
+
     try:
         health_server = await _health(app, adapters)
         for adapter in adapters:
-            await adapter.start()
+            if not await start(adapter):
+                return
             started.append(adapter)
         # Scheduled pushes (due quizzes, weekly feedback, nudges) go out through these adapters.
         scheduler = app.learning_scheduler({a.platform: a for a in started})

@@ -158,3 +158,31 @@ async def test_serve_in_json_log_mode_writes_only_json_lines(tmp_path):
     entries = [json.loads(line) for line in lines]  # every line parses
     assert entries[-1]["level"] == "ERROR" and entries[-1]["msg"].startswith("error: could not serve")
     assert "B" * 20 not in stderr.decode()
+
+
+async def test_sigterm_during_start_up_retries_stops_serve_at_once(tmp_path):
+    """Found re-probing row 8: a stop signal during start-up retries went unheard until they ran out."""
+    api = f"http://127.0.0.1:{_closed_port()}"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "telegram",
+        cwd=ROOT,
+        env=_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, LEARNBOT_TELEGRAM_API_URL=api),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    first = b""
+    while b"try 1 of 5" not in first:  # the first retry is announced; start-up then waits 1 s
+        line = await asyncio.wait_for(process.stderr.readline(), timeout=180)
+        assert line, first
+        first += line
+    process.send_signal(signal.SIGTERM)  # while it waits to try again
+    rest = await asyncio.wait_for(process.stderr.read(), timeout=60)
+    await process.wait()
+    text = (first + rest).decode()
+    assert process.returncode == 0, text
+    assert "could not serve" not in text and "try 3 of 5" not in text and "Traceback" not in text
