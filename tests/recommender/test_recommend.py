@@ -207,3 +207,18 @@ def test_the_ranking_learns_from_the_histories_how_much_course_position_counts()
         similarity={("hub", f"t{i}"): 0.9 if i == 2 else 0.1 for i in range(4)},
     )
     assert rank(learner, cat, collab, n=1)[0].lesson_id == "t2"
+
+
+def test_next_after_finishing_the_english_course_never_offers_its_chinese_translation(tmp_path):
+    testbot = TestBot.build(tmp_path / "data").at(NOW)
+    testbot.ingest(SAMPLES / "security-basics")
+    testbot.ingest(SAMPLES / "security-basics-zh")
+    testbot.say("/enroll security-basics")
+    store, loop = testbot.app.store, testbot.app.bot.learning.loop
+    learner = store.learner_for("test", testbot.user)
+    for n, row in enumerate(store.lessons("security-basics")):
+        loop.mark_done(learner, "security-basics", row.lesson_id, NOW + timedelta(minutes=n))
+    text = testbot.say("/next").text
+    assert "员工安全基础" not in text and "a course you have not begun" not in text, text
+    newcomer = TestBot(testbot.app, user="newcomer").at(NOW)
+    assert "starts 员工安全基础" in newcomer.say("/next").text, "not studying either: the course is offered"
