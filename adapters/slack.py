@@ -45,6 +45,7 @@ from adapters.slack_events import (
     team_of,
 )
 from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholder
+from adapters.slack_socket import START_TRIES, open_socket_url
 from bot.core import Bot
 from bot.messages import FileRef, IncomingMessage, Reply
 from bot.store.rights import EraseReport
@@ -111,6 +112,8 @@ class SlackAdapter:
         api_url: str = "",
         port: int = 3000,
         host: str = "127.0.0.1",
+        start_tries: int = START_TRIES,
+        retry_delay: float = 1.0,
     ) -> None:
         if not bot_token:
             raise ValueError("Slack needs a bot token (SLACK_BOT_TOKEN, starting with xoxb-)")
@@ -120,6 +123,7 @@ class SlackAdapter:
         self.host = host
         self.port = port
         self.api_url = api_url or DEFAULT_API_URL
+        self.start_tries, self.retry_delay = start_tries, retry_delay  # Socket Mode start-up
         self._bot_token = bot_token
         self._app_token = app_token
         self._seen = Recent()
@@ -193,6 +197,7 @@ class SlackAdapter:
             self._socket = AsyncSocketModeHandler(
                 self.app, self._app_token, web_client=AsyncWebClient(base_url=self.api_url)
             )
+            await open_socket_url(self._socket.client, self.api_url, self.start_tries, self.retry_delay)
             await self._socket.connect_async()
             log.info("Slack adapter connected over Socket Mode")
             return

@@ -8,6 +8,7 @@ import asyncio
 import json
 import logging
 import re
+import socket
 import time
 from pathlib import Path
 
@@ -469,3 +470,26 @@ def test_a_correct_configuration_starts_without_warnings(core, monkeypatch, capl
     with caplog.at_level(logging.WARNING):
         bolt_log.warning("As you gave client as well, token will be unused")  # silenced only while building
     assert len(caplog.records) == 1
+
+
+async def test_socket_mode_start_up_names_a_refused_token_or_an_unreachable_api(core, slack):
+    """Found re-probing issue 14 row 8 on Slack: slack_sdk retried forever, a traceback every 10 s."""
+    from adapters.slack_socket import SlackUnreachable
+
+    refused = SlackAdapter(
+        core, bot_token=BOT_TOKEN, signing_secret="", app_token="xapp-1-wrong", api_url=slack.api_url
+    )
+    with pytest.raises(SlackUnreachable, match="refused.*SLACK_APP_TOKEN"):
+        await asyncio.wait_for(refused.start(), 60)  # the old code never returned
+    await refused.stop()
+    assert len(slack.calls_to("apps.connections.open")) == 1, "a refused token is not tried again"
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{probe.getsockname()[1]}/api/"
+    unreachable = SlackAdapter(
+        core, bot_token=BOT_TOKEN, signing_secret="", app_token=APP_TOKEN, api_url=closed,
+        start_tries=2, retry_delay=0.01,
+    )  # fmt: skip
+    with pytest.raises(SlackUnreachable, match=f"could not reach the Slack API at {closed} after 2 tries"):
+        await asyncio.wait_for(unreachable.start(), 60)
+    await unreachable.stop()
