@@ -25,7 +25,7 @@ import yaml
 
 from knowledge.models import Course, Lesson, LoadProblem, QuizItemSpec, SourceText
 from knowledge.readers import MARKDOWN_SUFFIXES, SUFFIXES, UnreadableDocument, read_document
-from knowledge.text import detect_language
+from knowledge.text import CJK, detect_language
 
 
 class CourseError(Exception):
@@ -330,7 +330,7 @@ def _load_inferred(root: Path) -> Course:
     for path in docs:
         rel = PurePosixPath(*path.relative_to(root).parts)
         folder = rel.parent.parts
-        is_readme = rel.stem.lower() in _OVERVIEW_STEMS
+        is_readme = _is_overview(rel.stem)
         if lesson_depth == 0:
             lesson_id = "" if is_readme and not folder else str(rel.with_suffix(""))
             main = not folder or lesson_id != ""
@@ -383,7 +383,7 @@ def _lesson_depth(root: Path, docs: list[Path]) -> int:
     """
     folders = {p.parent.relative_to(root).parts for p in docs}
     counts = Counter(len(parts) for parts in folders if parts and not _is_material(parts))
-    flat = sum(1 for p in docs if p.parent == root and p.stem.lower() not in _OVERVIEW_STEMS)
+    flat = sum(1 for p in docs if p.parent == root and not _is_overview(p.stem))
     if flat:
         counts[0] = flat
     return max(counts, key=lambda d: (counts[d], d)) if counts else 0
@@ -414,6 +414,11 @@ def outside_reason(root: Path, path: Path) -> str:
     if resolved.is_file() and resolved.stat().st_nlink > 1:
         return "a hard link to a file that may lie outside the course folder"
     return ""
+
+
+def _is_overview(stem: str) -> bool:
+    """A folder's main page: ``README``, ``index``, or a translation of one (``README.zh-cn``)."""
+    return stem.lower().split(".")[0] in _OVERVIEW_STEMS
 
 
 def _is_material(parts: tuple[str, ...]) -> bool:
@@ -549,3 +554,13 @@ def _apply_overrides(course: Course, overrides: CourseOverrides) -> None:
     if not course.language:
         sample = " ".join(s.text[:4000] for lesson in course.lessons[:8] for s in lesson.sources[:1])
         course.language = detect_language(sample)
+        letters = [ch for ch in sample if ch.isalpha()]
+        known = sum(1 for ch in letters if ch.isascii() or CJK.match(ch))
+        if not letters or known < 0.5 * len(letters):
+            course.problems.append(
+                LoadProblem(
+                    course.course_id,
+                    f"the course language could not be detected; assumed '{course.language}' "
+                    "(set it with --language or `language` in course.toml)",
+                )
+            )

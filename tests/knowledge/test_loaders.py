@@ -903,3 +903,22 @@ def test_a_document_over_the_size_cap_is_skipped_and_named(tmp_path: Path) -> No
     assert [item.lesson_id for item in course.lessons] == ["1-small"]
     assert "holds 1.5 MB of text; the limit is 1 MB" in problems(course)["2-huge.txt"]
     assert [item.lesson_id for item in load_course(folder).lessons] == ["1-small", "2-huge"]
+
+
+def test_a_translated_readme_is_the_lesson_page_and_names_the_lesson(tmp_path: Path) -> None:
+    """Issue 12: lesson folders holding README.zh-cn.md and an assignment took the assignment's title."""
+    for n, topic in ((1, "回归"), (2, "分类")):
+        folder = tmp_path / "课程" / f"{n}-lesson"
+        folder.mkdir(parents=True)
+        (folder / "assignment.zh-cn.md").write_text("# 作业\n\n完成练习。\n", encoding="utf-8")
+        (folder / "README.zh-cn.md").write_text(f"# {topic}入门\n\n本课讲{topic}。\n", encoding="utf-8")
+    course = load_course(tmp_path / "课程")
+    assert [lesson.title for lesson in course.lessons if lesson.lesson_id] == ["回归入门", "分类入门"]
+
+
+def test_a_course_whose_language_cannot_be_detected_is_loaded_with_a_warning(tmp_path: Path) -> None:
+    folder = tmp_path / "kurs"
+    folder.mkdir()
+    (folder / "01-intro.md").write_text("# Введение\n\n" + "Это урок о датчиках и сетях. " * 20, encoding="utf-8")
+    course = load_course(folder)
+    assert course.lessons and any("language could not be detected" in p.reason for p in course.problems)
