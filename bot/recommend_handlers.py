@@ -23,7 +23,8 @@ from knowledge.models import Chunk
 from recommender.digest import build_digest, may_get_digest
 from recommender.recommend import ready
 from recommender.service import Recommender
-from recommender.tags import ContentTags, course_topics
+from recommender.tags import ContentTags
+from recommender.topics import course_topics
 
 log = logging.getLogger(__name__)
 Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]

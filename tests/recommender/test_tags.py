@@ -14,13 +14,13 @@ from recommender.tags import (
     LessonTags,
     blended_difficulty,
     choose,
-    course_topics,
     depths,
     keywords,
     terms,
     text_difficulty,
     translation_groups,
 )
+from recommender.topics import course_topics
 from tests.conftest import SAMPLES
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
