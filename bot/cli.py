@@ -242,7 +242,10 @@ async def _serve(app: App, adapters: list) -> None:
         await asyncio.wait({starting, waiting}, return_when=asyncio.FIRST_COMPLETED)
         waiting.cancel()
         if starting.done():
-            starting.result()  # raises a start-up error
+            if starting.exception() is not None:
+                with contextlib.suppress(Exception):
+                    await adapter.stop()  # release what the failed start opened (HTTP sessions)
+            starting.result()  # raises the start-up error
             return True
         starting.cancel()
         with contextlib.suppress(BaseException):

@@ -186,3 +186,28 @@ async def test_sigterm_during_start_up_retries_stops_serve_at_once(tmp_path):
     text = (first + rest).decode()
     assert process.returncode == 0, text
     assert "could not serve" not in text and "try 3 of 5" not in text and "Traceback" not in text
+
+
+def test_a_failed_start_releases_its_connections_and_prints_one_line(tmp_path):
+    """Found re-probing: a Slack port in use left "Unclosed client session" errors after the line."""
+    import socket
+
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        result = subprocess.run(
+            [sys.executable, "-m", "bot.cli", "serve", "slack"],
+            env=_env(
+                tmp_path,
+                SLACK_BOT_TOKEN="xoxb-1111-2222-abcdefghijkl",
+                SLACK_SIGNING_SECRET="8f742231b10e8888abcd99yyyzzz85a5",
+                LEARNBOT_SLACK_PORT=str(busy.getsockname()[1]),
+            ),
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=180,
+        )
+    assert result.returncode == 2
+    [line] = result.stderr.strip().splitlines()
+    assert line.startswith("error: could not serve: OSError") and "address already in use" in line
