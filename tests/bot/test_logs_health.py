@@ -286,10 +286,13 @@ async def test_slack_at_debug_logs_no_request_bodies_unless_the_text_flag_is_on(
         try:
             forged = event_request(dm("U0MAL", "my salary is marker-5151"), secret="not-the-secret")
             status, _, _ = await post(adapter.url, forged)
+            await post(adapter.url, event_request(dm("U0ADA", "marker-6262: what is phishing?")))
+            await fake.wait_for("chat.update")  # the answer went out through slack_sdk
         finally:
             await adapter.stop()
     assert status == 401
-    assert ("marker-5151" in buffer.getvalue()) is message_text
+    text = buffer.getvalue()
+    assert ("marker-5151" in text) is message_text and ("marker-6262" in text) is message_text
 
 
 def test_json_mode_writes_warnings_announcements_and_uncaught_errors_as_json(logged, capsys):
