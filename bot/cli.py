@@ -213,6 +213,8 @@ def serve(
         app = _app()
         adapters = app.chat_adapters(which)
         asyncio.run(_serve(app, adapters))
+    except KeyboardInterrupt:  # Ctrl-C while the app loads, before serve listens for it: no traceback
+        raise typer.Exit(130) from None
     except Exception as exc:  # noqa: BLE001 - a start-up failure is one redacted line, never a traceback
         # Platform errors quote what they were given (python-telegram-bot's InvalidToken quotes the
         # token), so the message goes through the same redaction as every log record; in JSON log
