@@ -13,9 +13,12 @@ Example:
 
 from __future__ import annotations
 
+import logging
 import os
 import stat
 from pathlib import Path
+
+log = logging.getLogger(__name__)
 
 DIR_MODE = 0o700
 FILE_MODE = 0o600
@@ -63,6 +66,10 @@ def make_private(path: Path, recursive: bool = True) -> int:
             continue
         wanted = DIR_MODE if stat.S_ISDIR(info.st_mode) else FILE_MODE
         if stat.S_IMODE(info.st_mode) != wanted:
-            entry.chmod(wanted)
+            try:
+                entry.chmod(wanted)
+            except OSError as exc:  # a read-only mount: serving read-only data beats refusing to start
+                log.warning("could not make %s private: %s", entry, exc)
+                continue
             changed += 1
     return changed
