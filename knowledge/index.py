@@ -336,6 +336,31 @@ class KeywordIndex:
         repeat = np.fromiter(counts.values(), dtype=np.float64, count=len(columns))
         return np.asarray(self._weights[:, columns] @ repeat).ravel()
 
+    def coverage(self, query: str, chunks: Sequence[Chunk]) -> list[float]:
+        """For each chunk, the IDF-weighted share of the query's terms it contains (0-1).
+
+        BM25 ranks a chunk first that shares one term with the question when nothing shares more;
+        this tells such a lone match from a passage that holds most of what was asked.
+        """
+        terms = set(tokenize(query))
+        weights = {t: -np.log(max(self.document_frequency(t), 1.0 / max(len(self.chunks), 1))) for t in terms}
+        total = sum(weights.values())
+        if self._weights is None or not total:
+            return [0.0] * len(chunks)
+        if not hasattr(self, "_rows"):
+            self._rows = {c.chunk_id: i for i, c in enumerate(self.chunks)}
+        known = [t for t in terms if t in self._terms]
+        present = self._weights[:, [self._terms[t] for t in known]].tocsr() if known else None
+        shares = []
+        for chunk in chunks:
+            row = self._rows.get(chunk.chunk_id)
+            if row is None or present is None:
+                shares.append(0.0)
+                continue
+            held = present[row].indices
+            shares.append(sum(weights[known[j]] for j in held) / total)
+        return shares
+
     def search(
         self, query: str, k: int, search_filter: SearchFilter | None = None
     ) -> list[tuple[Chunk, float]]:

@@ -298,9 +298,14 @@ class FusedRetriever:
             for hits, weight in self.dense.ranked_lists(query, depth, search_filter)
         ]
         keyword = self.keyword.retrieve(query, depth, search_filter)
+        # A keyword match counts as much as it covers the question: a chunk that shares one common
+        # word with it (all a Chinese question finds in a Chinese course that lacks the lesson) must
+        # not outvote the embedding's match in another language.
+        shares = self.keyword.records.keyword.coverage(query, [h.chunk for h in keyword])
         weights = [
-            self.keyword_weight if h.chunk.language == language else self.cross_lingual_keyword_weight
-            for h in keyword
+            share
+            * (self.keyword_weight if h.chunk.language == language else self.cross_lingual_keyword_weight)
+            for h, share in zip(keyword, shares, strict=True)
         ]
         return [*lists, (keyword, weights)]
 
@@ -380,7 +385,8 @@ def lesson_scores(
 ) -> dict[tuple[str, str], float]:
     """Each lesson's evidence from several ranked chunk lists.
 
-    Each list gives a lesson ``weight / (rrf_k + rank)`` for each of its first ``per_lesson`` chunks.
+    Each list gives a lesson ``weight / (rrf_k + rank)`` for its best chunk, half that for the next,
+    and so on for its first ``per_lesson`` chunks.
 
     Args:
         ranked_lists: ``(chunks best first, a weight per chunk)`` for each retriever.
@@ -397,8 +403,10 @@ def lesson_scores(
             name = key(hit.chunk) if key else (hit.chunk.course_id, hit.chunk.lesson_id)
             if counted.get(name, 0) >= per_lesson:
                 continue
+            # Each further chunk of a lesson adds half as much as the one before: several passages are
+            # better evidence than one, but three weak ones must not outweigh one exact match.
+            scores[name] = scores.get(name, 0.0) + weight * 0.5 ** counted.get(name, 0) / (rrf_k + rank)
             counted[name] = counted.get(name, 0) + 1
-            scores[name] = scores.get(name, 0.0) + weight / (rrf_k + rank)
     return scores
 
 
