@@ -27,9 +27,9 @@ from bot.pushes import (
 )
 from bot.reviews import zone
 from bot.store import Push
+from bot.store.pushes import QuizPushState
 from recommender.profile import build_profile
 from recommender.recommend import weak_lessons
-from bot.store.pushes import QuizPushState
 
 QUIZ, FEEDBACK, NUDGE = "quiz", "feedback", "nudge"
 
