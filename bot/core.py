@@ -167,6 +167,7 @@ class Bot:
         self.buttons.update(self.rights.buttons())
         self.recommend = RecommendChat(store, self.learning, self.is_admin, lesson_chunks, embedder)
         self.forget_hooks.append(lambda _report: self.recommend.recommender.forget())
+        self.forget_hooks.append(lambda report: self.learning.forget_reading(report.learner_id))
         self.commands.update(self.recommend.commands(self.commands))  # /next /digest; tags in views
         self.buttons.update(self.recommend.buttons(self.buttons))
 

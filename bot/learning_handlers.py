@@ -137,8 +137,13 @@ class LearningChat:
         view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
         return [page_reply(view, self._reading.get((learner_id, course["course_id"], lesson.lesson_id), 0))]
 
+    def forget_reading(self, learner_id: int) -> None:
+        """Drop the pages an erased learner reached (kept in memory only)."""
+        for key in [key for key in self._reading if key[0] == learner_id]:
+            del self._reading[key]
+
     async def _read_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
-        """ "Next section": page ``N`` of a lesson of an enrolled course the learner may see now."""
+        """The "Next section" button: page N of a lesson of an enrolled course the learner may see now."""
         page, _, named = rest.partition(":")
         learner_id = self._learner(message)
         found = self._resolve_lesson(learner_id, named) if page.isdigit() else None

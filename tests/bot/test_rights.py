@@ -199,6 +199,9 @@ def test_forget_clears_the_caches_outside_the_store(testbot):
     recommender = testbot.app.bot.recommend.recommender
     recommender.collaborative()
     assert recommender._collab is not None
+    reading = testbot.app.bot.learning._reading
+    reading[(learner_id, "c", "l")] = 2
+    reading[(learner_id + 1000, "c", "l")] = 1
 
     say(testbot, "telegram", TG, "/forget")
     assert "deleted everything" in say(testbot, "telegram", TG, "/forget confirm")[0].text
@@ -206,6 +209,7 @@ def test_forget_clears_the_caches_outside_the_store(testbot):
     assert slack._profiles.get(SLACK) is None and slack._dms.get(SLACK) is None
     assert slack._profiles.get("U0SOMEONEELSE") == ("Other", "en-US"), "only the erased learner goes"
     assert recommender._collab is None, "refitted without the learner on next use"
+    assert reading == {(learner_id + 1000, "c", "l"): 1}, "the page reached in a lesson goes too"
 
 
 def test_tables_added_later_are_covered_without_a_list(testbot):
@@ -284,7 +288,7 @@ def test_the_console_saves_the_export_and_prints_its_path(testbot, tmp_path, mon
 
 def test_erase_leaves_no_trace_of_the_learner_in_the_database_files(testbot):
     """Issue 14 row 4: `learner erase` while serve runs: no text in learnbot.db or -wal afterwards."""
-    learner_id = active_learner(testbot)
+    active_learner(testbot)
     database = testbot.app.store.path
     wal = database.with_name(database.name + "-wal")
     assert any(n.encode() in database.read_bytes() + wal.read_bytes() for n in NEEDLES[2:])
