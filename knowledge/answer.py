@@ -142,7 +142,7 @@ class AnswerChain:
         cleaned = strip_noise(question)
         query = retrieval_query(cleaned or question, history)
         hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
-        if not tokenize(cleaned):  # all noise: emoji, a ticket number, a greeting
+        if tokenize(question) and not tokenize(cleaned):  # all noise: a ticket number, a greeting
             return hits, Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
         vocabulary = self.vocabulary()
         return hits, assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
