@@ -140,3 +140,19 @@ def test_a_module_overview_page_does_not_outrank_the_lesson(tmp_path, paired_emb
     hits = bot.app.retriever.retrieve("How does a router use the routing table?", k=3)
     assert hits[0].chunk.lesson_id == "1-basics/lessons/1-routing"
     assert isinstance(hits[0], ScoredChunk)
+
+
+def test_a_refusal_names_the_locked_premium_track_that_covers_the_question(tmp_path):
+    """Title only: the learner learns where the answer is, never a word of the premium lesson."""
+    from knowledge.models import SearchFilter
+    from tests.premium_course import MARKER, TRACK, write_courses
+
+    bot = TestBot.build(tmp_path / "data", generator=ExtractiveGenerator())
+    for folder in write_courses(tmp_path / "courses"):
+        bot.ingest(folder)
+    question = "How often is the vault combination rotated, and what happens to the old combination?"
+    free = bot.app.answers.answer(question, SearchFilter(allow_premium=False))
+    assert not free.grounded and TRACK in free.answer and "/premium" in free.answer
+    assert not MARKER.search(free.answer) and not free.citations
+    entitled = bot.app.answers.answer(question, SearchFilter(allow_premium=False, premium_tracks=(TRACK,)))
+    assert entitled.grounded and TRACK not in entitled.answer
