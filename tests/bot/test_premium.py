@@ -424,5 +424,8 @@ def test_a_subscription_invoice_says_how_long_access_lasts(testbot):
     store = testbot.app.store
     Premium(store).set_price(TRACK, 100, 30, True, NOW)
     invoice = Premium(store).invoice(learner(testbot, "telegram"), TRACK, NOW)
-    assert "Access for 30 days; the subscription renews every 30 days until you cancel it." in invoice.description
+    assert (
+        "Access for 30 days; the subscription renews every 30 days until you cancel it."
+        in invoice.description
+    )
     assert "for month" not in invoice.description

@@ -919,6 +919,8 @@ def test_a_translated_readme_is_the_lesson_page_and_names_the_lesson(tmp_path: P
 def test_a_course_whose_language_cannot_be_detected_is_loaded_with_a_warning(tmp_path: Path) -> None:
     folder = tmp_path / "kurs"
     folder.mkdir()
-    (folder / "01-intro.md").write_text("# Введение\n\n" + "Это урок о датчиках и сетях. " * 20, encoding="utf-8")
+    (folder / "01-intro.md").write_text(
+        "# Введение\n\n" + "Это урок о датчиках и сетях. " * 20, encoding="utf-8"
+    )
     course = load_course(folder)
     assert course.lessons and any("language could not be detected" in p.reason for p in course.problems)
