@@ -161,6 +161,8 @@ def ingest(
         f"{report.chunks_embedded} chunks embedded ({report.chunks_reused} reused) in {report.seconds:.1f}s",
         highlight=False,
     )
+    if report.orphans_removed:
+        out.print(f"removed {report.orphans_removed} leftover records of an ingestion that was stopped")
     if report.problems:  # scripts and cron see that the course is incomplete
         notice(f"{len(report.problems)} skipped:", "the rest is loaded (exit status 1)")
         raise typer.Exit(1)
@@ -190,13 +192,29 @@ def courses() -> None:
 @cli.command()
 def remove(course_id: str = typer.Argument(..., help="The course to remove.")) -> None:
     """Remove a course and its chunks."""
-    if not _app().ingestor.remove(course_id):
+    app = _app()
+    leftover = sum(1 for _ in app.index.records(course_id))
+    if not app.ingestor.remove(course_id):
+        if leftover:  # a first ingestion of it was stopped before it finished
+            out.print(f"no course {course_id!r} in the catalogue; removed {leftover} leftover records")
+            return
         raise CliError(f"no course with id {course_id!r}; `learnbot courses` lists them")
     out.print(f"removed {course_id}")
 
 
 @cli.command()
-def reindex(embedder: str = typer.Option("use", help="Embedder to rebuild with: use or minilm.")) -> None:
+def gc() -> None:
+    """Delete index records left by an ingestion that was stopped before it finished."""
+    app = _app()
+    stopped = app.ingestor.collect_stopped()
+    stale = app.ingestor.collect_garbage()
+    out.print(f"removed {stopped + stale} leftover records")
+
+
+@cli.command()
+def reindex(
+    embedder: str = typer.Option("use+minilm", help="Embedder to rebuild with: use+minilm, use or minilm."),
+) -> None:
     """Rebuild every chunk's vector with another embedder (the index records which one built it)."""
     app = _app(embedder=embedder)
     with _progress(f"re-embedding with {embedder}") as progress:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import socket
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -64,7 +66,35 @@ class IngestReport:
     chunks_reused: int = 0
     seconds: float = 0.0
     embed_seconds: float = 0.0
+    orphans_removed: int = 0
+    """Records left by an earlier ingestion that was stopped before it finished (of any course)."""
     problems: list[LoadProblem] = field(default_factory=list)
+
+
+def _this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def _marks(value: str | None) -> dict[str, str]:
+    """``course_id -> host:pid`` of the run that set each clean-up mark."""
+    pairs = (line.split("\t", 1) for line in (value or "").splitlines() if line)
+    return {pair[0]: (pair[1] if len(pair) > 1 else "") for pair in pairs}
+
+
+def _running(owner: str) -> bool:
+    """Whether the process that set a mark may still be writing (unknown hosts count as running)."""
+    host, _, pid = owner.rpartition(":")
+    if owner == _this_process():
+        return True
+    if host != socket.gethostname() or not pid.isdigit():
+        return bool(owner)
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
 
 
 def lesson_version(course: Course, lesson: Lesson, chunks: list[Chunk]) -> str:
@@ -139,7 +169,11 @@ class Ingestor:
         report.lessons_changed = len(changed)
         report.lessons_removed = len(set(current) - set(versions))
 
+        report.orphans_removed = self.collect_stopped(but=course.course_id)
         if changed:
+            # Marked before writing: if this run is killed midway, the next ingestion of any course
+            # (or `learnbot gc`) deletes what it wrote.
+            self._garbage_pending(course.course_id, True)
             self._write_records(course, {lid: by_lesson[lid] for lid in changed}, versions, report, progress)
         committing = bool(changed or report.lessons_removed or not current)
         if committing:
@@ -197,7 +231,7 @@ class Ingestor:
         report.chunks_embedded = len(todo)
 
     def _garbage_pending(self, course_id: str, pending: bool | None = None) -> bool:
-        """Read (or set) the mark that old records of the course may be left over from a commit.
+        """Read (or set) the mark that records of the course may be left over (a commit or a stopped run).
 
         A catalogue without a place for marks (a test double) always answers yes.
         """
@@ -207,7 +241,31 @@ class Ingestor:
         key = f"gc_pending:{course_id}"
         if pending is not None:
             put(key, "1" if pending else "")
+            marked = {c: owner for c, owner in _marks(get("gc_pending")).items() if c != course_id}
+            if pending:
+                marked[course_id] = _this_process()
+            put("gc_pending", "\n".join(f"{c}\t{owner}" for c, owner in sorted(marked.items())))
         return bool(get(key))
+
+    def collect_stopped(self, but: str | None = None) -> int:
+        """Delete the records of every course whose last ingestion or removal did not finish.
+
+        Args:
+            but: A course to leave alone (the one being ingested now handles its own).
+
+        Returns:
+            How many records were deleted.
+        """
+        get = getattr(self.catalog, "get_setting", None)
+        if get is None:
+            return 0
+        removed = 0
+        for course_id, owner in _marks(get("gc_pending")).items():
+            # A run still going (this process, or a live one on this machine) is not stopped.
+            if course_id != but and not _running(owner):
+                removed += self.collect_garbage(course_id)
+                self._garbage_pending(course_id, False)
+        return removed
 
     def collect_garbage(self, course_id: str | None = None) -> int:
         """Delete records whose lesson version is no longer live (after a commit, or a crash)."""
@@ -221,9 +279,10 @@ class Ingestor:
         return len(stale)
 
     def remove(self, course_id: str) -> bool:
-        """Remove a course from the catalogue, then its records."""
+        """Remove a course from the catalogue, then its records (also those of a stopped ingestion)."""
         existed = self.catalog.delete_course(course_id)
         self.index.delete([r.record_id for r in self.index.records(course_id)])
+        self._garbage_pending(course_id, False)
         return existed
 
     @staticmethod

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from knowledge.loaders import load_course
+
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLES = ROOT / "bot" / "sample_courses"
 pytestmark = pytest.mark.slow
@@ -271,3 +273,25 @@ def test_an_error_quoting_course_text_is_one_literal_line(tmp_path):
     result = learnbot(tmp_path / "data", "ingest", str(folder), check=False)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "unknown prerequisite(s): [/docs] :x:" in result.stderr
+
+
+def test_remove_of_a_half_ingested_course_says_what_it_removed_and_gc_cleans_leftovers(runner_app, tmp_path):
+    """Issue 14 row 10: `remove` printed "no course" yet deleted the leftovers; `gc` cleans them."""
+    run, testbot = runner_app
+    app = testbot.app
+    commit = app.store.commit_course
+    app.store.commit_course = lambda *a: (_ for _ in ()).throw(KeyboardInterrupt("killed"))
+    with pytest.raises(KeyboardInterrupt):
+        app.ingestor.ingest(load_course(SAMPLES / "security-basics"))
+    app.store.commit_course = commit
+    leftover = app.index.count()
+    result = run("remove", "security-basics")
+    assert result.exit_code == 0 and f"removed {leftover} leftover records" in result.output
+    assert app.index.count() == 0
+    with pytest.raises(KeyboardInterrupt):
+        app.store.commit_course = lambda *a: (_ for _ in ()).throw(KeyboardInterrupt("killed"))
+        app.ingestor.ingest(load_course(SAMPLES / "security-basics"))
+    app.store.commit_course = commit
+    result = run("gc")
+    assert result.exit_code == 0 and f"removed {leftover} leftover records" in result.output
+    assert app.index.count() == 0

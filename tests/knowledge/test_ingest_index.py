@@ -215,3 +215,25 @@ def test_keyword_scores_are_rank_bm25s_over_the_sparse_matrix():
             f"c{i}" for i in expected if reference.get_scores(terms)[i] > 0
         ], query
     assert index.document_frequency("mqtt") == 3 / 7 and index.document_frequency("zzz") == 0.0
+
+
+def test_records_of_a_stopped_ingestion_are_removed_by_the_next_ingestion_of_any_course(tmp_path, course_dir):
+    """Issue 14 row 10: a killed ingest left orphan vectors that only a re-ingest of that course removed."""
+    import socket
+
+    parts = Parts(tmp_path / "data")
+    commit = parts.store.commit_course
+    parts.store.commit_course = lambda *a: (_ for _ in ()).throw(KeyboardInterrupt("killed"))
+    with pytest.raises(KeyboardInterrupt):
+        parts.ingestor.ingest(load_course(course_dir))
+    parts.store.commit_course = commit
+    orphans = parts.index.count()
+    assert orphans > 0 and not parts.store.lesson_versions()
+    # the killed run's process is gone (a pid that cannot exist on this machine)
+    parts.store.set_setting("gc_pending", f"security-basics\t{socket.gethostname()}:99999999")
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "01-intro.md").write_text("# Intro\n\nA zebracorn is a small course.\n", encoding="utf-8")
+    report = parts.ingestor.ingest(load_course(other))
+    assert report.orphans_removed == orphans
+    assert {r.chunk.course_id for r in parts.index.records()} == {report.course_id}
