@@ -157,13 +157,21 @@ class PairedEmbedder:
         parts = self.embed_query_parts(text)
         return np.concatenate([parts["use"], parts.get("minilm", np.zeros(MiniLMEmbedder.dimension))])
 
-    def embed_query_parts(self, text: str) -> dict[str, np.ndarray]:
-        """One full-size query vector per model, the other model's part zero (MiniLM only for English)."""
+    def embed_query_parts(
+        self, text: str, models: Sequence[str] = ("use", "minilm")
+    ) -> dict[str, np.ndarray]:
+        """One full-size query vector per model asked for, the other model's part zero.
+
+        MiniLM is only asked for English text; a model not needed (no passage in another language to
+        reach) need not be run at all.
+        """
         from knowledge.text import detect_language
 
-        use = self.use.embed_query(text)
-        parts = {"use": np.concatenate([use, np.zeros(MiniLMEmbedder.dimension, dtype=np.float32)])}
-        if detect_language(text) == "en":
+        parts = {}
+        if "use" in models:
+            use = self.use.embed_query(text)
+            parts["use"] = np.concatenate([use, np.zeros(MiniLMEmbedder.dimension, dtype=np.float32)])
+        if "minilm" in models and detect_language(text) == "en":
             minilm = self.minilm.embed_query(text)
             parts["minilm"] = np.concatenate([np.zeros(USEEmbedder.dimension, dtype=np.float32), minilm])
         return parts

@@ -180,14 +180,20 @@ class DenseRetriever:
         """The rankings to fuse, each with its weight."""
         self.records.refresh()
         parts = getattr(self.embedder, "embed_query_parts", None)
-        vectors = parts(query) if parts else {"": self.embedder.embed_query(query)}
         languages = self.records.languages(search_filter)
-        if "minilm" not in vectors or "en" not in languages:
-            vector = vectors.get("use", next(iter(vectors.values())))
-            return [(self._query(vector, depth, self.records.narrowing(search_filter)), 1.0)]
-        base = search_filter or SearchFilter()
-        lists = [(self._query(vectors["minilm"], depth, replace(base, languages=("en",))), 1.0)]
+        everything = self.records.narrowing(search_filter)
+        if parts is None:
+            return [(self._query(self.embedder.embed_query(query), depth, everything), 1.0)]
         others = tuple(language for language in languages if language != "en")
+        english = detect_language(query) == "en" and "en" in languages
+        vectors = parts(
+            query, [*(["minilm"] if english else []), *(["use"] if others or not english else [])]
+        )
+        if not english:
+            return [(self._query(vectors["use"], depth, everything), 1.0)]
+        base = search_filter or SearchFilter()
+        english_only = replace(base, languages=("en",)) if others else everything
+        lists = [(self._query(vectors["minilm"], depth, english_only), 1.0)]
         if others:
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
             lists.append((hits, self.cross_lingual_weight))

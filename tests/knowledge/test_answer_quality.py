@@ -156,3 +156,18 @@ def test_a_refusal_names_the_locked_premium_track_that_covers_the_question(tmp_p
     assert not MARKER.search(free.answer) and not free.citations
     entitled = bot.app.answers.answer(question, SearchFilter(allow_premium=False, premium_tracks=(TRACK,)))
     assert entitled.grounded and TRACK not in entitled.answer
+
+
+@pytest.mark.slow
+def test_an_english_only_catalogue_runs_only_the_english_model_for_an_english_question(
+    tmp_path, paired_embedder, monkeypatch
+):
+    bot = TestBot.build(tmp_path / "data", embedder=paired_embedder)
+    bot.ingest(SAMPLES / "security-basics")
+    calls: list[str] = []
+    real = paired_embedder.use.embed_query
+    monkeypatch.setattr(paired_embedder.use, "embed_query", lambda text: calls.append(text) or real(text))
+    hits = bot.app.retriever.retrieve("How do I report a phishing email?", k=3)
+    assert hits[0].chunk.lesson_id in ("phishing", "incident-reporting") and calls == []
+    bot.app.retriever.retrieve("如何报告钓鱼邮件？", k=3)
+    assert calls == ["如何报告钓鱼邮件？"], "a Chinese question meets the English lessons through USE"
