@@ -48,7 +48,8 @@ def main() -> None:
     try:
         cli()
     except (BackupError, CliError, CourseError, IndexBusy, IndexMismatch, SettingsError, ValueError) as exc:
-        err.print(Text.assemble(("error:", "red"), f" {exc}"), highlight=False)
+        # A message may quote a setting's value (a URL with a password, a token): redacted like the logs.
+        err.print(Text.assemble(("error:", "red"), f" {redact(str(exc), secret_values())}"), highlight=False)
         sys.exit(2)
 
 

@@ -295,3 +295,20 @@ def test_remove_of_a_half_ingested_course_says_what_it_removed_and_gc_cleans_lef
     result = run("gc")
     assert result.exit_code == 0 and f"removed {leftover} leftover records" in result.output
     assert app.index.count() == 0
+
+
+def test_an_error_line_never_prints_a_secret(tmp_path):
+    """A CLI error quoting what it was given (here a path) redacts secret values, like the logs."""
+    secret = "7012345678:AAH-not-a-real-token-but-secret-shaped"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("LEARNBOT_")}
+    env.update(LEARNBOT_DATA_DIR=str(tmp_path / "data"), TELEGRAM_BOT_TOKEN=secret, HF_HUB_OFFLINE="1")
+    result = subprocess.run(
+        [sys.executable, "-m", "bot.cli", "ingest", str(tmp_path / secret)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=ROOT,
+        timeout=300,
+    )
+    assert result.returncode == 2 and "error:" in result.stderr
+    assert secret not in result.stderr + result.stdout
