@@ -153,9 +153,8 @@ class PairedEmbedder:
         return np.hstack([self.use.embed_documents(texts), minilm])
 
     def embed_query(self, text: str) -> np.ndarray:
-        """Both parts (an inner product then sums the two models' similarities)."""
-        parts = self.embed_query_parts(text)
-        return np.concatenate([parts["use"], parts.get("minilm", np.zeros(MiniLMEmbedder.dimension))])
+        """Both parts in one vector (an inner product then sums the two models' similarities)."""
+        return sum(self.embed_query_parts(text).values())
 
     def embed_query_parts(
         self, text: str, models: Sequence[str] = ("use", "minilm")

@@ -73,6 +73,21 @@ def both_languages(tmp_path_factory, paired_embedder) -> TestBot:
     return bot
 
 
+def test_a_course_in_another_language_is_answered_without_a_source_note(tmp_path):
+    """A course may declare any language in course.toml; only English and Chinese get the note."""
+    course = tmp_path / "cours"
+    course.mkdir()
+    (course / "course.toml").write_text('id = "cours"\ntitle = "Cours"\nlanguage = "fr"\n', encoding="utf-8")
+    (course / "01-phishing.md").write_text(
+        "# Phishing\n\nReport a phishing email with the Report phishing button.\n", encoding="utf-8"
+    )
+    bot = TestBot.build(tmp_path / "data", generator=ExtractiveGenerator(), grounding_threshold=0.0)
+    bot.ingest(course)
+    answer = bot.app.answers.answer("How do I report a phishing email?")
+    assert answer.grounded and answer.citations[0].course_id == "cours"
+    assert "source is" not in answer.answer
+
+
 @pytest.mark.slow
 def test_each_language_gets_its_own_model(paired_embedder):
     vectors = paired_embedder.embed_documents(
@@ -83,6 +98,11 @@ def test_each_language_gets_its_own_model(paired_embedder):
     assert np.isclose(np.linalg.norm(minilm[0]), 1.0, atol=1e-3) and not minilm[1].any()
     assert set(paired_embedder.embed_query_parts("What is phishing?")) == {"use", "minilm"}
     assert set(paired_embedder.embed_query_parts("什么是钓鱼邮件？")) == {"use"}
+    both = paired_embedder.embed_query("What is phishing?")  # the Embedder contract: one full vector
+    assert both.shape == (paired_embedder.dimension,)
+    assert np.allclose(np.linalg.norm(both[:512]), 1.0, atol=1e-3) and np.allclose(
+        np.linalg.norm(both[512:]), 1.0, atol=1e-3
+    )
 
 
 @pytest.mark.slow
