@@ -181,8 +181,12 @@ class AnswerChain:
                 text = f"{text}\n\n{QUOTED.get(language, QUOTED['en'])}"
             cited = {(c.course_id, c.lesson_id) for c in citations}
             sources = {p.chunk.language for p in passages if (p.chunk.course_id, p.chunk.lesson_id) in cited}
-            if language not in sources and sources:  # a Chinese question answered from an English lesson
-                text = f"{text}\n{SOURCE_LANGUAGE[language][sorted(sources)[0]]}"
+            # A Chinese question answered from an English lesson (no note for other course languages).
+            note = (
+                SOURCE_LANGUAGE[language].get(min(sources)) if sources and language not in sources else None
+            )
+            if note:
+                text = f"{text}\n{note}"
             result = Answer(text, True, language, citations, evidence=score, backend=backend)
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
