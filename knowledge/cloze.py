@@ -29,8 +29,8 @@ from knowledge.keyterms import CourseTerms, PoolTerm, Term
 from knowledge.models import Chunk
 from knowledge.quizgen import BLANK, CLOZE_PROMPTS, Checker, DraftItem, DraftRejected, fold
 from knowledge.quizrubric import figure_reference, same_stem
+from knowledge.text import CJK
 
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _NEEDS_CONTEXT = re.compile(
     r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also)\b"
 )
@@ -78,7 +78,7 @@ def good_sentence(sentence: str) -> bool:
     """A sentence worth quizzing on: prose of a fair length, self-contained, no code, no figure."""
     if figure_reference(sentence) or "`" in sentence or " - " in sentence or _STEPS.search(sentence):
         return False
-    if _CJK.search(sentence):
+    if CJK.search(sentence):
         return 12 <= len(sentence) <= 160 and not sentence.endswith(("：", ":", "？", "?"))
     return (
         40 <= len(sentence) <= 220
@@ -206,7 +206,7 @@ class ClozeDrafter:
         raise DraftRejected("no_candidate", "no sentence with a key term and enough distractors")
 
     def _item(self, chunk: Chunk, sentence: str, term: Term, kind: str, body: str) -> DraftItem | None:
-        language = "zh" if _CJK.search(sentence) else "en"
+        language = "zh" if CJK.search(sentence) else "en"
         if language == "en" and not self._stands_alone(sentence, term):
             return None
         if kind == "blank":

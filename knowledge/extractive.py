@@ -9,9 +9,10 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from knowledge.generation import _CJK, NO_PASSAGES, Turn, answer_language, shorten
+from knowledge.generation import NO_PASSAGES, Turn, answer_language, shorten
 from knowledge.index import tokenize
 from knowledge.models import ScoredChunk
+from knowledge.text import CJK
 
 
 @dataclass(frozen=True)
@@ -39,7 +40,7 @@ def _is_table(line: str) -> bool:
 
 
 def _too_short(sentence: str) -> bool:
-    if _CJK.search(sentence):
+    if CJK.search(sentence):
         return len(sentence) < 6
     return len(sentence) < 12 or len(sentence.split()) < 3
 
@@ -101,7 +102,7 @@ class ExtractiveGenerator:
             first = next((s for s in candidates if s.passage == 1), None)
             text = first.text if first else passages[0].chunk.text
             return f"{shorten(text, self.max_chars)} [1]"
-        gap = "" if _CJK.search(chosen[0].text) else " "  # Chinese runs sentences and citations together
+        gap = "" if CJK.search(chosen[0].text) else " "  # Chinese runs sentences and citations together
         return gap.join(
             f"{gap.join(s.text for s in group)}{gap}[{n}]"
             for n, group in itertools.groupby(chosen, key=lambda s: s.passage)

@@ -21,6 +21,7 @@ from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 from knowledge.index import tokenize
 from knowledge.models import ScoredChunk
+from knowledge.text import CJK
 
 log = logging.getLogger(__name__)
 
@@ -82,7 +83,6 @@ _PROMPT = ChatPromptTemplate.from_messages(
     [("system", _SYSTEM), MessagesPlaceholder("history"), ("human", "{question}")]
 )
 _CITATION = re.compile(r"\s*\[\d+(?:\s*[,，]\s*\d+)*\]")
-_CJK = re.compile(r"[\u3400-\u9fff]")
 
 
 def answer_language(language: str) -> str:
@@ -199,7 +199,7 @@ def attribute(answer: str, passages: Sequence[ScoredChunk]) -> str:
     best = max(range(len(passages)), key=lambda i: (overlaps[i], -i))
     if overlaps[best] == 0:
         return answer
-    return f"{answer}[{best + 1}]" if _CJK.search(answer) else f"{answer} [{best + 1}]"
+    return f"{answer}[{best + 1}]" if CJK.search(answer) else f"{answer} [{best + 1}]"
 
 
 # --- OpenAI-compatible server -------------------------------------------------------------------

@@ -22,6 +22,7 @@ from scipy import sparse
 
 from knowledge.embedders import Embedder
 from knowledge.models import Chunk, SearchFilter
+from knowledge.text import CJK
 
 COLLECTION = "learnbot_chunks"
 _PAGE = 2000
@@ -229,7 +230,6 @@ def _record(rid: str, text: str, meta: dict[str, Any]) -> Record:
 
 jieba.setLogLevel(logging.WARNING)
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[\u3400-\u9fff]+")
-_CJK_RUN = re.compile(r"[\u3400-\u9fff]")
 _STOPWORDS = frozenset(
     """a an the and or but if of at by for with about against between into through during before after
     above below to from up down in out on off over under again further then once here there when where why
@@ -264,7 +264,7 @@ def tokenize(text: str) -> list[str]:
     tokens: list[str] = []
     for match in _TOKEN.finditer(text.lower()):
         word = match.group()
-        if _CJK_RUN.match(word):
+        if CJK.match(word):
             tokens.extend(w for w in jieba.lcut_for_search(word) if w not in _STOPWORDS)
         elif word not in _STOPWORDS:
             tokens.append(_stem(word))

@@ -21,11 +21,11 @@ from knowledge.extractive import split_sentences
 from knowledge.index import tokenize
 from knowledge.models import Chunk
 from knowledge.quizrubric import COMMON
+from knowledge.text import CJK
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*|\d+(?:[.,]\d+)?")
 _CODE_SPAN = re.compile(r"`[^`]*`|\b[a-z][a-z0-9+.-]*://\S+", re.I)  # code and URLs
 _GLUE = "./@\\:_`"  # a term touching these is part of a URL, a path, an address or code
-_CJK = re.compile(r"[\u3400-\u9fff]")
 DETERMINERS = frozenset(
     "a an the your our their its his her my any every each some many".split()  # not "this": a pronoun too
 )
@@ -58,7 +58,7 @@ class Term:
     @property
     def words(self) -> int:
         """How many words it has."""
-        return len(self.surface.split()) if not _CJK.search(self.surface) else 1
+        return len(self.surface.split()) if not CJK.search(self.surface) else 1
 
 
 @dataclass
@@ -255,7 +255,7 @@ def chinese_terms(sentence: str) -> list[Term]:
         if start < 0:
             continue
         at = start + len(pair.word)
-        noun = pair.flag in _CJK_NOUN and _CJK.search(pair.word)
+        noun = pair.flag in _CJK_NOUN and CJK.search(pair.word)
         if noun and (not run or run_start + len(run) == start) and len(run) + len(pair.word) <= 6:
             run_start = start if not run else run_start
             run += pair.word
@@ -281,7 +281,7 @@ class CourseTerms:
 
     def __init__(self, chunks: Sequence[Chunk], prose: Callable[[str], bool] = lambda s: True) -> None:
         sentences = [(c, s) for c in chunks for s in split_sentences(c.text)]
-        self.nouns = NounEvidence([s for _, s in sentences if not _CJK.search(s)])
+        self.nouns = NounEvidence([s for _, s in sentences if not CJK.search(s)])
         self.pool: dict[str, dict[str, PoolTerm]] = defaultdict(dict)
         self.lessons = len({c.lesson_id for c in chunks})
         for chunk, sentence in sentences:
@@ -301,7 +301,7 @@ class CourseTerms:
 
     def terms(self, sentence: str) -> list[Term]:
         """The key-term candidates of one sentence."""
-        return chinese_terms(sentence) if _CJK.search(sentence) else english_terms(sentence, self.nouns)
+        return chinese_terms(sentence) if CJK.search(sentence) else english_terms(sentence, self.nouns)
 
     def entry(self, term: Term) -> PoolTerm | None:
         """The course-wide record of a term."""

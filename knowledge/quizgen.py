@@ -27,6 +27,7 @@ from knowledge.generation import shorten
 from knowledge.index import tokenize
 from knowledge.models import Chunk
 from knowledge.quizrubric import answer_leak, figure_reference, filler_blank, kind_mismatch, length_giveaway
+from knowledge.text import CJK
 
 REASONS = {
     "malformed": "the model's reply is not a usable JSON item",
@@ -42,7 +43,6 @@ REASONS = {
 """Why a draft is rejected: reason -> what it means (reports and ``learnbot quiz generate`` use these)."""
 
 BLANK = "_____"
-_CJK = re.compile(r"[\u3400-\u9fff]")
 CLOZE_PROMPTS = {"en": "Fill in the blank:", "zh": "填空："}
 """How a fill-in-the-blank question starts (not part of what the question gives away)."""
 
@@ -479,5 +479,5 @@ def pick_chunks(
 def _prose_chars(chunk: Chunk) -> int:
     """Characters in whole sentences (not code, tables, list fragments or links)."""
     return sum(
-        len(s) for s in split_sentences(chunk.text) if _CJK.search(s) or (len(s) >= 40 and s[0].isupper())
+        len(s) for s in split_sentences(chunk.text) if CJK.search(s) or (len(s) >= 40 and s[0].isupper())
     )
