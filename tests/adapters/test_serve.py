@@ -23,6 +23,21 @@ def _env(data: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+async def _serve_telegram(data: Path, **env: str) -> asyncio.subprocess.Process:
+    """`learnbot serve telegram` as a subprocess on ``data`` with extra environment, stderr captured."""
+    return await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "bot.cli",
+        "serve",
+        "telegram",
+        cwd=ROOT,
+        env=_env(data, **env),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
 async def test_serve_telegram_answers_and_stops_cleanly(tmp_path):
     data = tmp_path / "data"
     subprocess.run(
@@ -34,17 +49,7 @@ async def test_serve_telegram_answers_and_stops_cleanly(tmp_path):
         timeout=300,
     )
     async with FakeTelegram() as fake:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "telegram",
-            cwd=ROOT,
-            env=_env(data, TELEGRAM_BOT_TOKEN=TOKEN, LEARNBOT_TELEGRAM_API_URL=fake.root),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
-        )
+        process = await _serve_telegram(data, TELEGRAM_BOT_TOKEN=TOKEN, LEARNBOT_TELEGRAM_API_URL=fake.root)
         try:
             await fake.wait_for("setMyCommands", timeout=120)
             fake.push(text_update(user(42, "Ada"), "How long must a company password be?"))
@@ -82,16 +87,8 @@ async def test_serve_with_a_rejected_token_prints_one_redacted_line(tmp_path):
     """Issue 14 row 2: Telegram's InvalidToken quotes the token; serve must not print it."""
     wrong = "111:" + "A" * 35
     async with FakeTelegram() as fake:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "telegram",
-            cwd=ROOT,
-            env=_env(tmp_path, TELEGRAM_BOT_TOKEN=wrong, LEARNBOT_TELEGRAM_API_URL=fake.root),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        process = await _serve_telegram(
+            tmp_path, TELEGRAM_BOT_TOKEN=wrong, LEARNBOT_TELEGRAM_API_URL=fake.root
         )
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
     text = stderr.decode()
@@ -135,22 +132,12 @@ async def test_serve_in_json_log_mode_writes_only_json_lines(tmp_path):
 
     wrong = "111:" + "B" * 35
     async with FakeTelegram() as fake:
-        process = await asyncio.create_subprocess_exec(
-            sys.executable,
-            "-m",
-            "bot.cli",
-            "serve",
-            "telegram",
-            cwd=ROOT,
-            env=_env(
-                tmp_path,
-                TELEGRAM_BOT_TOKEN=wrong,
-                LEARNBOT_TELEGRAM_API_URL=fake.root,
-                LEARNBOT_LOG_FORMAT="json",
-                LEARNBOT_LOG_LEVEL="INFO",
-            ),
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.PIPE,
+        process = await _serve_telegram(
+            tmp_path,
+            TELEGRAM_BOT_TOKEN=wrong,
+            LEARNBOT_TELEGRAM_API_URL=fake.root,
+            LEARNBOT_LOG_FORMAT="json",
+            LEARNBOT_LOG_LEVEL="INFO",
         )
         _, stderr = await asyncio.wait_for(process.communicate(), timeout=180)
     lines = stderr.decode().strip().splitlines()
@@ -163,17 +150,7 @@ async def test_serve_in_json_log_mode_writes_only_json_lines(tmp_path):
 async def test_sigterm_during_start_up_retries_stops_serve_at_once(tmp_path):
     """Found re-probing row 8: a stop signal during start-up retries went unheard until they ran out."""
     api = f"http://127.0.0.1:{_closed_port()}"
-    process = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "bot.cli",
-        "serve",
-        "telegram",
-        cwd=ROOT,
-        env=_env(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, LEARNBOT_TELEGRAM_API_URL=api),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )
+    process = await _serve_telegram(tmp_path, TELEGRAM_BOT_TOKEN=TOKEN, LEARNBOT_TELEGRAM_API_URL=api)
     assert process.stderr is not None
     first = b""
     while b"try 1 of 5" not in first:  # the first retry is announced; start-up then waits 1 s
