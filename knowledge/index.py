@@ -13,6 +13,7 @@ import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any, Protocol
 
 import jieba
@@ -336,6 +337,11 @@ class KeywordIndex:
         repeat = np.fromiter(counts.values(), dtype=np.float64, count=len(columns))
         return np.asarray(self._weights[:, columns] @ repeat).ravel()
 
+    @cached_property
+    def _rows(self) -> dict[str, int]:
+        """Each chunk's row in the matrix, by chunk id (built on the first coverage question)."""
+        return {c.chunk_id: i for i, c in enumerate(self.chunks)}
+
     def coverage(self, query: str, chunks: Sequence[Chunk]) -> list[float]:
         """For each chunk, the IDF-weighted share of the query's terms it contains (0-1).
 
@@ -347,8 +353,6 @@ class KeywordIndex:
         total = sum(weights.values())
         if self._weights is None or not total:
             return [0.0] * len(chunks)
-        if not hasattr(self, "_rows"):
-            self._rows = {c.chunk_id: i for i, c in enumerate(self.chunks)}
         known = [t for t in terms if t in self._terms]
         present = self._weights[:, [self._terms[t] for t in known]].tocsr() if known else None
         shares = []
