@@ -176,27 +176,27 @@ class DenseRetriever:
 
     def ranked_lists(
         self, query: str, depth: int, search_filter: SearchFilter | None = None
-    ) -> list[tuple[list[ScoredChunk], float]]:
-        """The rankings to fuse, each with its weight."""
+    ) -> list[tuple[list[ScoredChunk], list[float]]]:
+        """The rankings to fuse, each with a weight per chunk."""
         self.records.refresh()
         parts = getattr(self.embedder, "embed_query_parts", None)
         languages = self.records.languages(search_filter)
         everything = self.records.narrowing(search_filter)
         if parts is None:
-            return [(self._query(self.embedder.embed_query(query), depth, everything), 1.0)]
+            return [_weighted(self._query(self.embedder.embed_query(query), depth, everything), 1.0)]
         others = tuple(language for language in languages if language != "en")
         english = detect_language(query) == "en" and "en" in languages
         vectors = parts(
             query, [*(["minilm"] if english else []), *(["use"] if others or not english else [])]
         )
         if not english:
-            return [(self._query(vectors["use"], depth, everything), 1.0)]
+            return [_weighted(self._query(vectors["use"], depth, everything), 1.0)]
         base = search_filter or SearchFilter()
         english_only = replace(base, languages=("en",)) if others else everything
-        lists = [(self._query(vectors["minilm"], depth, english_only), 1.0)]
+        lists = [_weighted(self._query(vectors["minilm"], depth, english_only), 1.0)]
         if others:
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
-            lists.append((hits, self.cross_lingual_weight))
+            lists.append(_weighted(hits, self.cross_lingual_weight))
         return lists
 
     def retrieve(
@@ -299,10 +299,7 @@ class FusedRetriever:
     ) -> list[tuple[list[ScoredChunk], list[float]]]:
         """Every ranking this retriever fuses, each with a weight per chunk."""
         language = detect_language(query)
-        lists = [
-            (hits, [weight] * len(hits))
-            for hits, weight in self.dense.ranked_lists(query, depth, search_filter)
-        ]
+        lists = self.dense.ranked_lists(query, depth, search_filter)
         keyword = self.keyword.retrieve(query, depth, search_filter)
         # A keyword match counts as much as it covers the question: a chunk that shares one common
         # word with it (all a Chinese question finds in a Chinese course that lacks the lesson) must
@@ -349,8 +346,12 @@ class FusedRetriever:
         return ranking
 
 
+def _weighted(hits: list[ScoredChunk], weight: float) -> tuple[list[ScoredChunk], list[float]]:
+    return hits, [weight] * len(hits)
+
+
 def fuse_chunks(
-    lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float] | float]], rrf_k: int = 60
+    lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], rrf_k: int = 60
 ) -> list[ScoredChunk]:
     """Chunks of several rankings by weighted reciprocal rank, best first; dense and keyword scores kept."""
     fused: dict[str, float] = {}
@@ -358,8 +359,7 @@ def fuse_chunks(
     dense: dict[str, float] = {}
     keyword: dict[str, float] = {}
     for hits, weights in lists:
-        per_hit = weights if isinstance(weights, Sequence) else [weights] * len(hits)
-        for rank, (hit, weight) in enumerate(zip(hits, per_hit, strict=True)):
+        for rank, (hit, weight) in enumerate(zip(hits, weights, strict=True)):
             cid = hit.chunk.chunk_id
             chunks[cid] = hit.chunk
             if hit.dense_score is not None:
