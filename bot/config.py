@@ -58,7 +58,7 @@ class Settings:
     chunk_overlap: int = _setting(100, "Characters shared by neighbouring chunks of one section.")
     top_k: int = _setting(4, "Passages given to the generator and cited.")
     grounding_threshold: float = _setting(
-        0.525,
+        0.55,
         "Evidence score (0-1) below which the bot says the course does not "
         "cover the question. See README, Grounding.",
     )

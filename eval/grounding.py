@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from eval.common import Question, app_with_courses, console, progress, read_questions, write_report
-from knowledge.grounding import Evidence, Weights
+from knowledge.grounding import DEFAULT_WEIGHTS, Evidence, Weights
 
 DATASETS = Path(__file__).parent / "datasets"
 SAMPLES = Path(__file__).resolve().parent.parent / "bot" / "sample_courses"
@@ -57,22 +57,35 @@ def _logistic(x: np.ndarray, y: np.ndarray, steps: int = 6000, lr: float = 0.5) 
     return w, b
 
 
-def fit(cases: list[Case]) -> Weights:
-    """Fit "covered" on the signals: all five within one language; embedding and novelty across languages."""
+def fit(cases: list[Case], min_cases: int = 20) -> Weights:
+    """Fit "covered" on the signals: all five within one language; embedding and novelty across languages.
+
+    Within one language, a language with at least ``min_cases`` covered and uncovered questions gets
+    weights of its own; the weights fitted on every language stay for the others.
+    """
     same = [c for c in cases if not c.evidence.cross_lingual]
     cross = [c for c in cases if c.evidence.cross_lingual]
+    w, b = _fit_same(same)
+    by_language = []
+    for language in sorted({c.evidence.language for c in same if c.evidence.language}):
+        mine = [c for c in same if c.evidence.language == language]
+        if min(sum(c.covered for c in mine), sum(not c.covered for c in mine)) >= min_cases:
+            by_language.append((language, *_fit_same(mine)))
+    cross_weights = DEFAULT_WEIGHTS.cross_lingual  # kept when no question crossed languages
+    if cross:
+        wx, bx = _logistic(
+            np.array([[c.evidence.dense, c.evidence.novelty] for c in cross]),
+            np.array([float(c.covered) for c in cross]),
+        )
+        cross_weights = (round(float(wx[0]), 3), round(float(wx[1]), 3), round(bx, 3))
+    return Weights(w, b, cross_weights, tuple(by_language))
+
+
+def _fit_same(cases: list[Case]) -> tuple[tuple[float, float, float, float, float], float]:
     w, b = _logistic(
-        np.array([c.evidence.features() for c in same]), np.array([float(c.covered) for c in same])
+        np.array([c.evidence.features() for c in cases]), np.array([float(c.covered) for c in cases])
     )
-    wx, bx = _logistic(
-        np.array([[c.evidence.dense, c.evidence.novelty] for c in cross]),
-        np.array([float(c.covered) for c in cross]),
-    )
-    return Weights(
-        tuple(round(float(v), 3) for v in w),
-        round(b, 3),
-        (round(float(wx[0]), 3), round(float(wx[1]), 3), round(bx, 3)),
-    )
+    return tuple(round(float(v), 3) for v in w), round(b, 3)  # type: ignore[return-value]
 
 
 def rates(cases: list[Case], weights, threshold: float) -> tuple[float, float]:  # noqa: ANN001

@@ -55,6 +55,25 @@ def test_grounding_fit_separates_covered_from_uncovered():
     assert refused == 1.0 and wrong == 0.0
 
 
+def test_grounding_fit_gives_a_language_with_enough_questions_its_own_weights():
+    # The same signals mean "covered" in English and "uncovered" in Chinese: only weights per
+    # language can separate both; a language with too few questions keeps the shared weights.
+    def cases(language: str, covered_high: bool) -> list[Case]:
+        high = [Evidence(0.5, 0.9, 1.0, 1.0, False, 0.0, language) for _ in range(20)]
+        low = [Evidence(0.5, 0.3, 1.0, 1.0, False, 0.0, language) for _ in range(20)]
+        return [Case(language, covered_high, e) for e in high] + [
+            Case(language, not covered_high, e) for e in low
+        ]
+
+    english, chinese = cases("en", True), cases("zh", False)
+    few = [Case("fr", True, Evidence(0.5, 0.9, 1.0, 1.0, False, 0.0, "fr"))]
+    weights = fit(english + chinese + few)
+    assert [language for language, _, _ in weights.by_language] == ["en", "zh"]
+    assert rates(english, weights, 0.5) == (1.0, 0.0)
+    assert rates(chinese, weights, 0.5) == (1.0, 0.0)
+    assert weights.for_language("fr") == (weights.same_language, weights.bias)
+
+
 def test_missing_corpus_is_a_clear_error(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "eval", "retrieval", "--corpus", str(tmp_path / "none")],

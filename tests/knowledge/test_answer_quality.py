@@ -73,6 +73,22 @@ def both_languages(tmp_path_factory, paired_embedder) -> TestBot:
     return bot
 
 
+def test_novelty_judges_each_word_of_a_chinese_phrase():
+    # "传感器数据" is course vocabulary, "编码器" (an encoder) is not and is rare: the phrase is novel
+    # although most of its words are known; a phrase of known and common words is not.
+    from knowledge.grounding import novelty
+    from knowledge.index import tokenize
+
+    course = set(tokenize("物联网 设备 平台 传感器 数据 测量"))
+
+    def frequency(term: str) -> float:
+        return 0.1 if term in course else 0.0
+
+    assert novelty("怎么用编码器测量传感器数据", frequency, chinese_course=True) > 0
+    assert novelty("传感器数据怎么用", frequency, chinese_course=True) == 0
+    assert novelty("怎么用编码器测量传感器数据", frequency, chinese_course=False) == 0
+
+
 def test_a_course_in_another_language_is_answered_without_a_source_note(tmp_path):
     """A course may declare any language in course.toml; only English and Chinese get the note."""
     course = tmp_path / "cours"
