@@ -32,8 +32,22 @@ from knowledge.quizrubric import figure_reference, same_stem
 from knowledge.text import CJK
 
 _NEEDS_CONTEXT = re.compile(
-    r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also)\b"
+    r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also|First"
+    r"|Second|Finally|Instead|Otherwise|However|Therefore|After all|In this case|In that case"
+    r"|(?:An|Another|One) example is)\b"
 )
+_POINTS_AWAY = re.compile(
+    r"\b(?:this|that|these|the following|the above|the previous|the next)\s+(?:line|code|step|command"
+    r"|file|function|method|folder|snippet|setting|value|example|section)s?\b|\bthe code\b"
+    r"|\b(?:of|from|on|in|with|use) (?:these|those|them)\b|\bsuch an? \w+"
+    r"|\b(?:previous|last|next) (?:few )?(?:lessons?|projects?|steps?|parts?)\b|\bfollow the steps\b",
+    re.I,
+)
+"""A sentence about code or steps the learner does not see in a quiz ("you can change this line")."""
+_INTERFACE = re.compile(
+    r"\b(?:gr[ae]yed out|re-?enabled|disabled|drop-?down|check-?box|toolbar|menu|dialog|pane|tab)\b", re.I
+)
+"""The state of a screen ("The button will be greyed out whilst training"): a detail, not the lesson."""
 _STEPS = re.compile(
     r"\b(?:you will|you'll|you can now|we will|let's|in this lesson|this lesson|this page|this course"
     r"|this repo|repo|click|select)\b|\w\.(?:com|org|net|io)\b",
@@ -48,6 +62,7 @@ _YOU_CAN = re.compile(r",\s+you\s+can\s+(\w.{10,}?)[.!]?$")
 _USE_BEFORE = re.compile(r"\b[Uu]se\s+(?:an?\s+|the\s+)?$")
 _USE_TO = re.compile(r"\s+to\s+(\w.{10,}?)[.!]?$")
 _ZH_DEFINES = re.compile(r"^(?:是|指)(?:一种|一个|一类)?(.{6,}?)[。！]?$")
+_VERB_BEFORE = {"can", "could", "will", "would", "should", "must", "may", "might", "to", "you", "we", "they"}
 _EMPHASIS = re.compile(r"\*{1,2}([^*]+)\*{1,2}")
 _ARTICLE_ONLY = re.compile(r"^\s*(?:An?|The)?\s*$")
 PROMPTS = {
@@ -83,9 +98,11 @@ def good_sentence(sentence: str) -> bool:
     return (
         40 <= len(sentence) <= 220
         and len(sentence.split()) >= 6
-        and not sentence.endswith((":", "?"))
+        and sentence.rstrip("*_ ").endswith((".", "!", '"', "”", ")"))  # a heading has no full stop
         and (sentence[0].isupper() or sentence[0].isdigit())
         and not _NEEDS_CONTEXT.match(sentence)  # "It is ..." means nothing without the sentence before
+        and not _POINTS_AWAY.search(sentence)
+        and not _INTERFACE.search(sentence)
     )
 
 
@@ -245,6 +262,8 @@ class ClozeDrafter:
         for match in re.finditer(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", sentence, re.I):
             before = re.search(r"([A-Za-z][\w-]*)[ -]$", sentence[: match.start()])
             after = re.match(r"[ -]([A-Za-z][\w-]*)", sentence[match.end() :])
+            if before and before.group(1).lower() in _VERB_BEFORE:
+                return False  # "You can tag an object": after a modal or "to", the word is a verb
             if before and tokenize(before.group(1)) and not nouns.is_verb(before.group(1)):
                 return False
             if after and tokenize(after.group(1)) and nouns.is_noun(after.group(1)):

@@ -396,3 +396,36 @@ def test_an_openai_compatible_server_gets_the_quiz_prompt_in_one_request(fake_op
     assert [m["role"] for m in body["messages"]] == ["system", "user", "assistant", "user"]
     assert MQTT.text in body["messages"][-1]["content"]
     assert 200 in (body.get("max_tokens"), body.get("max_completion_tokens"))
+
+
+@pytest.mark.parametrize(
+    "sentence",
+    [
+        "The ribbon cable comes into the bottom of the camera, so you can change this line to the rotation.",
+        "An example is an engine (the thing) sending temperature data to the cloud.",
+        "The button will be greyed out whilst training, and be re-enabled once done.",
+        "A number of these use intermediate representations of the language to translate it.",
+        "Follow the steps in the previous few lessons to set up a virtual IoT device.",
+        "Azure Functions triggers and bindings for storing location data",  # a heading, no full stop
+    ],
+)
+def test_sentences_that_lean_on_unseen_context_or_describe_a_screen_are_not_quizzed(sentence):
+    from knowledge.cloze import good_sentence
+
+    assert not good_sentence(sentence)
+    assert good_sentence("Microcontrollers are designed to be programmed to do a limited number of tasks.")
+
+
+def test_a_term_in_the_place_of_a_verb_is_not_blanked():
+    # "You can tag a single object": blanking "tag" after a modal asks for a verb among nouns.
+    from knowledge.keyterms import Term
+
+    text = "Object detection models tag objects in images. Each tag names a product on the shelf."
+    chunks = [Chunk(f"c{n}", text, "c", f"l{n}", f"Lesson {n}", "Tags", "f.md", "en") for n in range(3)]
+    drafter = ClozeDrafter(chunks, KeywordIndex(chunks))
+    sentence = "You can tag a single object in an image or many."
+    start = sentence.index("tag")
+    assert not drafter._stands_alone(sentence, Term("tag", "tag", "noun", start, start + 3))
+    sentence = "Each tag names a product on the shelf."
+    start = sentence.index("tag")
+    assert drafter._stands_alone(sentence, Term("tag", "tag", "noun", start, start + 3))
