@@ -85,7 +85,7 @@ def test_changed_lesson_is_replaced_and_removed_lesson_deleted(tmp_path, course_
 
 
 def test_the_keyword_index_retokenises_only_changed_lessons(tmp_path, course_dir, monkeypatch):
-    import knowledge.retrieval as retrieval
+    import knowledge.live as live
 
     tokenised: list[str] = []
 
@@ -93,8 +93,8 @@ def test_the_keyword_index_retokenises_only_changed_lessons(tmp_path, course_dir
         tokenised.append(text)
         return real(text)
 
-    real = retrieval.tokenize
-    monkeypatch.setattr(retrieval, "tokenize", counting)
+    real = live.tokenize
+    monkeypatch.setattr(live, "tokenize", counting)
     parts = Parts(tmp_path / "data")
     parts.ingestor.ingest(load_course(course_dir))
     assert parts.retriever.retrieve("phishing", k=1)
