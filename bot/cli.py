@@ -438,6 +438,7 @@ if __name__ == "__main__":
 import bot.cli_ask  # noqa: E402,F401
 import bot.cli_jobs  # noqa: E402,F401
 import bot.cli_learner  # noqa: E402,F401
+import bot.cli_migrate  # noqa: E402,F401
 import bot.cli_premium  # noqa: E402,F401
 import bot.cli_quiz  # noqa: E402,F401
 import bot.cli_team  # noqa: E402,F401
