@@ -260,10 +260,15 @@ class App:
         )
 
     def learning_scheduler(self, adapters: Mapping[str, ChatAdapter]) -> LearningScheduler:
-        """The scheduled jobs (due quizzes, feedback, nudges), kept in the SQLite file."""
+        """The scheduled jobs (due quizzes, feedback, nudges), kept in the store's database.
+
+        On PostgreSQL only the replica holding the scheduler lock runs them (:mod:`bot.leader`).
+        """
+        from bot.leader import elect
         from bot.scheduler import LearningScheduler
 
-        return LearningScheduler(self.job_deps(adapters), f"sqlite:///{self.settings.database_path}")
+        location = self.settings.database_location
+        return elect(LearningScheduler(self.job_deps(adapters), sqlalchemy_url(location)), location)
 
     def chat_adapters(self, which: str) -> list:
         """The chat front doors for ``learnbot serve`` (``telegram``, ``slack`` or ``all``), from settings.
