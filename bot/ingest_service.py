@@ -196,5 +196,9 @@ async def start_for(app: Any) -> IngestService | None:
     if app.settings.chroma_url:
         return None
     service = IngestService(app)
-    await service.start()
+    try:
+        await service.start()
+    except OSError as exc:  # e.g. a data dir path too long for a unix socket: serve anyway
+        log.warning("admin jobs cannot be handed to this serve (%s); stop it to run learnbot ingest", exc)
+        return None
     return service
