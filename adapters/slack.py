@@ -265,10 +265,15 @@ class SlackAdapter:
     async def _once(self, body: dict[str, Any], next: Any) -> BoltResponse | None:
         """Acknowledge a retry or duplicate of a delivery already seen, without handling it again."""
         key = delivery_key(body)
-        if key and not self._seen.add(key):
+        if key and (not self._seen.add(key) or not await self._first_of_replicas(key)):
             log.info("Slack delivered %s again; acknowledged, not handled twice", key)
             return BoltResponse(status=200, body="", headers={"x-slack-no-retry": "1"})
         return await next()
+
+    async def _first_of_replicas(self, key: str) -> bool:
+        """No replica took this delivery yet (the key is in the shared store): no placeholder twice."""
+        store = getattr(self.bot, "store", None)
+        return store is None or await asyncio.to_thread(store.first_delivery, "slack-ack", key)
 
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.create_task(work)

@@ -15,6 +15,7 @@ from typing import IO, TYPE_CHECKING
 
 from bot.config import Settings, SettingsError
 from bot.core import Bot, Limits
+from bot.database import sqlalchemy_url
 from bot.messages import ChatAdapter
 from bot.private import make_data_dir_private, private_umask
 from bot.quizgen import QuizWorkshop
@@ -89,8 +90,8 @@ class App:
 
     @cached_property
     def store(self) -> Store:
-        """The SQLite repository."""
-        return Store(self.settings.database_path)
+        """The repository: SQLite in the data dir, or PostgreSQL when ``LEARNBOT_DATABASE_URL`` is set."""
+        return Store(self.settings.database_location)
 
     @cached_property
     def chroma(self):  # noqa: ANN201 - chromadb's client types are not public
@@ -259,10 +260,15 @@ class App:
         )
 
     def learning_scheduler(self, adapters: Mapping[str, ChatAdapter]) -> LearningScheduler:
-        """The scheduled jobs (due quizzes, feedback, nudges), kept in the SQLite file."""
+        """The scheduled jobs (due quizzes, feedback, nudges), kept in the store's database.
+
+        On PostgreSQL only the replica holding the scheduler lock runs them (:mod:`bot.leader`).
+        """
+        from bot.leader import elect
         from bot.scheduler import LearningScheduler
 
-        return LearningScheduler(self.job_deps(adapters), f"sqlite:///{self.settings.database_path}")
+        location = self.settings.database_location
+        return elect(LearningScheduler(self.job_deps(adapters), sqlalchemy_url(location)), location)
 
     def chat_adapters(self, which: str) -> list:
         """The chat front doors for ``learnbot serve`` (``telegram``, ``slack`` or ``all``), from settings.

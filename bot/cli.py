@@ -21,6 +21,8 @@ from rich.text import Text
 from bot.app import App, IndexBusy
 from bot.backup import BackupError
 from bot.config import Settings, SettingsError
+from bot.ingest_service import handed_over
+from bot.ingest_service import start_for as start_ingest_service
 from bot.logs import announce, redact, secret_values, setup_logging
 from bot.logs import configure as configure_logging
 from knowledge.index import IndexMismatch
@@ -149,6 +151,9 @@ def ingest(
     """
     if language not in (None, "en", "zh"):
         raise CliError(f"--language must be en or zh, not {language!r}")
+    args = {"path": str(path.resolve()), "course_id": course_id, "track": track, "premium": premium}
+    if (status := handed_over("ingest", **args, language=language)) is not None:  # a serve owns the index
+        raise typer.Exit(status)
     cap = Settings.load().max_document_mb * 1_000_000 or None
     course = load_course(path, CourseOverrides(course_id, track, premium, language), max_document_bytes=cap)
     app = _app()
@@ -193,6 +198,8 @@ def courses() -> None:
 @cli.command()
 def remove(course_id: str = typer.Argument(..., help="The course to remove.")) -> None:
     """Remove a course and its chunks."""
+    if (status := handed_over("remove", course_id=course_id)) is not None:  # a serve owns the index
+        raise typer.Exit(status)
     app = _app()
     leftover = sum(1 for _ in app.index.records(course_id))
     if not app.ingestor.remove(course_id):
@@ -217,6 +224,8 @@ def reindex(
     embedder: str = typer.Option("use+minilm", help="Embedder to rebuild with: use+minilm, use or minilm."),
 ) -> None:
     """Rebuild every chunk's vector with another embedder (the index records which one built it)."""
+    if (status := handed_over("reindex", embedder=embedder)) is not None:  # a serve owns the index
+        raise typer.Exit(status)
     app = _app(embedder=embedder)
     with _progress(f"re-embedding with {embedder}") as progress:
         count = app.reindex(embedder, progress)
@@ -253,7 +262,7 @@ async def _serve(app: App, adapters: list) -> None:
         loop.add_signal_handler(sig, stopping.set)
     app.live_records.refresh()  # load the index before the first learner waits for it
     started = []
-    scheduler = health_server = None
+    scheduler = health_server = ingest_service = None
 
     async def start(adapter: Any) -> bool:
         # Start-up may retry for a while (an unreachable Bot API, Slack's Socket Mode reconnecting):
@@ -277,6 +286,7 @@ async def _serve(app: App, adapters: list) -> None:
 
     try:
         health_server = await _health(app, adapters)
+        ingest_service = await start_ingest_service(app)  # `learnbot ingest` beside serve hands jobs here
         for adapter in adapters:
             if not await start(adapter):
                 return
@@ -289,6 +299,8 @@ async def _serve(app: App, adapters: list) -> None:
     finally:
         if scheduler is not None:
             await scheduler.stop()
+        if ingest_service is not None:
+            await ingest_service.stop()
         for adapter in reversed(started):
             await adapter.stop()
         if health_server is not None:
@@ -438,6 +450,7 @@ if __name__ == "__main__":
 import bot.cli_ask  # noqa: E402,F401
 import bot.cli_jobs  # noqa: E402,F401
 import bot.cli_learner  # noqa: E402,F401
+import bot.cli_migrate  # noqa: E402,F401
 import bot.cli_premium  # noqa: E402,F401
 import bot.cli_quiz  # noqa: E402,F401
 import bot.cli_team  # noqa: E402,F401

@@ -165,6 +165,16 @@ class Settings:
         return self.data_dir / "learnbot.db"
 
     @property
+    def database_url(self) -> str:
+        """``LEARNBOT_DATABASE_URL``: PostgreSQL for the state (may hold a password: only from the env)."""
+        return os.environ.get("LEARNBOT_DATABASE_URL", "").strip()
+
+    @property
+    def database_location(self) -> str | Path:
+        """Where the store lives: the PostgreSQL URL when set, else the SQLite file in the data dir."""
+        return self.database_url or self.database_path
+
+    @property
     def chroma_path(self) -> Path:
         """The embedded Chroma folder."""
         return self.data_dir / "chroma"

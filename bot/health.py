@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
+from bot.database import connect, is_postgres
+
 if TYPE_CHECKING:
     from bot.app import App
 
@@ -37,8 +39,21 @@ Check = Callable[[], str]
 """A readiness check: returns a short status text, raises when the part does not answer."""
 
 
-def database_check(path: Path) -> Check:
-    """The SQLite file answers a read (on a connection of its own, so a long write elsewhere shows)."""
+def database_check(path: Path | str) -> Check:
+    """The database answers a read (on a connection of its own, so a long write elsewhere shows).
+
+    ``path`` is the SQLite file, or the PostgreSQL URL (a fresh connection each time, then closed).
+    """
+    if is_postgres(path):
+
+        def check_postgres() -> str:
+            db = connect(path)
+            try:
+                return f"schema {db.execute('select max(version) from schema_migrations').fetchone()[0]}"
+            finally:
+                db.close()
+
+        return check_postgres
 
     def check() -> str:
         with sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=CHECK_TIMEOUT_S) as conn:
@@ -60,7 +75,7 @@ class Health:
         """Checks for the app's database and index."""
         return cls(
             {
-                "database": database_check(app.settings.database_path),
+                "database": database_check(app.settings.database_location),
                 "index": lambda: f"{app.index.count()} records",
             }
         )

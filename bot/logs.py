@@ -23,6 +23,7 @@ import sys
 import threading
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 if TYPE_CHECKING:
     from bot.config import Settings
@@ -69,7 +70,10 @@ def secret_values(env: dict[str, str] | None = None) -> set[str]:
     """The values of the secret environment variables (empty and very short ones left out)."""
     env = dict(os.environ if env is None else env)
     names = set(SECRET_ENV) | {n for n in env if _SECRET_NAME.search(n)}
-    return {env[n] for n in names if len(env.get(n, "")) >= 6}
+    found = {env[n] for n in names if len(env.get(n, "")) >= 6}
+    # The database URL's password (the URL itself may be printed with it redacted).
+    password = urlsplit(env.get("LEARNBOT_DATABASE_URL", "")).password
+    return found | ({unquote(password), password} if password else set())
 
 
 def redact(text: str, secrets: set[str] | frozenset[str] = frozenset()) -> str:

@@ -110,10 +110,22 @@ def load(
     per_learner: int = typer.Option(2, help="Questions each learner sends."),
     out: Path = OUT,
     work: Path = WORK,
+    replicas: str = typer.Option(
+        "", help="Replicas mode, e.g. 1,2: that many `serve slack` processes on PostgreSQL, and SQLite."
+    ),
+    postgres: str = typer.Option("postgresql:///postgres", help="Where replicas mode creates its databases."),
 ) -> None:
     """Simulated learners through the real Telegram stack (fake Bot API) and the console path."""
     from eval import load as load_eval
 
+    if replicas:
+        from eval.common import write_report
+        from eval.load_replicas import report, run_replicas
+
+        rows = run_replicas(work / "load-replicas", _ints(learners), _ints(replicas), postgres, per_learner)
+        print(report(rows, per_learner))
+        print(f"report: {write_report(out, 'load-replicas.md', report(rows, per_learner))}")
+        return
     _require(corpus)
     load_eval.run(corpus, out, work / "load", _ints(learners), per_learner)
 

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
-import sqlite_utils
+from bot.database import Database
 
 
 def utcnow() -> str:
@@ -33,24 +33,18 @@ def quiz_item_id(course_id: str, lesson_id: str, question: str) -> str:
     return hashlib.sha256(payload.encode("utf-8")).hexdigest()[:16]
 
 
+NEXT_QUIZ_SEQ = "(select coalesce(max(seq), 0) + 1 from quiz_items)"
+"""A new quiz item's place in insertion order (inside a write transaction, so writers take turns)."""
+
+
 class StoreBase:
     """The connection and transaction handling the store's parts build on (see :class:`bot.store.Store`)."""
 
-    db: sqlite_utils.Database
+    db: Database
     _lock: threading.RLock
 
     @contextmanager
     def transaction(self) -> Iterator[None]:
-        """One atomic unit of work (nested calls join the outer one)."""
-        with self._lock:
-            conn = self.db.conn
-            if conn.in_transaction:
-                yield
-                return
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
+        """One atomic unit of work (nested calls join the outer one); writers take turns."""
+        with self.db.transaction():
+            yield

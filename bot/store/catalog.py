@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from bot.store.base import StoreBase, quiz_item_id, utcnow
+from bot.store.base import NEXT_QUIZ_SEQ, StoreBase, quiz_item_id, utcnow
 from bot.store.rows import LessonRow
 
 
@@ -61,8 +61,9 @@ class CatalogStore(StoreBase):
                 wanted.add(item_id)
                 self.db.execute(
                     "insert into quiz_items(item_id, course_id, lesson_id, question, options, answer, "
-                    "explanation, source_chunk_id, status, origin, created_at, updated_at) "
-                    "values (?, ?, ?, ?, ?, ?, ?, '', 'approved', 'authored', ?, ?) "
+                    "explanation, source_chunk_id, status, origin, created_at, updated_at, seq) "
+                    "values (?, ?, ?, ?, ?, ?, ?, '', 'approved', 'authored', ?, ?, "
+                    f"{NEXT_QUIZ_SEQ}) "
                     "on conflict(item_id) do update set question = excluded.question, "
                     "options = excluded.options, answer = excluded.answer, "
                     "explanation = excluded.explanation, "
@@ -85,7 +86,7 @@ class CatalogStore(StoreBase):
             [course_id],
         ).fetchall()
         gone = [row[0] for row in live if row[0] not in wanted]
-        self.db.conn.executemany(
+        self.db.executemany(
             "update quiz_items set status = 'retired', updated_at = ? where item_id = ?",
             [(now, item_id) for item_id in gone],
         )
@@ -107,7 +108,7 @@ class CatalogStore(StoreBase):
     def _bump_generation(self) -> None:
         self.db.execute(
             "insert into meta(key, value) values('catalog_generation', '1') on conflict(key) "
-            "do update set value = cast(value as integer) + 1"
+            "do update set value = cast(cast(meta.value as integer) + 1 as text)"
         )
 
     # -- courses and lessons ---------------------------------------------------------------

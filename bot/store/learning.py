@@ -7,7 +7,7 @@ from dataclasses import asdict, replace
 from datetime import datetime
 from typing import Any
 
-from bot.store.base import StoreBase, iso, quiz_item_id, utcnow
+from bot.store.base import NEXT_QUIZ_SEQ, StoreBase, iso, quiz_item_id, utcnow
 from bot.store.rows import (
     Attempt,
     LearnerSettings,
@@ -81,7 +81,7 @@ class LearningStore(StoreBase):
             "select q.* from quiz_items q left join lessons l "
             "on l.course_id = q.course_id and l.lesson_id = q.lesson_id "
             f"where {' and '.join(clauses)} "
-            "order by q.course_id, coalesce(l.position, 1e9), q.created_at, q.rowid",
+            "order by q.course_id, coalesce(l.position, 1e9), q.created_at, q.seq",
             args,
         )
         names = [d[0] for d in rows.description]
@@ -111,8 +111,8 @@ class LearningStore(StoreBase):
         with self.transaction():
             cursor = self.db.execute(
                 "insert or ignore into quiz_items(item_id, course_id, lesson_id, question, options, answer, "
-                "explanation, source_chunk_id, status, origin, created_at, updated_at) "
-                "values (?, ?, ?, ?, ?, ?, ?, ?, 'draft', 'generated', ?, ?)",
+                "explanation, source_chunk_id, status, origin, created_at, updated_at, seq) "
+                f"values (?, ?, ?, ?, ?, ?, ?, ?, 'draft', 'generated', ?, ?, {NEXT_QUIZ_SEQ})",
                 [
                     item_id,
                     course_id,
@@ -180,7 +180,7 @@ class LearningStore(StoreBase):
             ).fetchall()
             gone = [item_id for item_id, chunk_id in rows if chunk_id not in live_chunk_ids]
             now = utcnow()
-            self.db.conn.executemany(
+            self.db.executemany(
                 "update quiz_items set status = 'retired', updated_at = ? where item_id = ?",
                 [(now, item_id) for item_id in gone],
             )

@@ -161,9 +161,7 @@ class PeopleStore(StoreBase):
                 for table in MERGED_BY_LEARNER:
                     # Where both learners hold the same key (an enrollment, a card, settings), the
                     # code's learner keeps theirs and the other row goes.
-                    self.db.execute(
-                        f"update or ignore {table} set learner_id = ? where learner_id = ?", [target, old]
-                    )
+                    self._move_rows(table, old, target)
                     self.db.execute(f"delete from {table} where learner_id = ?", [old])
                 self.db.execute("update identities set learner_id = ? where learner_id = ?", [target, old])
                 self.db.execute("delete from learners where id = ?", [old])
@@ -177,6 +175,18 @@ class PeopleStore(StoreBase):
                     }
                 )
             return target
+
+    def _move_rows(self, table: str, old: int, target: int) -> None:
+        """Give ``old``'s rows of ``table`` to ``target``, row by row; a row whose key clashes stays."""
+        key = self.db.primary_key(table)
+        rows = self.db.execute(f"select {', '.join(key)} from {table} where learner_id = ?", [old]).fetchall()
+        match = " and ".join(f"{column} = ?" for column in key)
+        for row in rows:
+            try:
+                with self.db.savepoint("move_row"):
+                    self.db.execute(f"update {table} set learner_id = ? where {match}", [target, *row])
+            except self.db.integrity_errors():
+                continue  # the target already holds this key (an enrollment, a card): theirs wins
 
     def link_failures(self, platform: str, platform_user_id: str, since: str) -> int:
         """Wrong link codes this platform account sent since ``since`` (ISO 8601 UTC)."""

@@ -308,7 +308,7 @@ class PremiumStore(GrantStore):
         rows = self.db.execute(
             "select learner_id, track, max(valid_until) as until from entitlements "
             "where revoked_at is null and valid_until > ? group by learner_id, track "
-            "having until <= ? order by until",
+            "having max(valid_until) <= ? order by until",
             [at, horizon],
         ).fetchall()
         return [
@@ -330,7 +330,7 @@ class PremiumStore(GrantStore):
                 "where revoked_at is null and ended_at is null and valid_until <= ?",
                 [at],
             ).fetchall()
-            self.db.conn.executemany(
+            self.db.executemany(
                 "update entitlements set ended_at = ? where id = ?", [(at, row[0]) for row in rows]
             )
         ended: dict[tuple[int, str], str] = {}

@@ -83,7 +83,7 @@ class GrantStore(StoreBase):
         with self.transaction():
             self.db.execute(
                 "insert into learner_teams(learner_id, platform, team_id, updated_at) values (?, ?, ?, ?) "
-                "on conflict do update set updated_at = excluded.updated_at",
+                "on conflict(learner_id, platform, team_id) do update set updated_at = excluded.updated_at",
                 [learner_id, platform, team_id, iso(now)],
             )
 

@@ -131,7 +131,8 @@ class PushStore(StoreBase):
             self.db.execute(
                 "insert into chats(learner_id, platform, chat_id, direct, updated_at) values (?, ?, ?, ?, ?) "
                 "on conflict(learner_id, platform, chat_id) do update set "
-                "direct = excluded.direct, updated_at = max(updated_at, excluded.updated_at)",
+                "direct = excluded.direct, updated_at = case when chats.updated_at > excluded.updated_at "
+                "then chats.updated_at else excluded.updated_at end",
                 [learner_id, platform, chat_id, int(direct), iso(at)],
             )
 
@@ -174,18 +175,21 @@ class PushStore(StoreBase):
         index on ``review_cards.due``; most overdue first.
         """
         d = LearnerSettings()
-        # SQLite takes a group's bare columns, and expressions of them such as the exists, from the
-        # row holding min(c.due): the same plan as a plain grouped min (one pass over the due index).
+        # The most overdue card per (learner, course) is the first of its window partition (both
+        # engines); whether it was pushed is asked only of those rows, not of every due card.
         rows = self.db.execute(
-            "select c.learner_id, c.item_id, c.course_id, min(c.due), "
-            "coalesce(s.timezone, ?), coalesce(s.active_start, ?), coalesce(s.active_end, ?), "
-            "exists (select 1 from sent_pushes p where p.learner_id = c.learner_id "
-            "and p.kind = 'quiz' and p.item_id = c.item_id and p.due = c.due) "
+            "select w.learner_id, w.item_id, w.course_id, w.due, w.tz, w.active_start, w.active_end, "
+            "case when exists (select 1 from sent_pushes p where p.learner_id = w.learner_id "
+            "and p.kind = 'quiz' and p.item_id = w.item_id and p.due = w.due) then 1 else 0 end "
+            "from (select c.learner_id, c.item_id, c.course_id, c.due, "
+            "coalesce(s.timezone, ?) as tz, coalesce(s.active_start, ?) as active_start, "
+            "coalesce(s.active_end, ?) as active_end, row_number() over "
+            "(partition by c.learner_id, c.course_id order by c.due, c.item_id) as place "
             "from review_cards c "
             "join quiz_items q on q.item_id = c.item_id "
             "left join learner_settings s on s.learner_id = c.learner_id "
-            "where c.due <= ? and q.status = 'approved' and coalesce(s.paused, 0) = 0 "
-            "group by c.learner_id, c.course_id order by 4, 1",
+            "where c.due <= ? and q.status = 'approved' and coalesce(s.paused, 0) = 0) w "
+            "where w.place = 1 order by w.due, w.learner_id",
             [d.timezone, d.active_start, d.active_end, iso(now)],
         )
         return [
@@ -200,12 +204,13 @@ class PushStore(StoreBase):
         (``due``, or ``due|day`` for a push repeated on a later day): answering moves the card.
         """
         rows = self.db.execute(
-            "select p.learner_id, max(p.status = 'pending'), "
+            "select p.learner_id, max(case when p.status = 'pending' then 1 else 0 end), "
             "max(case when p.status = 'sent' and c.due is not null "
             "and (p.due = c.due or p.due = c.due || '|' || p.local_day) then p.local_day else '' end), "
             "max(p.local_day), "
-            "sum(p.status = 'sent' and p.sent_at > coalesce("
-            "(select max(a.at) from quiz_attempts a where a.learner_id = p.learner_id), '')) "
+            "sum(case when p.status = 'sent' and p.sent_at > coalesce("
+            "(select max(a.at) from quiz_attempts a where a.learner_id = p.learner_id), '') "
+            "then 1 else 0 end) "
             "from sent_pushes p "
             "left join review_cards c on c.learner_id = p.learner_id and c.item_id = p.item_id "
             "where p.kind = 'quiz' and p.created_at >= ? and p.status in ('pending', 'sent') "
@@ -239,7 +244,8 @@ class PushStore(StoreBase):
             "select e.learner_id, min(e.enrolled_at), coalesce(s.timezone, ?), "
             "coalesce(s.active_start, ?), coalesce(s.active_end, ?) "
             "from enrollments e left join learner_settings s on s.learner_id = e.learner_id "
-            "where coalesce(s.paused, 0) = 0 group by e.learner_id",
+            "where coalesce(s.paused, 0) = 0 "
+            "group by e.learner_id, s.timezone, s.active_start, s.active_end",
             [d.timezone, d.active_start, d.active_end],
         )
         return [

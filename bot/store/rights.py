@@ -76,22 +76,14 @@ class RightsStore(StoreBase):
     def learner_tables(self) -> list[LearnerTable]:
         """Every table with rows about learners (``learners`` itself first), found from the schema."""
         found = [LearnerTable("learners", ("id",))]
-        names = [
-            row[0]
-            for row in self.db.execute(
-                "select name from sqlite_master where type = 'table' "
-                "and name not like 'sqlite_%' order by name"
-            ).fetchall()
-        ]
-        for name in names:
+        for name in self.db.table_names():
             if name in SKIPPED or name == "learners":
                 continue
-            info = self.db.execute(f"pragma table_info([{name}])").fetchall()
-            columns = {row[1]: bool(row[3]) for row in info}
+            columns = {column: not_null for column, _, not_null in self.db.columns(name)}
             learner = [c for c in columns if c == "learner_id" or c.endswith("_learner_id")]
-            for fk in self.db.execute(f"pragma foreign_key_list([{name}])").fetchall():
-                if fk[2] == "learners" and fk[3] not in learner:
-                    learner.append(fk[3])
+            for column, other in self.db.foreign_keys(name):
+                if other == "learners" and column not in learner:
+                    learner.append(column)
             user = next((c for c in USER_COLUMNS if c in columns), "") if "platform" in columns else ""
             platform = tuple(
                 (c, c.removesuffix("_user_id"))
@@ -106,17 +98,17 @@ class RightsStore(StoreBase):
     def _where(
         self, table: LearnerTable, learner_id: int, identities: list[tuple[str, str]]
     ) -> tuple[str, list]:
-        clauses: list[str] = [f"[{c}] = ?" for c in table.learner_columns]
+        clauses: list[str] = [f'"{c}" = ?' for c in table.learner_columns]
         args: list[Any] = [learner_id] * len(table.learner_columns)
         for platform, user in identities:
             if table.user_column:
-                clauses.append(f"(platform = ? and [{table.user_column}] = ?)")
+                clauses.append(f'(platform = ? and "{table.user_column}" = ?)')
                 args += [platform, user]
             for column, its_platform in table.platform_columns:
                 if its_platform == platform:
-                    clauses.append(f"[{column}] = ?")
+                    clauses.append(f'"{column}" = ?')
                     args.append(user)
-        return " or ".join(clauses) or "0", args
+        return " or ".join(clauses) or "1 = 0", args
 
     def learner_identities(self, learner_id: int) -> list[tuple[str, str]]:
         """``(platform, platform user id)`` of each identity linked to the learner."""
@@ -146,7 +138,9 @@ class RightsStore(StoreBase):
         data: dict[str, list[dict[str, Any]]] = {}
         for table in self.learner_tables():
             where, args = self._where(table, learner_id, identities)
-            cursor = self.db.execute(f"select * from [{table.name}] where {where} order by rowid", args)
+            key = self.db.primary_key(table.name)
+            order = f" order by {', '.join(key)}" if key else ""
+            cursor = self.db.execute(f'select * from "{table.name}" where {where}{order}', args)
             names = [d[0] for d in cursor.description]
             rows = [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
             if rows:
@@ -168,7 +162,7 @@ class RightsStore(StoreBase):
                     "select platform, chat_id from chats where learner_id = ?", [learner_id]
                 ).fetchall()
             ]
-            self.db.execute("pragma defer_foreign_keys = on")  # child and parent rows go in one step
+            self.db.defer_foreign_keys()  # child and parent rows go in one step
             tables = self.learner_tables()
             for table in [t for t in tables if t.name != "learners"] + tables[:1]:
                 where, args = self._where(table, learner_id, report.identities)
@@ -177,7 +171,7 @@ class RightsStore(StoreBase):
                     if count:
                         report.pseudonymised[table.name] = count
                     continue
-                count = self.db.execute(f"delete from [{table.name}] where {where}", args).rowcount
+                count = self.db.execute(f'delete from "{table.name}" where {where}', args).rowcount
                 if count:
                     report.deleted[table.name] = count
         self.checkpoint()
@@ -192,15 +186,14 @@ class RightsStore(StoreBase):
         if str(getattr(self, "path", ":memory:")) == ":memory:":
             return True
         with self._lock:
-            busy, _, _ = self.db.execute("pragma wal_checkpoint(TRUNCATE)").fetchone()
-        if busy:
+            done = self.db.checkpoint()
+        if not done:
             log.warning("the database is busy: the write-ahead log is emptied at the next checkpoint")
-        return not busy
+        return done
 
     def _pseudonymise(self, table: LearnerTable, where: str, args: list[Any]) -> int:
-        ids = [
-            r[0] for r in self.db.execute(f"select rowid from [{table.name}] where {where}", args).fetchall()
-        ]
+        key = self.db.primary_key(table.name)
+        ids = self.db.execute(f'select {", ".join(key)} from "{table.name}" where {where}', args).fetchall()
         if not ids:
             return 0
         sets: list[str] = []
@@ -214,21 +207,21 @@ class RightsStore(StoreBase):
                         .insert({"display_name": "", "language": "", "created_at": utcnow()})
                         .last_pk
                     )
-                sets.append(f"[{column}] = ?")
+                sets.append(f'"{column}" = ?')
                 values.append(tombstone)
             else:
-                sets.append(f"[{column}] = null")
+                sets.append(f'"{column}" = null')
         for column in [table.user_column, *(c for c, _ in table.platform_columns)]:
             if column:
-                sets.append(f"[{column}] = ?")
+                sets.append(f'"{column}" = ?')
                 values.append(ERASED)
-        info = self.db.execute(f"pragma table_info([{table.name}])").fetchall()
-        for _, column, kind, *_ in info:
-            if PAYLOAD_COLUMNS.search(column) and "TEXT" in (kind or "TEXT").upper():
-                sets.append(f"[{column}] = ?")
+        for column, kind, _ in self.db.columns(table.name):
+            if PAYLOAD_COLUMNS.search(column) and kind in ("TEXT", "CHARACTER VARYING"):
+                sets.append(f'"{column}" = ?')
                 values.append(ERASED)
-        for rowid in ids:
-            self.db.execute(f"update [{table.name}] set {', '.join(sets)} where rowid = ?", [*values, rowid])
+        match = " and ".join(f'"{column}" = ?' for column in key)
+        for row in ids:
+            self.db.execute(f'update "{table.name}" set {", ".join(sets)} where {match}', [*values, *row])
         return len(ids)
 
     # -- retention -------------------------------------------------------------------------

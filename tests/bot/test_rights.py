@@ -216,10 +216,11 @@ def test_tables_added_later_are_covered_without_a_list(testbot):
     """Rows in a table another feature adds (here: made up on the spot) are found from the schema."""
     learner_id = active_learner(testbot)
     db = testbot.app.store.db
-    db["madeup_members"].create({"team": str, "platform": str, "platform_user_id": str})
+    db.execute("create table madeup_members (team TEXT, platform TEXT, platform_user_id TEXT)")
     db["madeup_members"].insert({"team": "ops", "platform": "slack", "platform_user_id": SLACK})
-    db["madeup_notes"].create({"manager_learner_id": int, "note": str})
+    db.execute("create table madeup_notes (manager_learner_id INTEGER, note TEXT)")
     db["madeup_notes"].insert({"manager_learner_id": learner_id, "note": "keeps lessons short"})
+    db.execute("create table madeup_other (team TEXT, platform TEXT, platform_user_id TEXT)")
     db["madeup_other"].insert({"team": "ops", "platform": "slack", "platform_user_id": "U0SOMEONEELSE"})
     exported = json.loads(say(testbot, "telegram", TG, "/mydata")[0].document.content)["tables"]
     assert exported["madeup_members"][0]["team"] == "ops" and exported["madeup_notes"][0]["note"]

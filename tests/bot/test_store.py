@@ -11,15 +11,15 @@ def test_migrations_are_numbered_and_idempotent(tmp_path):
     assert again.db.execute("pragma journal_mode").fetchone()[0] == "wal"
 
 
-def test_learner_identity_is_created_once(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_learner_identity_is_created_once(store_location):
+    store = Store(store_location)
     first = store.learner_for("telegram", "42", "Ada")
     assert store.learner_for("telegram", "42") == first
     assert store.learner_for("slack", "42") != first
 
 
-def test_commit_course_replaces_lessons_atomically(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_commit_course_replaces_lessons_atomically(store_location):
+    store = Store(store_location)
     course = {
         "course_id": "c",
         "title": "C",
@@ -74,8 +74,8 @@ def test_commit_course_replaces_lessons_atomically(tmp_path):
     assert store.lesson_versions() == {}
 
 
-def test_questions_log(tmp_path):
-    store = Store(tmp_path / "db.sqlite")
+def test_questions_log(store_location):
+    store = Store(store_location)
     qid = store.log_question(
         learner_id=1,
         platform="console",
@@ -90,10 +90,10 @@ def test_questions_log(tmp_path):
     assert rows[0]["id"] == qid and rows[0]["grounded"] == 1
 
 
-def test_migration_3_applies_on_a_version_2_database(tmp_path, monkeypatch):
+def test_migration_3_applies_on_a_version_2_database(store_location, monkeypatch):
     import bot.store as store_module
 
-    path = tmp_path / "old.db"
+    path = store_location
     monkeypatch.setattr(store_module, "MIGRATIONS", MIGRATIONS[:2])
     Store(path).close()
     monkeypatch.undo()
