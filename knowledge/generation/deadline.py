@@ -63,6 +63,7 @@ def generate_within(
     started = time.monotonic()
     cancel = threading.Event()
     pieces: queue.Queue = queue.Queue()
+    whole: list[str] = []
 
     def produce() -> None:
         try:
@@ -78,8 +79,8 @@ def generate_within(
                     close = getattr(stream, "close", None)
                     if close is not None:
                         close()  # stops the model where the back end supports it
-            else:
-                pieces.put(generator.generate(question, passages, history, language))
+            else:  # the whole answer at once: nothing to stream
+                whole.append(generator.generate(question, passages, history, language))
         except BaseException as error:  # handed to the reader
             pieces.put(error)
         finally:
@@ -97,6 +98,8 @@ def generate_within(
             result.timed_out = True
             return result
         if piece is _END:
+            if whole:
+                result.text, result.pieces = whole[0], 1
             return result
         if isinstance(piece, BaseException):
             raise piece
