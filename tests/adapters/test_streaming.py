@@ -9,11 +9,12 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from adapters import slack_stream
+from adapters import slack_stream, telegram_stream
 from adapters.console import ConsoleAdapter
 from adapters.fake_slack import dm, event_request, mention, post
+from adapters.fake_telegram import text_update, user
 from bot.testing import FakeGenerator, TestBot
-from tests.adapters.stacks import slack_stack
+from tests.adapters.stacks import slack_stack, telegram_stack
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 
@@ -80,3 +81,32 @@ async def test_a_slack_thread_streams_with_the_ai_app_methods_then_gets_the_cite
     [final] = slack.calls_to("chat.update")
     assert "Sources:" in final.params["text"] and final.params["blocks"]
     assert [c.method for c in slack.calls].count("chat.delete") == 1  # the placeholder went
+
+
+@pytest.fixture(autouse=True)
+def _fast_telegram_updates(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(telegram_stream, "INTERVAL_S", 0.01)
+
+
+async def test_a_telegram_private_chat_gets_drafts_then_the_cited_answer_with_buttons(testbot, server):
+    async with telegram_stack(testbot.app.bot, server):
+        server.push(text_update(user(4242), "What is phishing?"))
+        [final] = await server.wait_for("sendMessage")
+    drafts = server.calls_to("sendMessageDraft")
+    assert len(drafts) >= 2 and len({d.params["draft_id"] for d in drafts}) == 1
+    assert len(drafts[-1].params["text"]) > len(drafts[0].params["text"])
+    assert "[1]" in final.params["text"] and "reply_markup" in final.params  # citations and buttons
+
+
+async def test_a_telegram_group_gets_an_edited_message_then_the_cited_answer(testbot, server):
+    update = text_update(user(4343), "What is phishing?")
+    update["message"]["chat"] = {"id": -100123, "type": "supergroup", "title": "Security"}
+    async with telegram_stack(testbot.app.bot, server):
+        server.push(update)
+        await server.wait_for("deleteMessage")
+        sent = await server.wait_for("sendMessage", count=2)
+    assert not server.calls_to("sendMessageDraft")
+    interim, final = sent
+    edits = server.calls_to("editMessageText")
+    assert interim.params["text"].endswith(telegram_stream.WRITING) and len(edits) >= 1
+    assert "[1]" in final.params["text"] and "reply_markup" in final.params
