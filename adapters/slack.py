@@ -398,6 +398,7 @@ class SlackAdapter:
             draft = SlackDraft(  # shows the answer as it is written
                 self.client, where, asyncio.get_running_loop(), user_id=fields["user_id"]
             )
+            await draft.thinking()
             with streaming(draft.stream()):
                 replies = await self.bot.handle(IncomingMessage(PLATFORM, locale=locale, **fields))
             await deliver(self.client, await draft.finish(), replies)

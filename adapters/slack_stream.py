@@ -53,6 +53,18 @@ class SlackDraft:
         self._stream: Any = None
         self._task: asyncio.Task | None = None
 
+    async def thinking(self) -> None:
+        """Show the assistant-thread status ("is thinking…") while the course is searched.
+
+        Only assistant threads (threads in the bot's DM) have a status; Slack clears it when the
+        answer is posted. A workspace without the AI-app feature answers with an error, ignored.
+        """
+        if self.where.thread and self.where.channel.startswith("D"):
+            with contextlib.suppress(Exception):
+                await self.client.assistant_threads_setStatus(
+                    channel_id=self.where.channel, thread_ts=self.where.thread, status="is thinking…"
+                )
+
     def stream(self) -> AnswerStream:
         """The callbacks to set around ``Bot.handle()``."""
         return AnswerStream(

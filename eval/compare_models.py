@@ -145,7 +145,10 @@ def run(
                         row.decode_tps.append((tokens - 1) / (total - first[0]))
                 if len(row.samples) < 4:
                     row.samples.append((item["question"], answer.answer))
-                console.print(f"[{row.name}] {language} {total:.1f}s own={not quoted}")
+                ttft = f"{first[0]:.1f}s" if first else "-"
+                console.print(
+                    f"{row.name}: {language} ttft {ttft} total {total:.1f}s own={not quoted}", markup=False
+                )
     write_report(out, "models.md", report(rows, threads))
     return rows
 

@@ -110,3 +110,15 @@ async def test_a_telegram_group_gets_an_edited_message_then_the_cited_answer(tes
     edits = server.calls_to("editMessageText")
     assert interim.params["text"].endswith(telegram_stream.WRITING) and len(edits) >= 1
     assert "[1]" in final.params["text"] and "reply_markup" in final.params
+
+
+async def test_an_assistant_thread_shows_thinking_then_streams(testbot, slack):
+    question = dm("U0STR", "What is phishing?", thread_ts="1700000000.000100")
+    async with slack_stack(testbot.app.bot, slack) as adapter:
+        await post(adapter.url, event_request(question))
+        await slack.wait_for("chat.stopStream")
+        await slack.wait_for("chat.update")
+    [status] = slack.calls_to("assistant.threads.setStatus")
+    assert status.params["status"] == "is thinking…" and status.params["thread_ts"] == "1700000000.000100"
+    methods = [c.method for c in slack.calls]
+    assert methods.index("assistant.threads.setStatus") < methods.index("chat.startStream")
