@@ -25,8 +25,9 @@ from knowledge.generation import (
     format_passages,
     make_generator,
 )
+from knowledge.generation.convert import is_model_folder, write_atomically
 from knowledge.generation.llamacpp import LlamaCppGenerator
-from knowledge.local_llm import LocalGenerator, is_model_folder, write_atomically
+from knowledge.local_llm import LocalGenerator
 from knowledge.models import Chunk, ScoredChunk
 
 
