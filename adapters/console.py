@@ -10,8 +10,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
+from adapters.console_stream import ConsoleStream
 from bot.core import Bot
 from bot.messages import IncomingMessage, Reply
+from bot.streaming import streaming
 from knowledge.answer import Citation
 from knowledge.models import location
 
@@ -91,7 +93,10 @@ class ConsoleAdapter:
             display_name=self.user,
             callback_data=data,
         )
-        replies = await self.bot.handle(message)
+        live = ConsoleStream(self.console)  # the answer's words as the model writes them
+        with streaming(live.stream()):
+            replies = await self.bot.handle(message)
+        live.finish()
         self._pressable, self._in_turn = {}, True
         try:
             for reply in replies:

@@ -258,6 +258,21 @@ class FakeSlack(FakeServer[Call]):
             "message": self._message(params, ts),
         }
 
+    def _chat_startStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        if not params.get("thread_ts"):
+            raise _ApiError("invalid_arguments")
+        return {"channel": self._channel(params), "ts": _requests.ts()}
+
+    def _chat_appendStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"channel": self._channel(params), "ts": params.get("ts")}
+
+    def _chat_stopStream(self, params: dict[str, Any]) -> dict[str, Any]:
+        ts = params.get("ts")
+        return {"channel": self._channel(params), "ts": ts, "message": self._message(params, str(ts))}
+
+    def _assistant_threads_setStatus(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {}
+
     def _chat_delete(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"channel": self._channel(params), "ts": params.get("ts")}
 

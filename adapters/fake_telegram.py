@@ -303,6 +303,14 @@ class FakeTelegram(FakeServer[Call]):
     async def _editMessageText(self, params: dict[str, Any]) -> Any:  # noqa: N802
         return self._sent(params, text=params.get("text", ""), message_id=int(params.get("message_id", 1)))
 
+    async def _sendMessageDraft(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        if int(params.get("chat_id", 0)) <= 0:  # Bot API 9.3: drafts only in private chats
+            raise ApiError(400, "Bad Request: drafts can be sent only to private chats")
+        return True
+
+    async def _deleteMessage(self, params: dict[str, Any]) -> Any:  # noqa: N802
+        return True
+
     async def _sendPhoto(self, params: dict[str, Any]) -> Any:  # noqa: N802
         photo = [{"file_id": "photo-1", "file_unique_id": "p1", "width": 640, "height": 480}]
         return self._sent(params, photo=photo, caption=params.get("caption"))

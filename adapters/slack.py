@@ -46,9 +46,11 @@ from adapters.slack_events import (
 )
 from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholder
 from adapters.slack_socket import START_TRIES, open_socket_url
+from adapters.slack_stream import SlackDraft
 from bot.core import Bot
 from bot.messages import FileRef, IncomingMessage, Reply
 from bot.store.rights import EraseReport
+from bot.streaming import streaming
 
 __all__ = ["SUBCOMMANDS", "Recent", "SlackAdapter", "command_text", "from_env", "plain_text"]
 
@@ -398,8 +400,13 @@ class SlackAdapter:
             if file:
                 fields["file"] = await self._file_ref(*file)
             fields["display_name"] = name or fields.get("display_name", "")
-            replies = await self.bot.handle(IncomingMessage(PLATFORM, locale=locale, **fields))
-            await deliver(self.client, where, replies)
+            draft = SlackDraft(  # shows the answer as it is written
+                self.client, where, asyncio.get_running_loop(), user_id=fields["user_id"]
+            )
+            await draft.thinking()
+            with streaming(draft.stream()):
+                replies = await self.bot.handle(IncomingMessage(PLATFORM, locale=locale, **fields))
+            await deliver(self.client, await draft.finish(), replies)
         except Exception:
             log.exception("Slack turn failed (chat %s, user %s)", fields["chat_id"], fields["user_id"])
             with contextlib.suppress(Exception):

@@ -49,8 +49,10 @@ from telegram.ext import (
 from adapters.telegram_payments import answer_pre_checkout, payment_message
 from adapters.telegram_redact import redact_in_logs
 from adapters.telegram_send import TYPING_AFTER_S, chat_id_of, deliver, typing
+from adapters.telegram_stream import TelegramDraft
 from bot.core import COMMANDS, Bot
 from bot.messages import FileRef, IncomingMessage, Reply
+from bot.streaming import streaming
 
 __all__ = ["APOLOGY", "COMMANDS_ZH", "PLATFORM", "TYPING_AFTER_S", "TelegramAdapter", "TelegramUnreachable"]
 
@@ -374,13 +376,18 @@ class TelegramAdapter:
         async with lock:
             chat_id, bot = chat_id_of(incoming.chat_id), self.application.bot
             async with typing(bot, chat_id):
+                draft = TelegramDraft(  # shows the answer as it is written
+                    bot, chat_id, asyncio.get_running_loop(), private=incoming.direct, thread_id=thread_id
+                )
                 try:
-                    replies = await self.bot.handle(
-                        incoming, notify=lambda interim: deliver(bot, chat_id, interim, thread_id)
-                    )
+                    with streaming(draft.stream()):
+                        replies = await self.bot.handle(
+                            incoming, notify=lambda interim: deliver(bot, chat_id, interim, thread_id)
+                        )
                 except Exception:  # the core promises not to raise; if it does, still answer
                     log.exception("the core failed on a Telegram message from user %s", incoming.user_id)
                     replies = [Reply(APOLOGY)]
+                await draft.finish()
             for reply in replies:
                 try:
                     await deliver(bot, chat_id, reply, thread_id)

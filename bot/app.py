@@ -8,7 +8,8 @@ from __future__ import annotations
 import fcntl
 import logging
 import os
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
@@ -25,6 +26,7 @@ from knowledge.answer import AnswerChain
 from knowledge.chunking import Chunker
 from knowledge.embedders import Embedder, make_embedder
 from knowledge.generation import Generator, make_generator
+from knowledge.generation.deadline import AnswerLine
 from knowledge.index import COLLECTION, ChromaIndex, Record, rebuild
 from knowledge.ingest import Ingestor
 from knowledge.models import Chunk
@@ -172,6 +174,8 @@ class App:
             openai_base_url=s.openai_base_url,
             openai_model=s.openai_model,
             openai_api_key=s.openai_api_key,
+            runtime=s.local_runtime,
+            threads=s.llm_threads,
         )
 
     @cached_property
@@ -183,7 +187,18 @@ class App:
             lambda: self.live_records.keyword,
             threshold=self.settings.grounding_threshold,
             top_k=self.settings.top_k,
+            deadline_s=self.settings.answer_deadline_s,
+            line=AnswerLine(self.settings.max_waiting_questions),
         )
+
+    def prepare_generator(self, say: Callable[[str], None]) -> None:
+        """Load (and on first use assemble or convert) the local model now, at start-up, saying so."""
+        load = getattr(self.generator, "load", None)
+        if load is not None:
+            started = time.perf_counter()
+            say("Loading the answer model (once per start)…")
+            load()
+            say(f"Answer model ready in {time.perf_counter() - started:.0f} s.")
 
     def lesson_chunks(self, course_id: str, lesson_id: str) -> list[Chunk]:
         """The live chunks of one lesson in reading order (lesson summaries, quiz citations)."""

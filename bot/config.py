@@ -44,7 +44,19 @@ class Settings:
         "server) or `extractive` (no LLM).",
     )
     local_model: str = _setting(
-        "", "Path to a local transformers model folder; empty uses the packaged SmolLM2-135M-Instruct."
+        "",
+        "Path to a local transformers model folder or GGUF file; empty uses the packaged "
+        "Qwen2.5-Coder-0.5B-Instruct (SmolLM2-135M-Instruct if that is not installed).",
+    )
+    local_runtime: str = _setting(
+        "auto", "How the local model runs: `auto`, `llamacpp` (GGUF, CPU) or `transformers`."
+    )
+    llm_threads: int = _setting(1, "CPU threads llama.cpp uses for the local model.")
+    answer_deadline_s: float = _setting(
+        30.0, "Seconds a generated answer may take; past it the learner gets the quoted passages."
+    )
+    max_waiting_questions: int = _setting(
+        8, "Questions that may wait for the local model; beyond that they get the quoted passages."
     )
     device: str = _setting(
         "auto", "Where the local model runs: `auto` (CUDA with bf16 when present), `cpu` or `cuda`."

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, fields, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bot import streaming
 from bot.learning import LearningLoop, LessonChunks
 from bot.learning_handlers import LearningChat
 from bot.logs import logged_text
@@ -373,8 +374,12 @@ class Bot:
         search_filter = self.search_filter_for(learner_id)
         entitled = frozenset(search_filter.premium_tracks)
         history = tuple(turn for turn, tracks in memory if tracks <= entitled)
+        stream = streaming.current()  # an adapter that shows the answer as it is written
+        hooks = (stream.on_text, stream.on_wait) if stream else ()
         with ANSWER_SECONDS.time():
-            answer: Answer = await asyncio.to_thread(self.answers.answer, text, search_filter, history)
+            answer: Answer = await asyncio.to_thread(
+                self.answers.answer, text, search_filter, history, *hooks
+            )
         if not answer.grounded:
             REFUSALS.inc()
         question_id = self.store.log_question(

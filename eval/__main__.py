@@ -84,6 +84,25 @@ def answers(
 
 
 @app.command()
+def models(
+    corpus: Path = CORPUS,
+    per_language: int = typer.Option(6, help="Development questions per language."),
+    threads: int = typer.Option(1, help="llama.cpp threads (LEARNBOT_LLM_THREADS)."),
+    transformers_qwen: bool = typer.Option(False, help="Also run the new model through transformers."),
+    embedder: str = EMBEDDER,
+    out: Path = OUT,
+    work: Path = WORK,
+) -> None:
+    """Old vs new embedded default model in one run: supported share, citations, TTFT, tokens/s, RAM."""
+    from eval import compare_models
+
+    _require(corpus)
+    compare_models.run(
+        corpus, out, work, embedder, per_language, threads, transformers_qwen=transformers_qwen
+    )
+
+
+@app.command()
 def bench(
     corpus: Path = CORPUS,
     embedder: str = EMBEDDER,

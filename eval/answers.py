@@ -26,7 +26,9 @@ from bot.config import Settings
 from eval.common import Question, app_with_courses, console, progress, read_questions, write_report
 from eval.grounding import DATASETS, Case, collect, rates
 from knowledge.generation import build_messages, make_generator
+from knowledge.generation.packaged import SMOLLM2_135M
 from knowledge.index import tokenize
+from knowledge.local_llm import LocalGenerator
 from knowledge.models import ScoredChunk, SearchFilter
 
 LANGUAGES = {
@@ -163,7 +165,8 @@ def quiz_accuracy(app, generator, questions: dict[str, list[Question]], results:
                 else:
                     for label, given in (("with passages", passages), ("no passages", None)):
                         choice = ask_llm(generator, q, language, given)
-                        results.quiz.setdefault((language, f"{generator.name} LLM, {label}"), Tally()).add(
+                        name = getattr(generator, "label", generator.name)
+                        results.quiz.setdefault((language, f"{name} LLM, {label}"), Tally()).add(
                             choice == q.correct_index, choice is not None
                         )
                 bar.advance(task)
@@ -267,23 +270,29 @@ def run(
     results = Results(threshold=threshold)
     quiz = {lang: read_questions(corpus / spec[0]) for lang, spec in LANGUAGES.items()}
     generator = None
-    if llm:
+    generators = []
+    if llm:  # the new embedded default and the old one, measured in the same run
         generator = make_generator("local", data_dir=work / embedder)
-        generator.load()
+        generator.label = "new default"
+        old = LocalGenerator(work / embedder, packaged=SMOLLM2_135M.key)
+        old.label = "old default (SmolLM2-135M)"
+        generators = [generator, old]
+        for each in generators:
+            each.load()
     # The model-free baseline sees quiz_questions per language, the slow LLM the first llm_questions
     # of those (spread over the file the same way).
     baseline = {lang: sample(items, quiz_questions) for lang, items in quiz.items()}
     quiz_accuracy(app, None, baseline, results)
-    if generator is not None:
+    for each in generators:
         quiz_accuracy(
-            app, generator, {lang: sample(items, llm_questions) for lang, items in quiz.items()}, results
+            app, each, {lang: sample(items, llm_questions) for lang, items in quiz.items()}, results
         )
     citation_accuracy(app.answers, "extractive", baseline, results)
-    if generator is not None:
+    for each in generators:
         local_chain = copy.copy(app.answers)
-        local_chain.generator = generator
+        local_chain.generator = each
         sampled = {lang: sample(items, citation_llm_questions) for lang, items in quiz.items()}
-        citation_accuracy(local_chain, "local", sampled, results)
+        citation_accuracy(local_chain, each.label, sampled, results)
     refusal_curve(app, corpus, uncovered, threshold, out, results)
     if generator is not None and judge_questions:
         unc = read_questions(uncovered)

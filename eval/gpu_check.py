@@ -92,7 +92,7 @@ def load_tokenizer(path: Path | None = None) -> Any:
     if path is not None:
         tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
     else:
-        from knowledge.local_llm import packaged_gguf
+        from knowledge.generation.convert import packaged_gguf
 
         gguf = packaged_gguf()
         tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)

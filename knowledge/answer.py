@@ -10,7 +10,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from knowledge.extractive import ExtractiveGenerator
-from knowledge.generation import Generator, Turn
+from knowledge.generation import Generator, Turn, attribute, clean_answer
+from knowledge.generation.deadline import AnswerLine, LineFull, TextSink, generate_within
 from knowledge.grounding import Evidence, assess
 from knowledge.index import tokenize
 from knowledge.models import ScoredChunk, SearchFilter
@@ -102,6 +103,8 @@ LOCKED = {
     "zh": "高级课程“{track}”可能涉及这个问题，详见 /premium。",
 }
 QUOTED = {"en": "(Quoted from the course material.)", "zh": "（直接摘自课程材料。）"}
+WaitSink = Callable[[int], None]
+"""Told how many questions are ahead of this one when it has to wait for the model."""
 """Said under an answer that quotes the passages instead of the configured LLM's words (the model
 was busy or down, or its answer was not supported by the passages), so the learner knows why it reads
 differently."""
@@ -125,6 +128,8 @@ class AnswerChain:
         top_k: int = 4,
         evidence_depth: int = 20,
         min_support: float = 0.6,
+        deadline_s: float = 30.0,
+        line: AnswerLine | None = None,
     ) -> None:
         self.retriever = retriever
         self.vocabulary = vocabulary
@@ -134,6 +139,8 @@ class AnswerChain:
         self.threshold = threshold
         self.top_k = top_k
         self.evidence_depth = evidence_depth
+        self.deadline_s = deadline_s
+        self.line = line or AnswerLine()
 
     def evidence(
         self, question: str, search_filter: SearchFilter | None = None, history: Sequence[Turn] = ()
@@ -148,11 +155,20 @@ class AnswerChain:
         return hits, assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
 
     def answer(
-        self, question: str, search_filter: SearchFilter | None = None, history: Sequence[Turn] = ()
+        self,
+        question: str,
+        search_filter: SearchFilter | None = None,
+        history: Sequence[Turn] = (),
+        on_text: TextSink | None = None,
+        on_wait: WaitSink | None = None,
     ) -> Answer:
-        """Answer ``question`` from the passages ``search_filter`` admits.
+        """Answer ``question`` from the passages ``search_filter`` admits, within ``deadline_s``.
 
         ``history`` holds earlier turns of this conversation, so a follow-up is understood.
+        ``on_text`` receives the model's raw text so far as it is written (a streaming adapter shows
+        it; the returned answer is the checked, cited one). ``on_wait`` is told how many questions are
+        ahead when this one waits for the model. Past the deadline, or with too many questions waiting,
+        the answer quotes the passages and the model is stopped.
         """
         started = time.perf_counter()
         language = detect_language(question)
@@ -165,11 +181,7 @@ class AnswerChain:
                 result.answer += "\n" + LOCKED[language].format(track=locked)
         else:
             passages = hits[: self.top_k]
-            try:
-                text = self.generator.generate(question, passages, history, language)
-            except Exception as exc:  # busy batcher, LLM server down: the passages still answer
-                log.warning("generator %s failed (%s); quoting the passages", self.generator.name, exc)
-                text = ""
+            text = self._generate(question, passages, history, language, started, on_text, on_wait)
             checked = keep_supported(text, passages, language, self.min_support) if text else None
             backend = self.generator.name
             fell_back = checked is None  # failed, mostly unsupported or in the wrong language
@@ -190,6 +202,41 @@ class AnswerChain:
             result = Answer(text, True, language, citations, evidence=score, backend=backend)
         result.latency_ms = (time.perf_counter() - started) * 1000
         return result
+
+    def _generate(
+        self,
+        question: str,
+        passages: Sequence[ScoredChunk],
+        history: Sequence[Turn],
+        language: str,
+        started: float,
+        on_text: TextSink | None,
+        on_wait: WaitSink | None,
+    ) -> str:
+        """The generator's cleaned answer, or "" when it failed, was cut by the deadline or had no turn."""
+        if self.generator.name == self.fallback.name:  # quoting needs no model, line or deadline
+            return self.generator.generate(question, passages, history, language)
+        try:
+            left = self.deadline_s - (time.perf_counter() - started)
+            with self.line.place(on_wait, timeout=left):
+                left = self.deadline_s - (time.perf_counter() - started)
+                generated = generate_within(
+                    self.generator, question, passages, history, language, left, on_text
+                )
+        except LineFull as exc:
+            log.warning("no turn for the model (%s); quoting the passages", exc)
+            return ""
+        except Exception as exc:  # busy batcher, LLM server down: the passages still answer
+            log.warning("generator %s failed (%s); quoting the passages", self.generator.name, exc)
+            return ""
+        if generated.timed_out:
+            log.warning(
+                "generator %s passed the %.0f s deadline; stopped it and quoted the passages",
+                self.generator.name,
+                self.deadline_s,
+            )
+            return ""
+        return attribute(clean_answer(generated.text), passages)
 
     def _locked_track(
         self, question: str, search_filter: SearchFilter | None, history: Sequence[Turn]

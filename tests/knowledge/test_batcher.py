@@ -161,7 +161,7 @@ def test_prompts_are_read_in_bf16_and_tokens_written_in_float32(tiny):
     import torch
     from transformers import AutoModelForCausalLM
 
-    from knowledge.local_llm import prefill_in_bf16
+    from knowledge.generation.convert import prefill_in_bf16
 
     model = AutoModelForCausalLM.from_pretrained(tiny[0]).eval()
     prefill_in_bf16(model)

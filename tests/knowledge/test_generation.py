@@ -25,7 +25,9 @@ from knowledge.generation import (
     format_passages,
     make_generator,
 )
-from knowledge.local_llm import LocalGenerator, is_model_folder, write_atomically
+from knowledge.generation.convert import is_model_folder, write_atomically
+from knowledge.generation.llamacpp import LlamaCppGenerator
+from knowledge.local_llm import LocalGenerator
 from knowledge.models import Chunk, ScoredChunk
 
 
@@ -314,9 +316,11 @@ class TestOpenAI:
 class TestMakeGenerator:
     def test_builds_each_back_end_without_loading_a_model(self, tmp_path: Path) -> None:
         assert isinstance(make_generator("extractive", data_dir=tmp_path), ExtractiveGenerator)
-        local = make_generator("local", data_dir=tmp_path, max_new_tokens=50)
-        assert isinstance(local, LocalGenerator) and isinstance(local, StreamingGenerator)
-        assert local.max_new_tokens == 50
+        local = make_generator("local", data_dir=tmp_path, max_new_tokens=50, device="cpu")
+        assert isinstance(local, LlamaCppGenerator) and isinstance(local, StreamingGenerator)
+        assert local.max_new_tokens == 50 and local.threads == 1
+        folder = make_generator("local", data_dir=tmp_path, runtime="transformers", device="cpu")
+        assert isinstance(folder, LocalGenerator) and isinstance(folder, StreamingGenerator)
         assert not (tmp_path / "models").exists()
         remote = make_generator(
             "openai", data_dir=tmp_path, openai_base_url="http://127.0.0.1:9/v1", openai_model="m"
@@ -332,6 +336,12 @@ class TestMakeGenerator:
             make_generator("openai", data_dir=tmp_path)
         with pytest.raises(ValueError, match="openai_model"):
             make_generator("openai", data_dir=tmp_path, openai_base_url="http://127.0.0.1:9/v1")
+
+    def test_local_runtime_and_threads_are_checked(self, tmp_path: Path) -> None:
+        with pytest.raises(ValueError, match="runtime"):
+            make_generator("local", data_dir=tmp_path, runtime="onnx")
+        with pytest.raises(ValueError, match="threads"):
+            make_generator("local", data_dir=tmp_path, threads=0)
 
     def test_local_settings_are_checked(self, tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="device"):
