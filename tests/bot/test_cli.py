@@ -134,13 +134,14 @@ def runner_app(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     import bot.cli as cli_module
+    from bot.cli import common
     from bot.testing import TestBot
 
     for key in [k for k in os.environ if k.startswith("LEARNBOT_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("LEARNBOT_DATA_DIR", str(tmp_path / "data"))
     testbot = TestBot.build(tmp_path / "data")
-    monkeypatch.setattr(cli_module, "_app", lambda **_: testbot.app)
+    monkeypatch.setattr(common, "open_app", lambda **_: testbot.app)
 
     def run(*args: str):
         return CliRunner().invoke(cli_module.cli, list(args))
