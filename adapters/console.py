@@ -10,7 +10,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.markup import escape
 
-from bot.core import Bot
+from bot.chat.router import Router
 from bot.messages import IncomingMessage, Reply
 from knowledge.answer import Citation
 from knowledge.models import location
@@ -37,7 +37,7 @@ class ConsoleAdapter:
 
     platform = "console"
 
-    def __init__(self, bot: Bot, console: Console | None = None, user: str | None = None) -> None:
+    def __init__(self, bot: Router, console: Console | None = None, user: str | None = None) -> None:
         self.bot = bot
         self.console = console or Console()
         self.user = user or getpass.getuser()

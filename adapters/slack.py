@@ -1,7 +1,7 @@
 """The Slack front door: slack-bolt's ``AsyncApp`` over Socket Mode or the HTTP Events API.
 
 Handlers only translate: a DM, an @mention, ``/learn``, a button press or a shared file becomes an
-:class:`IncomingMessage` for ``Bot.handle()``; the replies are rendered as Block Kit
+:class:`IncomingMessage` for ``Router.handle()``; the replies are rendered as Block Kit
 (:mod:`adapters.slack_render`); reading Slack's payloads is :mod:`adapters.slack_events`. Every
 path acknowledges Slack first, then posts "Looking it up…" and replaces it with the answer.
 
@@ -46,7 +46,8 @@ from adapters.slack_events import (
 )
 from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholder
 from adapters.slack_socket import START_TRIES, open_socket_url
-from bot.core import Bot
+from bot.chat.router import Router
+from bot.chat.texts import APOLOGY as SORRY
 from bot.messages import FileRef, IncomingMessage, Reply
 from bot.store.rights import EraseReport
 
@@ -59,7 +60,6 @@ EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = AsyncWebClient.BASE_URL
 LOOKING_IT_UP = "Looking it up…"
 READING_FILE = "Reading your file…"
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 IN_DM = "I'll answer you in a direct message."
 
 
@@ -104,7 +104,7 @@ class SlackAdapter:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: Router,
         *,
         bot_token: str,
         signing_secret: str,
@@ -166,7 +166,7 @@ class SlackAdapter:
         return f"SlackAdapter({mode}, api={self.api_url})"
 
     @classmethod
-    def from_env(cls, bot: Bot, env: Mapping[str, str] | None = None) -> SlackAdapter:
+    def from_env(cls, bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
         """Build from the environment names Slack's docs use, plus ``LEARNBOT_SLACK_*``."""
         env = os.environ if env is None else env
         port = env.get("LEARNBOT_SLACK_PORT", "3000")
@@ -455,6 +455,6 @@ class SlackAdapter:
                 await session.close()
 
 
-def from_env(bot: Bot, env: Mapping[str, str] | None = None) -> SlackAdapter:
+def from_env(bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
     """:meth:`SlackAdapter.from_env`, for ``learnbot serve slack``."""
     return SlackAdapter.from_env(bot, env)

@@ -13,13 +13,13 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from bot.chat.router import Limits, Router
+from bot.chat.uploads import ingest_with
 from bot.config import Settings, SettingsError
-from bot.core import Bot, Limits
 from bot.messages import ChatAdapter
 from bot.private import make_data_dir_private, private_umask
 from bot.quizgen import QuizWorkshop
 from bot.store import Store
-from bot.uploads import ingest_with
 from knowledge.answer import AnswerChain
 from knowledge.chunking import Chunker
 from knowledge.embedders import Embedder, make_embedder
@@ -193,14 +193,14 @@ class App:
         )
 
     @cached_property
-    def bot(self) -> Bot:
-        """The conversation core."""
+    def bot(self) -> Router:
+        """The conversation router (every chat adapter hands it messages)."""
         s = self.settings
         limits = Limits(
             s.max_message_chars, s.memory_turns, s.questions_per_minute, s.max_upload_mb * 1024 * 1024
         )
         admins = frozenset(a.strip() for a in s.admins.split(",") if a.strip())
-        bot = Bot(
+        bot = Router(
             self.store,
             self.answers,
             limits,

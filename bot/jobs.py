@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.learning_handlers import course_data, lesson_data
+from bot.chat.learning import course_data, lesson_data
 from bot.messages import Button, Reply
 from bot.pushes import (
     JobDeps,

@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.learning_handlers import LearningChat
+from bot.chat.learning import LearningChat
 from bot.messages import ChatAdapter, Reply
 from bot.metrics import PUSHES_SENT
 from bot.reviews import zone

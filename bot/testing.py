@@ -140,5 +140,5 @@ class TestBot:
 
     def at(self, moment: datetime) -> TestBot:
         """Fix the wall clock the learning loop sees (lessons, quizzes, progress) at ``moment``."""
-        self.app.bot.learning.now = lambda: moment
+        self.app.bot.now = lambda: moment
         return self

@@ -138,7 +138,7 @@ def _generation(local: App, app: App, questions: list, count: int) -> list[tuple
 
 
 def _console_latency(app: App, questions: list[str], name: str, count: int) -> tuple[str, str]:
-    """Answer latency through the console path (``Bot.handle``), one learner per question."""
+    """Answer latency through the console path (``Router.handle``), one learner per question."""
     latencies = []
 
     async def ask_all() -> None:

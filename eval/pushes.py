@@ -20,9 +20,9 @@ from pathlib import Path
 
 from fsrs import Card
 
+from bot.chat.learning import LearningChat
 from bot.jobs import plan_quiz_pushes
 from bot.learning import LearningLoop
-from bot.learning_handlers import LearningChat
 from bot.pushes import JobDeps, deliver_pending, record
 from bot.store import Store, iso
 from bot.testing import FakeAdapter

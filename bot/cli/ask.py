@@ -16,8 +16,8 @@ from typing import Any
 import typer
 from rich.text import Text
 
+from bot.chat.router import clean_input
 from bot.cli import common
-from bot.core import clean_input
 from knowledge.answer import Citation
 from knowledge.models import SearchFilter, location
 

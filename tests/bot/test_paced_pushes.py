@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat.learning import LearningChat
 from bot.jobs import push_due_quizzes
 from bot.learning import LearningLoop
-from bot.learning_handlers import LearningChat
 from bot.pushes import JobDeps
 from bot.store import Store
 from bot.testing import FakeAdapter, TestBot

@@ -151,7 +151,7 @@ def test_forget_needs_confirmation_then_erases_every_identity_and_keeps_the_ledg
     learner_id = active_learner(testbot)
     [loaded] = say(testbot, "telegram", TG, file=FileRef("badges.md", len(upload), fetch))
     assert "Loaded course" in loaded.text
-    assert testbot.app.bot._memory, "a follow-up memory is held for the learner's chats"
+    assert testbot.app.bot.state.conversations(), "a follow-up memory is held for the learner's chats"
     assert len(leftovers(store.path, learner_id)) > 20, "the scan sees the learner's rows before /forget"
 
     [ask] = say(testbot, "slack", SLACK, "/forget")
@@ -168,7 +168,7 @@ def test_forget_needs_confirmation_then_erases_every_identity_and_keeps_the_ledg
 
     assert leftovers(store.path, learner_id) == []
     assert index_mentions(testbot.app.chroma, NEEDLES + [NAME]) == []
-    assert not [k for k in testbot.app.bot._memory if k[1] in (TG, SLACK, "C0GROUP")]
+    assert not [k for k in testbot.app.bot.state.conversations() if k[1] in (TG, SLACK, "C0GROUP")]
     assert store.resolve_learner(f"telegram:{TG}") is None and store.resolve_learner(f"slack:{SLACK}") is None
     if "payments" in store.db.table_names():
         assert "payment record is kept" in done.text and "no longer linked to you" in done.text
@@ -199,7 +199,7 @@ def test_forget_clears_the_caches_outside_the_store(testbot):
     recommender = testbot.app.bot.recommend.recommender
     recommender.collaborative()
     assert recommender._collab is not None
-    reading = testbot.app.bot.learning._reading
+    reading = testbot.app.bot.state.reading
     reading[(learner_id, "c", "l")] = 2
     reading[(learner_id + 1000, "c", "l")] = 1
 
