@@ -30,7 +30,7 @@ from knowledge.models import Chunk
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
 
 if TYPE_CHECKING:
-    from bot.pushes import JobDeps
+    from bot.jobs.pushes import JobDeps
     from bot.scheduler import LearningScheduler
 
 log = logging.getLogger(__name__)
@@ -245,7 +245,7 @@ class App:
 
     def job_deps(self, adapters: Mapping[str, ChatAdapter]) -> JobDeps:
         """What the scheduled jobs use: the store, the learning chat's wording, adapters by platform."""
-        from bot.pushes import JobDeps
+        from bot.jobs.pushes import JobDeps
 
         s = self.settings
         return JobDeps(

@@ -59,13 +59,13 @@ def _after(owner: Any, method: str, name: str) -> None:
 
 
 def _install() -> None:
-    import bot.pushes
+    import bot.jobs.pushes
     from bot.store import Store
     from knowledge.index import ChromaIndex
 
     _after(ChromaIndex, "add", "ingest-batch")
     _after(Store, "commit_course", "ingest-commit")
-    _after(bot.pushes, "record", "push-recorded")
+    _after(bot.jobs.pushes, "record", "push-recorded")
     _after(Store, "claim_push", "push-claimed")
     _after(Store, "mark_push_sent", "push-sent")
     from adapters.telegram import TelegramAdapter

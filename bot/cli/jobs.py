@@ -2,7 +2,7 @@
 
 ``learnbot jobs run quizzes`` does what the 15-minute job does inside ``learnbot serve``: plan,
 record and deliver due quiz pushes through the platform's API, exactly once per push (see
-:mod:`bot.jobs`). Run it while ``learnbot serve`` is stopped, or with a Chroma server (the embedded
+:mod:`bot.jobs.pushes`). Run it while ``learnbot serve`` is stopped, or with a Chroma server (the embedded
 index belongs to one process).
 """
 
@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import typer
 
 from bot.cli import common
-from bot.jobs import nudge_inactive, progress_feedback, prune_old_rows, push_due_quizzes
+from bot.jobs.learning import nudge_inactive, progress_feedback, prune_old_rows, push_due_quizzes
 
 jobs_cli = typer.Typer(help="Run a scheduled job once.", no_args_is_help=True)
 JOBS = {

@@ -26,7 +26,7 @@ from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot import logs
 from bot.health import Health, database_check
-from bot.jobs import push_due_quizzes
+from bot.jobs.learning import push_due_quizzes
 from bot.logs import REDACTED, announce, redact, setup_logging
 from bot.messages import IncomingMessage, Reply
 from bot.testing import FakeAdapter, TestBot

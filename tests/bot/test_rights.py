@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli import CliError, cli
-from bot.jobs import prune_old_rows
+from bot.jobs.learning import prune_old_rows
 from bot.messages import FileRef, IncomingMessage, Reply
 from bot.rights import index_mentions
 from bot.store import Store
