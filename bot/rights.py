@@ -3,9 +3,9 @@
 The SQL lives in :mod:`bot.store.rights` (tables found from the schema). This module adds what is
 not in SQLite: the export file's shape, a ``forget`` call for what is held in memory (the router's
 :meth:`~bot.chat.router.Router.forget`: follow-up memory, rate-limit windows, quiz answers it is waiting
-for, and the caches of adapters and the recommender) and a check that no learner data sits in the
-vector index (only course material goes there: admins' uploads become course chunks whose metadata
-names the course, lesson and file, never the uploader).
+for, and the caches of adapters and the recommender) No learner data sits in the vector index
+(only course material goes there: admins' uploads become course chunks whose metadata names the
+course, lesson and file, never the uploader); the tests check that after an erase.
 
 Example:
     >>> data = export_learner(app.store, 12)
@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -116,31 +116,6 @@ def erase_message(report: EraseReport) -> str:
     return text + " If you write to me again, I will start afresh."
 
 
-def index_mentions(client: Any, needles: Iterable[str], collection: str | None = None) -> list[str]:
-    """Record ids in the vector index whose text or metadata contains any of ``needles``.
-
-    Used to prove an erase left nothing in the index; Learnbot writes only course material there.
-    """
-    from knowledge.index import COLLECTION
-
-    wanted = [n for n in needles if n]
-    try:
-        chroma = client.get_collection(collection or COLLECTION)
-    except Exception:  # no index yet: nothing in it
-        return []
-    hits: list[str] = []
-    offset = 0
-    while True:
-        got = chroma.get(limit=PAGE, offset=offset, include=["documents", "metadatas"])
-        if not got["ids"]:
-            return hits
-        for rid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            blob = json.dumps([text, meta], ensure_ascii=False)
-            if any(n in blob for n in wanted):
-                hits.append(rid)
-        offset += len(got["ids"])
-
-
 __all__ = [
     "PSEUDONYMISED",
     "EraseReport",
@@ -149,5 +124,4 @@ __all__ = [
     "erase_message",
     "export_json",
     "export_learner",
-    "index_mentions",
 ]

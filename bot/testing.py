@@ -1,7 +1,8 @@
 """Fakes at the seams, so a core test reads like a conversation.
 
 Example:
-    >>> testbot = TestBot.with_course(tmp_path, course_folder)
+    >>> testbot = TestBot.build(tmp_path)
+    >>> testbot.ingest(course_folder)
     >>> reply = testbot.say("What is phishing?")
     >>> assert reply.citations
 """

@@ -6,8 +6,10 @@ import asyncio
 import json
 import re
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
@@ -15,9 +17,9 @@ from typer.testing import CliRunner
 from bot.cli import CliError, cli
 from bot.jobs.learning import prune_old_rows
 from bot.messages import FileRef, IncomingMessage, Reply
-from bot.rights import index_mentions
 from bot.store import Store
 from bot.testing import FakeAdapter, TestBot
+from knowledge.index import COLLECTION
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -25,6 +27,29 @@ TG, SLACK, NAME = "778899001", "U0ERASEME", "Zyxwv Erasable"
 QUESTION_TG = "How long should a passphrase be? marker-q-5521"
 QUESTION_SLACK = "marker-slack-8834 what are the signs of phishing?"
 NEEDLES = [TG, SLACK, "Zyxwv", "marker-q-5521", "marker-slack-8834"]
+
+
+def index_mentions(client: Any, needles: Iterable[str], collection: str | None = None) -> list[str]:
+    """Record ids in the vector index whose text or metadata contains any of ``needles``.
+
+    Used to prove an erase left nothing in the index; Learnbot writes only course material there.
+    """
+    wanted = [n for n in needles if n]
+    try:
+        chroma = client.get_collection(collection or COLLECTION)
+    except Exception:  # no index yet: nothing in it
+        return []
+    hits: list[str] = []
+    offset = 0
+    while True:
+        got = chroma.get(limit=2000, offset=offset, include=["documents", "metadatas"])
+        if not got["ids"]:
+            return hits
+        for rid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            blob = json.dumps([text, meta], ensure_ascii=False)
+            if any(n in blob for n in wanted):
+                hits.append(rid)
+        offset += len(got["ids"])
 
 
 def say(
