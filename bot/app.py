@@ -73,13 +73,26 @@ def lock_data_dir(chroma_path: Path) -> None:
 class App:
     """Learnbot's parts, wired from settings.
 
+    Args:
+        settings: What to build.
+        embedder: Use this embedder instead of the one the settings name (tests, benchmarks).
+        generator: Use this answer back end instead of the one the settings name.
+
     Example:
         >>> app = App(Settings.load())
         >>> app.retriever.retrieve("What is MQTT?")
     """
 
-    def __init__(self, settings: Settings) -> None:
+    KEPT_ON_REINDEX = frozenset({"store", "chroma", "chunker", "generator"})
+    """The built parts that do not depend on the embedder; :meth:`reindex` rebuilds every other one."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
+    ) -> None:
         self.settings = settings
+        self._embedder = embedder
+        self._generator = generator
+        self._index: ChromaIndex | None = None
         # What this process writes into the data dir (database, WAL, index, model) is private, and a
         # data dir left readable by an older release is tightened.
         private_umask()
@@ -120,13 +133,13 @@ class App:
 
     @cached_property
     def embedder(self) -> Embedder:
-        """The sentence embedder."""
-        return make_embedder(self.embedder_name)
+        """The sentence embedder (the one given to ``__init__``, else the one the settings name)."""
+        return self._embedder if self._embedder is not None else make_embedder(self.embedder_name)
 
     @cached_property
     def index(self) -> ChromaIndex:
         """The vector index (raises ``IndexMismatch`` if built by another embedder)."""
-        return ChromaIndex(self.chroma, self.embedder)
+        return self._index if self._index is not None else ChromaIndex(self.chroma, self.embedder)
 
     @cached_property
     def chunker(self) -> Chunker:
@@ -160,7 +173,9 @@ class App:
 
     @cached_property
     def generator(self) -> Generator:
-        """The answer back end named by the ``generator`` setting."""
+        """The answer back end given to ``__init__``, else the one the ``generator`` setting names."""
+        if self._generator is not None:
+            return self._generator
         s = self.settings
         return make_generator(
             s.generator,
@@ -229,18 +244,11 @@ class App:
             r for r in old.records() if live.get((r.chunk.course_id, r.chunk.lesson_id)) == r.version
         ]
         embedder = make_embedder(embedder_name)
-        self.__dict__["index"] = rebuild(self.chroma, embedder, records, progress)
-        self.__dict__["embedder"] = embedder
-        for name in (
-            "ingestor",
-            "live_records",
-            "dense_retriever",
-            "keyword_retriever",
-            "retriever",
-            "answers",
-            "bot",
-        ):
-            self.__dict__.pop(name, None)
+        index = rebuild(self.chroma, embedder, records, progress)
+        for name, value in vars(type(self)).items():  # what was built on the old embedder goes
+            if isinstance(value, cached_property) and name not in self.KEPT_ON_REINDEX:
+                self.__dict__.pop(name, None)
+        self._embedder, self._index = embedder, index
         return len(records)
 
     def job_deps(self, adapters: Mapping[str, ChatAdapter]) -> JobDeps:

@@ -116,9 +116,11 @@ class TestBot:
         **settings: object,
     ) -> TestBot:
         """An app in ``data_dir`` whose embedder and generator are the fakes unless given."""
-        app = App(Settings.load(env={}, data_dir=data_dir, **settings))
-        app.__dict__["embedder"] = embedder or HashEmbedder()
-        app.__dict__["generator"] = generator or FakeGenerator()
+        app = App(
+            Settings.load(env={}, data_dir=data_dir, **settings),
+            embedder=embedder or HashEmbedder(),
+            generator=generator or FakeGenerator(),
+        )
         return cls(app)
 
     def ingest(self, folder: Path) -> None:

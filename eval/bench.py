@@ -83,8 +83,8 @@ def run(
                 )
             )
 
-        local = App(Settings.load(env={}, data_dir=work, embedder=embedder, generator="local"))
-        local.__dict__["embedder"] = app.embedder
+        settings = Settings.load(env={}, data_dir=work, embedder=embedder, generator="local")
+        local = App(settings, embedder=app.embedder)
         if generation_questions:
             rows += _generation(local, app, questions, generation_questions)
         rows.append(_console_latency(app, queries, "extractive", len(queries)))
