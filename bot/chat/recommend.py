@@ -213,4 +213,4 @@ class RecommendChat:
         if self.store.team(team_id) is None:
             return [Reply(f"There is no team {team_id!r}.")]
         digest = await asyncio.to_thread(build_digest, self.store, team_id, self.now())
-        return [digest.reply()]
+        return [Reply(digest.text(), image=digest.chart())]

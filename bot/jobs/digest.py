@@ -87,7 +87,8 @@ def _digest_reply(deps: JobDeps, push: Push, now: datetime) -> Reply | str:
     tz = zone(store.learner_settings(push.learner_id).timezone)
     if week_start(now.astimezone(tz)).isoformat() != push.due:
         return "that week is over"
-    return build_digest(store, push.item_id, now).reply()
+    digest = build_digest(store, push.item_id, now)
+    return Reply(digest.text(), image=digest.chart())
 
 
 DIGEST_PUSH = PushKind(DIGEST, _digest_reply)
