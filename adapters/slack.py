@@ -48,6 +48,7 @@ from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholde
 from adapters.slack_socket import START_TRIES, open_socket_url
 from bot.chat.router import Router
 from bot.chat.texts import APOLOGY as SORRY
+from bot.health import Health
 from bot.messages import FileRef, IncomingMessage, Reply
 from bot.store.rights import EraseReport
 
@@ -114,6 +115,7 @@ class SlackAdapter:
         host: str = "127.0.0.1",
         start_tries: int = START_TRIES,
         retry_delay: float = 1.0,
+        health: Health | None = None,
     ) -> None:
         if not bot_token:
             raise ValueError("Slack needs a bot token (SLACK_BOT_TOKEN, starting with xoxb-)")
@@ -132,8 +134,8 @@ class SlackAdapter:
         if hasattr(bot, "forget_hooks"):  # the core (tests may drive the adapter with a stand-in)
             bot.forget_hooks.append(self._forget)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.health: Any = None
-        """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the Events API server adds."""
+        self.health = health
+        """``/healthz`` and ``/metrics`` (from ``__init__``), served by the Events API server."""
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None

@@ -28,7 +28,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Document, Update
@@ -51,6 +50,7 @@ from adapters.telegram_redact import redact_in_logs
 from adapters.telegram_send import TYPING_AFTER_S, chat_id_of, deliver, typing
 from bot.chat.router import Router
 from bot.chat.texts import APOLOGY, COMMANDS, COMMANDS_ZH
+from bot.health import Health
 from bot.messages import FileRef, IncomingMessage, Reply
 
 __all__ = ["APOLOGY", "COMMANDS_ZH", "PLATFORM", "TYPING_AFTER_S", "TelegramAdapter", "TelegramUnreachable"]
@@ -85,6 +85,7 @@ class TelegramAdapter:
         rate_limit: Keep to Telegram's flood limits (turn off only against a local test server).
         start_tries: Tries to reach the Bot API at start-up before giving up.
         retry_delay: Seconds before the second try; each later wait doubles.
+        health: ``/healthz`` and ``/metrics`` to serve beside the webhook (webhook mode only).
     """
 
     platform = PLATFORM
@@ -104,6 +105,7 @@ class TelegramAdapter:
         rate_limit: bool = True,
         start_tries: int = START_TRIES,
         retry_delay: float = 1.0,
+        health: Health | None = None,
     ) -> None:
         if not token:
             raise ValueError("a Telegram bot token is required (TELEGRAM_BOT_TOKEN)")
@@ -125,8 +127,8 @@ class TelegramAdapter:
         # Update ids count per bot: after a token change on the same data dir the new bot's ids
         # start again, so the durable dedupe key names the bot (the token's numeric prefix).
         self.bot_id = token.partition(":")[0]
-        self.health: Any = None
-        """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the webhook server adds."""
+        self.health = health
+        """``/healthz`` and ``/metrics`` (from ``__init__``), served beside the webhook."""
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.application = self._build(token, concurrency, rate_limit)

@@ -16,6 +16,7 @@ from typing import IO, TYPE_CHECKING
 from bot.chat.router import Limits, Router
 from bot.chat.uploads import ingest_with
 from bot.config import Settings, SettingsError
+from bot.health import Health
 from bot.messages import ChatAdapter
 from bot.private import make_data_dir_private, private_umask
 from bot.quizgen import QuizWorkshop
@@ -83,7 +84,7 @@ class App:
         >>> app.retriever.retrieve("What is MQTT?")
     """
 
-    KEPT_ON_REINDEX = frozenset({"store", "chroma", "chunker", "generator"})
+    KEPT_ON_REINDEX = frozenset({"store", "chroma", "chunker", "generator", "health"})
     """The built parts that do not depend on the embedder; :meth:`reindex` rebuilds every other one."""
 
     def __init__(
@@ -231,6 +232,11 @@ class App:
         return bot
 
     @cached_property
+    def health(self) -> Health:
+        """``/healthz`` (the database and the index answer) and ``/metrics``, for the HTTP servers."""
+        return Health.for_app(self)
+
+    @cached_property
     def quizzes(self) -> QuizWorkshop:
         """Generated quiz items: drafted from the live chunks by the answer back end, reviewed by an admin."""
         return QuizWorkshop(self.store, lambda: self.live_records.keyword, lambda: self.generator)
@@ -299,6 +305,7 @@ class App:
                     webhook_secret=env.get("LEARNBOT_TELEGRAM_WEBHOOK_SECRET", ""),
                     webhook_listen=s.listen_host,
                     webhook_port=s.telegram_webhook_port,
+                    health=self.health,
                 )
             )
         if which in ("slack", "all"):
@@ -314,6 +321,7 @@ class App:
                     api_url=s.slack_api_url,
                     port=s.slack_port,
                     host=s.listen_host,
+                    health=self.health,
                 )
             )
         return adapters

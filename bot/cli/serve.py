@@ -93,14 +93,9 @@ async def _serve(app: App, adapters: list) -> None:
 
 
 async def _health(app: App, adapters: list) -> Any:
-    """/healthz and /metrics on the adapters' HTTP servers, and on LEARNBOT_HEALTH_PORT if set."""
-    from bot.health import Health
-
-    health = Health.for_app(app)
-    for adapter in adapters:
-        adapter.health = health
+    """/healthz and /metrics on LEARNBOT_HEALTH_PORT if set (the adapters' HTTP servers have them already)."""
     if app.settings.health_port:
-        return await health.serve(app.settings.listen_host, app.settings.health_port)
+        return await app.health.serve(app.settings.listen_host, app.settings.health_port)
     return None
 
 
