@@ -11,7 +11,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from adapters.console_stream import ConsoleStream
-from bot.core import Bot
+from bot.chat.router import Router
 from bot.messages import IncomingMessage, Reply
 from bot.streaming import streaming
 from knowledge.answer import Citation
@@ -39,7 +39,7 @@ class ConsoleAdapter:
 
     platform = "console"
 
-    def __init__(self, bot: Bot, console: Console | None = None, user: str | None = None) -> None:
+    def __init__(self, bot: Router, console: Console | None = None, user: str | None = None) -> None:
         self.bot = bot
         self.console = console or Console()
         self.user = user or getpass.getuser()

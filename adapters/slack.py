@@ -1,7 +1,7 @@
 """The Slack front door: slack-bolt's ``AsyncApp`` over Socket Mode or the HTTP Events API.
 
 Handlers only translate: a DM, an @mention, ``/learn``, a button press or a shared file becomes an
-:class:`IncomingMessage` for ``Bot.handle()``; the replies are rendered as Block Kit
+:class:`IncomingMessage` for ``Router.handle()``; the replies are rendered as Block Kit
 (:mod:`adapters.slack_render`); reading Slack's payloads is :mod:`adapters.slack_events`. Every
 path acknowledges Slack first, then posts "Looking it up…" and replaces it with the answer.
 
@@ -47,7 +47,9 @@ from adapters.slack_events import (
 from adapters.slack_render import ACTION_PREFIX, Where, deliver, post_placeholder
 from adapters.slack_socket import START_TRIES, open_socket_url
 from adapters.slack_stream import SlackDraft
-from bot.core import Bot
+from bot.chat.router import Router
+from bot.chat.texts import APOLOGY as SORRY
+from bot.health import Health
 from bot.messages import FileRef, IncomingMessage, Reply
 from bot.store.rights import EraseReport
 from bot.streaming import streaming
@@ -61,7 +63,6 @@ EVENTS_PATH = "/slack/events"
 DEFAULT_API_URL = AsyncWebClient.BASE_URL
 LOOKING_IT_UP = "Looking it up…"
 READING_FILE = "Reading your file…"
-SORRY = "Sorry, something went wrong on my side. Please try again in a moment."
 IN_DM = "I'll answer you in a direct message."
 
 
@@ -106,7 +107,7 @@ class SlackAdapter:
 
     def __init__(
         self,
-        bot: Bot,
+        bot: Router,
         *,
         bot_token: str,
         signing_secret: str,
@@ -116,6 +117,7 @@ class SlackAdapter:
         host: str = "127.0.0.1",
         start_tries: int = START_TRIES,
         retry_delay: float = 1.0,
+        health: Health | None = None,
     ) -> None:
         if not bot_token:
             raise ValueError("Slack needs a bot token (SLACK_BOT_TOKEN, starting with xoxb-)")
@@ -134,8 +136,8 @@ class SlackAdapter:
         if hasattr(bot, "forget_hooks"):  # the core (tests may drive the adapter with a stand-in)
             bot.forget_hooks.append(self._forget)
         self._tasks: set[asyncio.Task[None]] = set()
-        self.health: Any = None
-        """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the Events API server adds."""
+        self.health = health
+        """``/healthz`` and ``/metrics`` (from ``__init__``), served by the Events API server."""
         self._runner: web.AppRunner | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._session: aiohttp.ClientSession | None = None
@@ -168,7 +170,7 @@ class SlackAdapter:
         return f"SlackAdapter({mode}, api={self.api_url})"
 
     @classmethod
-    def from_env(cls, bot: Bot, env: Mapping[str, str] | None = None) -> SlackAdapter:
+    def from_env(cls, bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
         """Build from the environment names Slack's docs use, plus ``LEARNBOT_SLACK_*``."""
         env = os.environ if env is None else env
         port = env.get("LEARNBOT_SLACK_PORT", "3000")
@@ -467,6 +469,6 @@ class SlackAdapter:
                 await session.close()
 
 
-def from_env(bot: Bot, env: Mapping[str, str] | None = None) -> SlackAdapter:
+def from_env(bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
     """:meth:`SlackAdapter.from_env`, for ``learnbot serve slack``."""
     return SlackAdapter.from_env(bot, env)

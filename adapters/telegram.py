@@ -1,7 +1,7 @@
 """The Telegram front door: python-telegram-bot's ``Application`` translating updates for the core.
 
 Every update (command, text, button press, document) becomes an :class:`IncomingMessage` for
-:meth:`Bot.handle`; each :class:`Reply` comes back as HTML messages with an inline keyboard
+:meth:`Router.handle`; each :class:`Reply` comes back as HTML messages with an inline keyboard
 (see :mod:`adapters.telegram_render`). Nothing here knows about courses or learners.
 
 Replies go out through :mod:`adapters.telegram_send`; the token and webhook secret are kept out
@@ -28,7 +28,6 @@ import weakref
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import replace
-from typing import Any
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Document, Update
@@ -50,7 +49,9 @@ from adapters.telegram_payments import answer_pre_checkout, payment_message
 from adapters.telegram_redact import redact_in_logs
 from adapters.telegram_send import TYPING_AFTER_S, chat_id_of, deliver, typing
 from adapters.telegram_stream import TelegramDraft
-from bot.core import COMMANDS, Bot
+from bot.chat.router import Router
+from bot.chat.texts import APOLOGY, COMMANDS, COMMANDS_ZH
+from bot.health import Health
 from bot.messages import FileRef, IncomingMessage, Reply
 from bot.streaming import streaming
 
@@ -58,21 +59,6 @@ __all__ = ["APOLOGY", "COMMANDS_ZH", "PLATFORM", "TYPING_AFTER_S", "TelegramAdap
 
 log = logging.getLogger(__name__)
 PLATFORM = "telegram"
-# Chinese menu entries for the core's commands (``bot.core.COMMANDS`` holds the names and English).
-COMMANDS_ZH = {
-    "start": "开始",
-    "help": "我能做什么",
-    "ask": "就课程提问",
-    "courses": "课程列表",
-    "link": "关联 Slack 与 Telegram 账号",
-    "next": "下一课",
-    "quiz": "做个小测验",
-    "progress": "学习进度",
-    "premium": "高级课程",
-    "terms": "购买条款",
-    "paysupport": "支付帮助",
-}
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a moment."
 RECENT_UPDATES = 2048  # update ids remembered in memory; the core's store is the durable check
 DOWNLOAD_TIMEOUT_S = 120.0
 START_TRIES = 5  # at start-up, waiting 1, 2, 4, 8 s between tries: a Bot API restart or a network blip
@@ -101,13 +87,14 @@ class TelegramAdapter:
         rate_limit: Keep to Telegram's flood limits (turn off only against a local test server).
         start_tries: Tries to reach the Bot API at start-up before giving up.
         retry_delay: Seconds before the second try; each later wait doubles.
+        health: ``/healthz`` and ``/metrics`` to serve beside the webhook (webhook mode only).
     """
 
     platform = PLATFORM
 
     def __init__(
         self,
-        bot: Bot,
+        bot: Router,
         *,
         token: str,
         api_url: str = "",
@@ -120,6 +107,7 @@ class TelegramAdapter:
         rate_limit: bool = True,
         start_tries: int = START_TRIES,
         retry_delay: float = 1.0,
+        health: Health | None = None,
     ) -> None:
         if not token:
             raise ValueError("a Telegram bot token is required (TELEGRAM_BOT_TOKEN)")
@@ -141,8 +129,8 @@ class TelegramAdapter:
         # Update ids count per bot: after a token change on the same data dir the new bot's ids
         # start again, so the durable dedupe key names the bot (the token's numeric prefix).
         self.bot_id = token.partition(":")[0]
-        self.health: Any = None
-        """A :class:`bot.health.Health` whose ``/healthz`` and ``/metrics`` the webhook server adds."""
+        self.health = health
+        """``/healthz`` and ``/metrics`` (from ``__init__``), served beside the webhook."""
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.application = self._build(token, concurrency, rate_limit)
@@ -152,7 +140,7 @@ class TelegramAdapter:
             premium.tell_via = self.tell
 
     @classmethod
-    def from_env(cls, bot: Bot, env: Mapping[str, str] | None = None) -> TelegramAdapter:
+    def from_env(cls, bot: Router, env: Mapping[str, str] | None = None) -> TelegramAdapter:
         """An adapter configured from ``TELEGRAM_BOT_TOKEN`` and the ``LEARNBOT_TELEGRAM_*`` variables."""
         env = os.environ if env is None else env
         return cls(

@@ -14,14 +14,15 @@ from functools import cached_property
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
+from bot.chat.router import Limits, Router
+from bot.chat.uploads import ingest_with
 from bot.config import Settings, SettingsError
-from bot.core import Bot, Limits
 from bot.database import sqlalchemy_url
+from bot.health import Health
 from bot.messages import ChatAdapter
 from bot.private import make_data_dir_private, private_umask
 from bot.quizgen import QuizWorkshop
 from bot.store import Store
-from bot.uploads import ingest_with
 from knowledge.answer import AnswerChain
 from knowledge.chunking import Chunker
 from knowledge.embedders import Embedder, make_embedder
@@ -33,7 +34,7 @@ from knowledge.models import Chunk
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
 
 if TYPE_CHECKING:
-    from bot.pushes import JobDeps
+    from bot.jobs.pushes import JobDeps
     from bot.scheduler import LearningScheduler
 
 log = logging.getLogger(__name__)
@@ -76,13 +77,26 @@ def lock_data_dir(chroma_path: Path) -> None:
 class App:
     """Learnbot's parts, wired from settings.
 
+    Args:
+        settings: What to build.
+        embedder: Use this embedder instead of the one the settings name (tests, benchmarks).
+        generator: Use this answer back end instead of the one the settings name.
+
     Example:
         >>> app = App(Settings.load())
         >>> app.retriever.retrieve("What is MQTT?")
     """
 
-    def __init__(self, settings: Settings) -> None:
+    KEPT_ON_REINDEX = frozenset({"store", "chroma", "chunker", "generator", "health"})
+    """The built parts that do not depend on the embedder; :meth:`reindex` rebuilds every other one."""
+
+    def __init__(
+        self, settings: Settings, embedder: Embedder | None = None, generator: Generator | None = None
+    ) -> None:
         self.settings = settings
+        self._embedder = embedder
+        self._generator = generator
+        self._index: ChromaIndex | None = None
         # What this process writes into the data dir (database, WAL, index, model) is private, and a
         # data dir left readable by an older release is tightened.
         private_umask()
@@ -123,13 +137,13 @@ class App:
 
     @cached_property
     def embedder(self) -> Embedder:
-        """The sentence embedder."""
-        return make_embedder(self.embedder_name)
+        """The sentence embedder (the one given to ``__init__``, else the one the settings name)."""
+        return self._embedder if self._embedder is not None else make_embedder(self.embedder_name)
 
     @cached_property
     def index(self) -> ChromaIndex:
         """The vector index (raises ``IndexMismatch`` if built by another embedder)."""
-        return ChromaIndex(self.chroma, self.embedder)
+        return self._index if self._index is not None else ChromaIndex(self.chroma, self.embedder)
 
     @cached_property
     def chunker(self) -> Chunker:
@@ -163,7 +177,9 @@ class App:
 
     @cached_property
     def generator(self) -> Generator:
-        """The answer back end named by the ``generator`` setting."""
+        """The answer back end given to ``__init__``, else the one the ``generator`` setting names."""
+        if self._generator is not None:
+            return self._generator
         s = self.settings
         return make_generator(
             s.generator,
@@ -209,14 +225,14 @@ class App:
         )
 
     @cached_property
-    def bot(self) -> Bot:
-        """The conversation core."""
+    def bot(self) -> Router:
+        """The conversation router (every chat adapter hands it messages)."""
         s = self.settings
         limits = Limits(
             s.max_message_chars, s.memory_turns, s.questions_per_minute, s.max_upload_mb * 1024 * 1024
         )
         admins = frozenset(a.strip() for a in s.admins.split(",") if a.strip())
-        bot = Bot(
+        bot = Router(
             self.store,
             self.answers,
             limits,
@@ -232,6 +248,11 @@ class App:
         return bot
 
     @cached_property
+    def health(self) -> Health:
+        """``/healthz`` (the database and the index answer) and ``/metrics``, for the HTTP servers."""
+        return Health.for_app(self)
+
+    @cached_property
     def quizzes(self) -> QuizWorkshop:
         """Generated quiz items: drafted from the live chunks by the answer back end, reviewed by an admin."""
         return QuizWorkshop(self.store, lambda: self.live_records.keyword, lambda: self.generator)
@@ -245,23 +266,16 @@ class App:
             r for r in old.records() if live.get((r.chunk.course_id, r.chunk.lesson_id)) == r.version
         ]
         embedder = make_embedder(embedder_name)
-        self.__dict__["index"] = rebuild(self.chroma, embedder, records, progress)
-        self.__dict__["embedder"] = embedder
-        for name in (
-            "ingestor",
-            "live_records",
-            "dense_retriever",
-            "keyword_retriever",
-            "retriever",
-            "answers",
-            "bot",
-        ):
-            self.__dict__.pop(name, None)
+        index = rebuild(self.chroma, embedder, records, progress)
+        for name, value in vars(type(self)).items():  # what was built on the old embedder goes
+            if isinstance(value, cached_property) and name not in self.KEPT_ON_REINDEX:
+                self.__dict__.pop(name, None)
+        self._embedder, self._index = embedder, index
         return len(records)
 
     def job_deps(self, adapters: Mapping[str, ChatAdapter]) -> JobDeps:
         """What the scheduled jobs use: the store, the learning chat's wording, adapters by platform."""
-        from bot.pushes import JobDeps
+        from bot.jobs.pushes import JobDeps
 
         s = self.settings
         return JobDeps(
@@ -312,6 +326,7 @@ class App:
                     webhook_secret=env.get("LEARNBOT_TELEGRAM_WEBHOOK_SECRET", ""),
                     webhook_listen=s.listen_host,
                     webhook_port=s.telegram_webhook_port,
+                    health=self.health,
                 )
             )
         if which in ("slack", "all"):
@@ -327,6 +342,7 @@ class App:
                     api_url=s.slack_api_url,
                     port=s.slack_port,
                     host=s.listen_host,
+                    health=self.health,
                 )
             )
         return adapters

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
@@ -166,10 +166,6 @@ class Settings:
         return cls(
             **{f.name: _coerce(f.name, f.type, values[f.name]) for f in fields(cls) if f.name in values}
         )
-
-    def with_(self, **changes: Any) -> Settings:
-        """A copy with some settings changed."""
-        return replace(self, **changes)
 
     @property
     def database_path(self) -> Path:

@@ -1,7 +1,7 @@
 """The learning loop: enrollments, the next lesson, progress, quiz items and FSRS review cards.
 
 Plain code over the :class:`Store` that takes ``now`` as an argument, so every rule can be tested
-with a fixed clock. The chat wording lives in ``bot/learning_handlers.py``; the scheduled pushes
+with a fixed clock. The chat wording lives in ``bot/chat/learning.py``; the scheduled pushes
 live in ``bot/jobs.py`` (due cards via ``Store.due_push_candidates``); FSRS lives in ``bot/reviews.py``.
 """
 

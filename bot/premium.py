@@ -1,8 +1,8 @@
 """Premium rules: prices, invoice payloads, pre-checkout checks, granting, refunds and expiry.
 
 Plain code over the :class:`Store` that takes ``now`` as an argument. The chat wording lives in
-``bot/premium_handlers.py``, the scheduled expiry job in ``bot/premium_jobs.py``, the admin
-commands in ``bot/cli_premium.py``. Payments are Telegram Stars (currency ``XTR``).
+``bot/chat/premium.py``, the scheduled expiry job in ``bot/jobs/premium.py``, the admin
+commands in ``bot/cli/premium.py``. Payments are Telegram Stars (currency ``XTR``).
 
 An invoice's payload names the learner, the track and the price version:
 ``lb1:<learner>:<version>:<track>``. Telegram hands it back at pre-checkout and with the

@@ -1,29 +1,27 @@
 """Learner data rights: export everything stored about one learner, and erase it.
 
 The SQL lives in :mod:`bot.store.rights` (tables found from the schema). This module adds what is
-not in SQLite: the export file's shape, the bot's in-memory conversation state (follow-up memory,
-rate-limit windows, quiz answers it is waiting for) and a check that no learner data sits in the
-vector index (only course material goes there: admins' uploads become course chunks whose metadata
-names the course, lesson and file, never the uploader).
+not in SQLite: the export file's shape, a ``forget`` call for what is held in memory (the router's
+:meth:`~bot.chat.router.Router.forget`: follow-up memory, rate-limit windows, quiz answers it is waiting
+for, and the caches of adapters and the recommender) No learner data sits in the vector index
+(only course material goes there: admins' uploads become course chunks whose metadata names the
+course, lesson and file, never the uploader); the tests check that after an erase.
 
 Example:
     >>> data = export_learner(app.store, 12)
-    >>> report = erase_learner(app.store, 12, bot=app.bot)
+    >>> report = erase_learner(app.store, 12, forget=app.bot.forget)
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from bot.store import Store
 from bot.store.rights import PSEUDONYMISED, EraseReport
-
-if TYPE_CHECKING:
-    from bot.core import Bot
 
 log = logging.getLogger(__name__)
 EXPORT_FORMAT = "learnbot-learner-export/1"
@@ -78,10 +76,13 @@ def export_json(store: Store, learner_id: int, now: datetime | None = None) -> b
     return json.dumps(export_learner(store, learner_id, now), ensure_ascii=False, indent=2).encode("utf-8")
 
 
-def erase_learner(store: Store, learner_id: int, bot: Bot | None = None) -> EraseReport:
+def erase_learner(
+    store: Store, learner_id: int, forget: Callable[[EraseReport], object] | None = None
+) -> EraseReport:
     """Delete the learner's rows on every linked identity (ledger rows pseudonymised).
 
-    Their in-memory conversation state in ``bot`` goes too, when ``bot`` is given.
+    ``forget``, when given, is called with the report so what is held in memory about the learner
+    goes too (in the bot: :meth:`bot.chat.router.Router.forget`).
 
     Raises:
         UnknownLearner: no such learner.
@@ -89,8 +90,8 @@ def erase_learner(store: Store, learner_id: int, bot: Bot | None = None) -> Eras
     if store.resolve_learner(str(learner_id)) is None:
         raise UnknownLearner(f"no learner with id {learner_id}")
     report = store.erase_learner(learner_id)
-    if bot is not None:
-        forget_in_memory(bot, report)
+    if forget is not None:
+        forget(report)
     log.info(
         "learner %s erased: %d rows deleted, %d ledger rows pseudonymised",
         learner_id,
@@ -98,27 +99,6 @@ def erase_learner(store: Store, learner_id: int, bot: Bot | None = None) -> Eras
         report.payments_kept,
     )
     return report
-
-
-def forget_in_memory(bot: Bot, report: EraseReport) -> int:
-    """Drop the bot's conversation memory and pending quiz answers in the learner's chats.
-
-    Then the bot's ``forget_hooks`` run, so caches elsewhere (adapters, the fitted recommender)
-    drop the learner too.
-
-    Memory is kept per conversation, so in a shared channel the whole thread's memory goes (it may
-    hold the learner's questions). Returns the number of conversations cleared.
-    """
-    chats = set(report.chats) | set(report.identities)  # a direct chat's id is often the user's id
-    cleared = 0
-    for store in (bot._memory, bot.learning._pending):  # noqa: SLF001 - the bot's own state, by design
-        for key in [k for k in store if (k[0], k[1]) in chats]:
-            del store[key]
-            cleared += 1
-    bot._windows.pop(report.learner_id, None)  # noqa: SLF001
-    for hook in bot.forget_hooks:
-        hook(report)
-    return cleared
 
 
 def erase_message(report: EraseReport) -> str:
@@ -136,31 +116,6 @@ def erase_message(report: EraseReport) -> str:
     return text + " If you write to me again, I will start afresh."
 
 
-def index_mentions(client: Any, needles: Iterable[str], collection: str | None = None) -> list[str]:
-    """Record ids in the vector index whose text or metadata contains any of ``needles``.
-
-    Used to prove an erase left nothing in the index; Learnbot writes only course material there.
-    """
-    from knowledge.index import COLLECTION
-
-    wanted = [n for n in needles if n]
-    try:
-        chroma = client.get_collection(collection or COLLECTION)
-    except Exception:  # no index yet: nothing in it
-        return []
-    hits: list[str] = []
-    offset = 0
-    while True:
-        got = chroma.get(limit=PAGE, offset=offset, include=["documents", "metadatas"])
-        if not got["ids"]:
-            return hits
-        for rid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
-            blob = json.dumps([text, meta], ensure_ascii=False)
-            if any(n in blob for n in wanted):
-                hits.append(rid)
-        offset += len(got["ids"])
-
-
 __all__ = [
     "PSEUDONYMISED",
     "EraseReport",
@@ -169,6 +124,4 @@ __all__ = [
     "erase_message",
     "export_json",
     "export_learner",
-    "forget_in_memory",
-    "index_mentions",
 ]

@@ -39,10 +39,10 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.digest_jobs import send_digests
-from bot.jobs import nudge_inactive, progress_feedback, prune_old_rows, push_due_quizzes
-from bot.premium_jobs import premium_expiry
-from bot.pushes import JobDeps
+from bot.jobs.digest import send_digests
+from bot.jobs.learning import nudge_inactive, progress_feedback, prune_old_rows, push_due_quizzes
+from bot.jobs.premium import premium_expiry
+from bot.jobs.pushes import JobDeps
 
 log = logging.getLogger(__name__)
 JobFn = Callable[[JobDeps, datetime], Awaitable[int]]

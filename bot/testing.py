@@ -1,7 +1,8 @@
 """Fakes at the seams, so a core test reads like a conversation.
 
 Example:
-    >>> testbot = TestBot.with_course(tmp_path, course_folder)
+    >>> testbot = TestBot.build(tmp_path)
+    >>> testbot.ingest(course_folder)
     >>> reply = testbot.say("What is phishing?")
     >>> assert reply.citations
 """
@@ -115,9 +116,11 @@ class TestBot:
         **settings: object,
     ) -> TestBot:
         """An app in ``data_dir`` whose embedder and generator are the fakes unless given."""
-        app = App(Settings.load(env={}, data_dir=data_dir, **settings))
-        app.__dict__["embedder"] = embedder or HashEmbedder()
-        app.__dict__["generator"] = generator or FakeGenerator()
+        app = App(
+            Settings.load(env={}, data_dir=data_dir, **settings),
+            embedder=embedder or HashEmbedder(),
+            generator=generator or FakeGenerator(),
+        )
         return cls(app)
 
     def ingest(self, folder: Path) -> None:
@@ -140,5 +143,5 @@ class TestBot:
 
     def at(self, moment: datetime) -> TestBot:
         """Fix the wall clock the learning loop sees (lessons, quizzes, progress) at ``moment``."""
-        self.app.bot.learning.now = lambda: moment
+        self.app.bot.now = lambda: moment
         return self

@@ -83,8 +83,8 @@ def run(
                 )
             )
 
-        local = App(Settings.load(env={}, data_dir=work, embedder=embedder, generator="local"))
-        local.__dict__["embedder"] = app.embedder
+        settings = Settings.load(env={}, data_dir=work, embedder=embedder, generator="local")
+        local = App(settings, embedder=app.embedder)
         if generation_questions:
             rows += _generation(local, app, questions, generation_questions)
         rows.append(_console_latency(app, queries, "extractive", len(queries)))
@@ -138,7 +138,7 @@ def _generation(local: App, app: App, questions: list, count: int) -> list[tuple
 
 
 def _console_latency(app: App, questions: list[str], name: str, count: int) -> tuple[str, str]:
-    """Answer latency through the console path (``Bot.handle``), one learner per question."""
+    """Answer latency through the console path (``Router.handle``), one learner per question."""
     latencies = []
 
     async def ask_all() -> None:

@@ -60,7 +60,7 @@ async def telegram_path(app: App, questions: list[str], learners: int, per_learn
 
 
 async def console_path(app: App, questions: list[str], learners: int, per_learner: int) -> dict[str, float]:
-    """The same load straight into ``Bot.handle`` (no platform in between)."""
+    """The same load straight into ``Router.handle`` (no platform in between)."""
     cycle = itertools.cycle(questions)
     latencies: list[float] = []
     errors = 0

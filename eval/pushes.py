@@ -20,10 +20,10 @@ from pathlib import Path
 
 from fsrs import Card
 
-from bot.jobs import plan_quiz_pushes
+from bot.chat.learning import LearningChat
+from bot.jobs.learning import QUIZ_PUSH, plan_quiz_pushes
+from bot.jobs.pushes import JobDeps, deliver_pending, record
 from bot.learning import LearningLoop
-from bot.learning_handlers import LearningChat
-from bot.pushes import JobDeps, deliver_pending, record
 from bot.store import Store, iso
 from bot.testing import FakeAdapter
 from eval.common import chunks, console, write_report
@@ -165,7 +165,7 @@ def run(learners: int, out: Path, repeat: int = 3) -> list[tuple[str, str]]:
         record(deps, planned, NOW)  # type: ignore[arg-type]
         recorded = time.perf_counter() - started
         started = time.perf_counter()
-        sent = asyncio.run(deliver_pending(deps, "quiz", NOW))
+        sent = asyncio.run(deliver_pending(deps, QUIZ_PUSH, NOW))
         delivered = time.perf_counter() - started
         rows = [
             ("learners / review cards", f"{learners:,} / {learners * CARDS_PER_LEARNER:,}"),

@@ -203,10 +203,10 @@ def oulad(folder: Path) -> dict:
 
 def at_scale(learners: int) -> dict[str, float]:
     """Seconds to fit the collaborative model, build one team digest, and run the weekly digest job."""
-    from bot.digest_jobs import plan_digests, send_digests
+    from bot.chat.learning import LearningChat
+    from bot.jobs.digest import plan_digests, send_digests
+    from bot.jobs.pushes import JobDeps
     from bot.learning import LearningLoop
-    from bot.learning_handlers import LearningChat
-    from bot.pushes import JobDeps
     from recommender.digest import build_digest
 
     cat, sims, _ = simulate(learners, seed=5)

@@ -20,7 +20,6 @@ from datetime import date, datetime, timedelta
 
 import numpy as np
 
-from bot.messages import Reply
 from bot.store import Store
 from recommender.profile import course_snapshot, recall
 from recommender.risk import RiskModel
@@ -216,10 +215,6 @@ class Digest:
                 ]
             )
         return buffer.getvalue()
-
-    def reply(self) -> Reply:
-        """The chat reply: the text and the chart."""
-        return Reply(self.text(), image=self.chart())
 
 
 def _change(now: int, before: int | None) -> str:

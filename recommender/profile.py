@@ -8,7 +8,6 @@ digest both call, so a learner's risk is the same wherever it is shown.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
@@ -217,8 +216,3 @@ def build_profile(
         languages=[lang for lang, _ in Counter(q["language"] for q in logged if q["language"]).most_common()],
         risks=risks,
     )
-
-
-def card_json(text: str) -> dict[str, object]:
-    """A stored card's JSON, decoded."""
-    return json.loads(text)

@@ -59,13 +59,13 @@ def _after(owner: Any, method: str, name: str) -> None:
 
 
 def _install() -> None:
-    import bot.pushes
+    import bot.jobs.pushes
     from bot.store import Store
     from knowledge.index import ChromaIndex
 
     _after(ChromaIndex, "add", "ingest-batch")
     _after(Store, "commit_course", "ingest-commit")
-    _after(bot.pushes, "record", "push-recorded")
+    _after(bot.jobs.pushes, "record", "push-recorded")
     _after(Store, "claim_push", "push-claimed")
     _after(Store, "mark_push_sent", "push-sent")
     from adapters.telegram import TelegramAdapter
@@ -82,12 +82,13 @@ def _install() -> None:
 def main() -> None:
     """Run the CLI with the test additions."""
     _install()
-    from bot.cli import _app, cli
+    from bot.cli import cli
     from bot.cli import main as learnbot_main
+    from bot.cli.common import open_app
 
     @cli.command("inspect")
     def inspect(course: str, search: str = "") -> None:
-        app = _app()
+        app = open_app()
         hits = app.retriever.retrieve(search, 5) if search else []
         live = {lesson: v for (c, lesson), v in app.store.lesson_versions().items() if c == course}
         records = list(app.index.records(course))
@@ -112,7 +113,7 @@ def main() -> None:
     def ingest_and_inspect(path: str, course: str) -> None:
         from pathlib import Path
 
-        from bot.cli import ingest
+        from bot.cli.courses import ingest
 
         inspect(course, search="sensor relay gateway")  # the state this run starts from
         ingest(Path(path), None, None, None, None)

@@ -18,7 +18,7 @@ import pytest
 from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
 from adapters.telegram import TelegramAdapter, TelegramUnreachable
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
-from bot.core import COMMANDS
+from bot.chat.texts import COMMANDS
 from bot.messages import Button, IncomingMessage, Reply
 from bot.testing import TestBot
 from knowledge.answer import Citation

@@ -27,8 +27,7 @@ def test_backup_restore_round_trip(tmp_path):
 
     restored = restore(tmp_path / "backup", tmp_path / "restored")
     assert restored["courses"] == 1
-    app = App(Settings.load(env={}, data_dir=tmp_path / "restored"))
-    app.__dict__["embedder"] = HashEmbedder()
+    app = App(Settings.load(env={}, data_dir=tmp_path / "restored"), embedder=HashEmbedder())
     assert check(app) == []
     assert len(app.store.questions()) == 1
 
@@ -55,8 +54,7 @@ def test_a_damaged_restore_is_reported(tmp_path):
     live.ingest(SAMPLES / "security-basics")
     backup(tmp_path / "live", tmp_path / "b")
     restore(tmp_path / "b", tmp_path / "r")
-    app = App(Settings.load(env={}, data_dir=tmp_path / "r"))
-    app.__dict__["embedder"] = HashEmbedder()
+    app = App(Settings.load(env={}, data_dir=tmp_path / "r"), embedder=HashEmbedder())
     app.index.delete([r.record_id for r in list(app.index.records())[:5]])
     assert any("live chunks" in p for p in check(app))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import subprocess
@@ -134,13 +135,14 @@ def runner_app(tmp_path, monkeypatch):
     from typer.testing import CliRunner
 
     import bot.cli as cli_module
+    from bot.cli import common
     from bot.testing import TestBot
 
     for key in [k for k in os.environ if k.startswith("LEARNBOT_")]:
         monkeypatch.delenv(key)
     monkeypatch.setenv("LEARNBOT_DATA_DIR", str(tmp_path / "data"))
     testbot = TestBot.build(tmp_path / "data")
-    monkeypatch.setattr(cli_module, "_app", lambda **_: testbot.app)
+    monkeypatch.setattr(common, "open_app", lambda **_: testbot.app)
 
     def run(*args: str):
         return CliRunner().invoke(cli_module.cli, list(args))
@@ -224,7 +226,9 @@ def test_ask_refuses_an_empty_or_too_long_question_like_chat(runner_app):
     from bot.cli import CliError  # `main` prints it as one line, exit status 2
 
     run, testbot = runner_app
-    testbot.app.settings = testbot.app.settings.with_(max_message_chars=50)  # LEARNBOT_MAX_MESSAGE_CHARS
+    testbot.app.settings = dataclasses.replace(
+        testbot.app.settings, max_message_chars=50
+    )  # LEARNBOT_MAX_MESSAGE_CHARS
     empty = run("ask", " \x00\u200b ")
     assert isinstance(empty.exception, CliError) and "the question is empty" in str(empty.exception)
     long = run("ask", "why " * 20)

@@ -10,13 +10,13 @@ from pathlib import Path
 
 import pytest
 
-import bot.jobs as jobs
-import bot.pushes as pushes
-from bot.jobs import nudge_inactive, progress_feedback, push_due_quizzes
+import bot.jobs.learning as jobs
+import bot.jobs.pushes as pushes
+from bot.chat.learning import LearningChat
+from bot.jobs.learning import nudge_inactive, progress_feedback, push_due_quizzes
+from bot.jobs.pushes import JobDeps
 from bot.learning import LearningLoop
-from bot.learning_handlers import LearningChat
 from bot.messages import IncomingMessage
-from bot.pushes import JobDeps
 from bot.store import Store, quiz_item_id
 from bot.testing import FakeAdapter, TestBot
 

@@ -6,7 +6,7 @@ import asyncio
 import re
 from datetime import UTC, datetime, timedelta
 
-from bot.core import LINK_FAILURE_MINUTES, LINK_MAX_FAILURES
+from bot.chat.router import LINK_FAILURE_MINUTES, LINK_MAX_FAILURES
 from bot.messages import IncomingMessage
 from bot.rights import erase_learner
 from bot.testing import TestBot

@@ -26,7 +26,7 @@ from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot import logs
 from bot.health import Health, database_check
-from bot.jobs import push_due_quizzes
+from bot.jobs.learning import push_due_quizzes
 from bot.logs import REDACTED, announce, redact, setup_logging
 from bot.messages import IncomingMessage, Reply
 from bot.testing import FakeAdapter, TestBot
@@ -192,9 +192,13 @@ async def test_healthz_is_ready_when_the_database_and_index_answer(testbot, tmp_
 async def test_slack_events_server_serves_healthz_and_metrics(testbot):
     async with FakeSlack() as slack:
         adapter = SlackAdapter(
-            testbot.app.bot, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET, api_url=slack.api_url, port=0
+            testbot.app.bot,
+            bot_token=BOT_TOKEN,
+            signing_secret=SIGNING_SECRET,
+            api_url=slack.api_url,
+            port=0,
+            health=Health.for_app(testbot.app),
         )
-        adapter.health = Health.for_app(testbot.app)
         await adapter.start()
         try:
             status, body = await get(f"http://127.0.0.1:{adapter.port}/healthz")
@@ -230,8 +234,8 @@ async def test_telegram_webhook_server_serves_healthz_and_sends_documents(testbo
             webhook_secret="s3cret_token",
             webhook_port=port,
             rate_limit=False,
+            health=Health.for_app(testbot.app),
         )
-        adapter.health = Health.for_app(testbot.app)
         await adapter.start()
         try:
             status, body = await get(f"http://127.0.0.1:{port}/healthz")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from bot.jobs import push_due_quizzes
+from bot.chat.learning import LearningChat
+from bot.jobs.learning import push_due_quizzes
+from bot.jobs.pushes import JobDeps
 from bot.learning import LearningLoop
-from bot.learning_handlers import LearningChat
-from bot.pushes import JobDeps
 from bot.store import Store
 from bot.testing import FakeAdapter, TestBot
 

@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.jobs.premium import ENDED, REMINDER, premium_expiry
 from bot.messages import IncomingMessage, Payment
 from bot.premium import PAYLOAD_LIMIT, Premium, PremiumError, decode_payload, encode_payload
-from bot.premium_jobs import ENDED, REMINDER, premium_expiry
 from bot.testing import FakeAdapter, TestBot
 from tests.premium_course import FREE_ID, PREMIUM_ID, TRACK, leaks, write_courses
 

@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 import bot.cli as cli_module
+from bot.cli import common
 from bot.testing import TestBot
 from knowledge.quizgen import Checker, DraftItem
 
@@ -213,7 +214,7 @@ def test_edit_is_checked_again_and_only_drafts_change(testbot):
 
 
 def test_cli_generate_and_review_approve_edit_reject(testbot, monkeypatch):
-    monkeypatch.setattr(cli_module, "_app", lambda **_: testbot.app)
+    monkeypatch.setattr(common, "open_app", lambda **_: testbot.app)
     runner = CliRunner()
     generated = runner.invoke(cli_module.cli, ["quiz", "generate", COURSE, "--limit", "6"])
     assert generated.exit_code == 0, generated.output

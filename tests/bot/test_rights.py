@@ -6,18 +6,20 @@ import asyncio
 import json
 import re
 import sqlite3
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from typer.testing import CliRunner
 
 from bot.cli import CliError, cli
-from bot.jobs import prune_old_rows
+from bot.jobs.learning import prune_old_rows
 from bot.messages import FileRef, IncomingMessage, Reply
-from bot.rights import index_mentions
 from bot.store import Store
 from bot.testing import FakeAdapter, TestBot
+from knowledge.index import COLLECTION
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 MONDAY = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -25,6 +27,29 @@ TG, SLACK, NAME = "778899001", "U0ERASEME", "Zyxwv Erasable"
 QUESTION_TG = "How long should a passphrase be? marker-q-5521"
 QUESTION_SLACK = "marker-slack-8834 what are the signs of phishing?"
 NEEDLES = [TG, SLACK, "Zyxwv", "marker-q-5521", "marker-slack-8834"]
+
+
+def index_mentions(client: Any, needles: Iterable[str], collection: str | None = None) -> list[str]:
+    """Record ids in the vector index whose text or metadata contains any of ``needles``.
+
+    Used to prove an erase left nothing in the index; Learnbot writes only course material there.
+    """
+    wanted = [n for n in needles if n]
+    try:
+        chroma = client.get_collection(collection or COLLECTION)
+    except Exception:  # no index yet: nothing in it
+        return []
+    hits: list[str] = []
+    offset = 0
+    while True:
+        got = chroma.get(limit=2000, offset=offset, include=["documents", "metadatas"])
+        if not got["ids"]:
+            return hits
+        for rid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+            blob = json.dumps([text, meta], ensure_ascii=False)
+            if any(n in blob for n in wanted):
+                hits.append(rid)
+        offset += len(got["ids"])
 
 
 def say(
@@ -151,7 +176,7 @@ def test_forget_needs_confirmation_then_erases_every_identity_and_keeps_the_ledg
     learner_id = active_learner(testbot)
     [loaded] = say(testbot, "telegram", TG, file=FileRef("badges.md", len(upload), fetch))
     assert "Loaded course" in loaded.text
-    assert testbot.app.bot._memory, "a follow-up memory is held for the learner's chats"
+    assert testbot.app.bot.state.conversations(), "a follow-up memory is held for the learner's chats"
     assert len(leftovers(store.path, learner_id)) > 20, "the scan sees the learner's rows before /forget"
 
     [ask] = say(testbot, "slack", SLACK, "/forget")
@@ -168,7 +193,7 @@ def test_forget_needs_confirmation_then_erases_every_identity_and_keeps_the_ledg
 
     assert leftovers(store.path, learner_id) == []
     assert index_mentions(testbot.app.chroma, NEEDLES + [NAME]) == []
-    assert not [k for k in testbot.app.bot._memory if k[1] in (TG, SLACK, "C0GROUP")]
+    assert not [k for k in testbot.app.bot.state.conversations() if k[1] in (TG, SLACK, "C0GROUP")]
     assert store.resolve_learner(f"telegram:{TG}") is None and store.resolve_learner(f"slack:{SLACK}") is None
     if "payments" in store.db.table_names():
         assert "payment record is kept" in done.text and "no longer linked to you" in done.text
@@ -199,7 +224,7 @@ def test_forget_clears_the_caches_outside_the_store(testbot):
     recommender = testbot.app.bot.recommend.recommender
     recommender.collaborative()
     assert recommender._collab is not None
-    reading = testbot.app.bot.learning._reading
+    reading = testbot.app.bot.state.reading
     reading[(learner_id, "c", "l")] = 2
     reading[(learner_id + 1000, "c", "l")] = 1
 

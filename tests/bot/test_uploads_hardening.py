@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.chat.uploads import upload_course_id
 from bot.messages import FileRef, IncomingMessage
 from bot.testing import TestBot
-from bot.uploads import upload_course_id
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
 

@@ -67,9 +67,8 @@ def chroma_server(tmp_path: Path):
 
 
 def app_at(data_dir: Path, url: str, embedder) -> App:
-    app = App(Settings.load(env={"LEARNBOT_CHROMA_URL": url}, data_dir=data_dir, generator="extractive"))
-    app.__dict__["embedder"] = embedder
-    return app
+    settings = Settings.load(env={"LEARNBOT_CHROMA_URL": url}, data_dir=data_dir, generator="extractive")
+    return App(settings, embedder=embedder)
 
 
 def test_ingests_into_the_server_and_answers_from_it(chroma_server, tmp_path: Path, use_embedder):

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from typer.testing import CliRunner
 
-from bot.digest_jobs import send_digests
-from bot.pushes import JobDeps
+from bot.jobs.digest import send_digests
+from bot.jobs.pushes import JobDeps
 from bot.testing import FakeAdapter, TestBot
 from recommender.chart import DPI, HEIGHT, WIDTH
 from recommender.digest import build_digest, may_get_digest

@@ -158,7 +158,7 @@ def test_the_translation_of_a_course_the_learner_studies_is_never_recommended():
 def test_weekly_feedback_names_a_weak_lesson_even_in_a_week_without_answers(tmp_path):
     import asyncio
 
-    from bot.jobs import progress_feedback
+    from bot.jobs.learning import progress_feedback
     from bot.testing import FakeAdapter
 
     testbot = TestBot.build(tmp_path / "data").at(NOW)

@@ -2,7 +2,7 @@
 
 ``learnbot jobs run quizzes`` does what the 15-minute job does inside ``learnbot serve``: plan,
 record and deliver due quiz pushes through the platform's API, exactly once per push (see
-:mod:`bot.jobs`). Run it while ``learnbot serve`` is stopped, or with a Chroma server (the embedded
+:mod:`bot.jobs.pushes`). Run it while ``learnbot serve`` is stopped, or with a Chroma server (the embedded
 index belongs to one process).
 """
 
@@ -13,11 +13,10 @@ from datetime import UTC, datetime
 
 import typer
 
-from bot.cli import CliError, _app, cli, out
-from bot.jobs import nudge_inactive, progress_feedback, prune_old_rows, push_due_quizzes
+from bot.cli import common
+from bot.jobs.learning import nudge_inactive, progress_feedback, prune_old_rows, push_due_quizzes
 
 jobs_cli = typer.Typer(help="Run a scheduled job once.", no_args_is_help=True)
-cli.add_typer(jobs_cli, name="jobs")
 JOBS = {
     "quizzes": (push_due_quizzes, "due quiz pushes"),
     "feedback": (progress_feedback, "weekly progress feedback"),
@@ -30,7 +29,7 @@ JOBS = {
 def jobs_list() -> None:
     """The jobs `learnbot jobs run` knows."""
     for name, (_, what) in JOBS.items():
-        out.print(f"{name:10} {what}", highlight=False)
+        common.out.print(f"{name:10} {what}", highlight=False)
 
 
 @jobs_cli.command("run")
@@ -41,17 +40,17 @@ def jobs_run(
 ) -> None:
     """Run one job once and say how many pushes it sent (or rows it pruned)."""
     if job not in JOBS:
-        raise CliError(f"no job {job!r}; choose one of: {', '.join(JOBS)}")
+        raise common.CliError(f"no job {job!r}; choose one of: {', '.join(JOBS)}")
     try:
         moment = datetime.fromisoformat(now) if now else datetime.now(UTC)
     except ValueError as exc:
-        raise CliError(f"--now: {exc}") from exc
+        raise common.CliError(f"--now: {exc}") from exc
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    app = _app()
+    app = common.open_app()
     adapters = [] if job == "prune" else app.chat_adapters(platform)
     count = asyncio.run(_run(app, adapters, job, moment))
-    out.print(f"{job}: {count} {'rows pruned' if job == 'prune' else 'sent'}", highlight=False)
+    common.out.print(f"{job}: {count} {'rows pruned' if job == 'prune' else 'sent'}", highlight=False)
 
 
 async def _run(app, adapters: list, job: str, now: datetime) -> int:  # noqa: ANN001 - the App

@@ -5,11 +5,9 @@ from __future__ import annotations
 import typer
 from rich.console import Console
 
-import bot.cli as base  # base._app looked up at call time (tests replace it)
-from bot.cli import CliError, _progress, cli, out
+from bot.cli import common
 
 quiz_cli = typer.Typer(help="Generated quiz items: draft them from the lessons, then review them.")
-cli.add_typer(quiz_cli, name="quiz", no_args_is_help=True)
 
 
 @quiz_cli.command("generate")
@@ -24,25 +22,25 @@ def quiz_generate(
     """Draft multiple-choice items from lesson chunks; those that pass the checks wait for review."""
     from knowledge.quizgen import REASONS
 
-    app = base._app(generator=generator)
-    with _progress(f"drafting items for {course}") as progress:
+    app = common.open_app(generator=generator)
+    with common.progress(f"drafting items for {course}") as progress:
         report = app.quizzes.generate(course, limit, progress=progress)
     by = report.stored_by()
     drafters = ", ".join(f"{count} by {name}" for name, count in sorted(by.items()))
-    out.print(
+    common.out.print(
         f"{course}: {len(report.stored)} drafts stored from {report.chunks} chunks"
         f"{f' ({drafters})' if drafters else ''}; {report.drafted_before} chunks had items already",
         highlight=False,
     )
     for drafter in dict.fromkeys(r.drafter for r in report.rejections):
         counts = report.rejected(drafter)
-        out.print(
+        common.out.print(
             f"  rejected from {drafter}: "
             + ", ".join(f"{n} {reason} ({REASONS[reason]})" for reason, n in counts.most_common()),
             highlight=False,
         )
     if report.stored:
-        out.print(f"Review them with `learnbot quiz review {course}`.", highlight=False)
+        common.out.print(f"Review them with `learnbot quiz review {course}`.", highlight=False)
 
 
 @quiz_cli.command("review")
@@ -50,14 +48,14 @@ def quiz_review(course: str = typer.Argument(None, help="Only this course's draf
     """Approve, edit or reject generated drafts; only approved items reach learners."""
     from bot.quiz_review import review
 
-    app = base._app()
+    app = common.open_app()
     if course is not None and app.store.course(course) is None:
-        raise CliError(f"no course with id {course!r}; `learnbot courses` lists them")
+        raise common.CliError(f"no course with id {course!r}; `learnbot courses` lists them")
     drafts = app.quizzes.drafts(course)
     if not drafts:
-        out.print("No drafts waiting. Draft some with `learnbot quiz generate COURSE`.")
+        common.out.print("No drafts waiting. Draft some with `learnbot quiz generate COURSE`.")
         return
     # The review panels are markup with the course text escaped; emoji off, so ":x:" stays ":x:".
     tally = review(app.quizzes, drafts, Console(emoji=False))
     left = len(app.quizzes.drafts(course))
-    out.print(f"{tally}; {left} drafts still waiting.", highlight=False)
+    common.out.print(f"{tally}; {left} drafts still waiting.", highlight=False)

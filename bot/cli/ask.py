@@ -16,11 +16,13 @@ from typing import Any
 import typer
 from rich.text import Text
 
-import bot.cli as base  # base._app looked up at call time (tests replace it)
-from bot.cli import CliError, cli, notice, out
-from bot.core import clean_input
+from bot.chat.router import clean_input
+from bot.cli import common
 from knowledge.answer import Citation
 from knowledge.models import SearchFilter, location
+
+commands = typer.Typer()
+"""Added to the root without a name: its commands are top-level."""
 
 
 @dataclass
@@ -52,14 +54,14 @@ def read_questions(question: str | None, from_file: Path | None, max_chars: int)
     """
     if from_file is None:
         if question is None:
-            raise CliError("give a question, or --from-file QUESTIONS.jsonl")
+            raise common.CliError("give a question, or --from-file QUESTIONS.jsonl")
         text = clean_input(question)
         problem = question_problem(text, max_chars)
         if problem:
-            raise CliError(problem)
+            raise common.CliError(problem)
         return [Question(None, text)]
     if not from_file.is_file():
-        raise CliError(f"{from_file}: no such file")
+        raise common.CliError(f"{from_file}: no such file")
     rows = []
     # utf-8-sig: Notepad starts a file with a byte-order mark, which is not JSON. errors="replace": one
     # undecodable byte costs its line at most, never the batch.
@@ -90,25 +92,25 @@ def _json_line(data: dict[str, Any]) -> str:
 def _skip(row: Question, from_file: Path) -> None:
     """Report a line of the batch that cannot be asked, in the output and on stderr."""
     print(_json_line({"id": row.id, "error": row.problem}))
-    notice("skipped", f"{from_file} (id {row.id}): {row.problem}")
+    common.notice("skipped", f"{from_file} (id {row.id}): {row.problem}")
 
 
 def _print_answer(text: str, citations: list[Citation]) -> None:
     """The answer and its numbered sources, as the console chat shows them, every character as it is."""
-    out.print(text, highlight=False)
+    common.out.print(text, highlight=False)
     if citations:
-        out.print()
-        out.print("Sources:", style="dim")
+        common.out.print()
+        common.out.print("Sources:", style="dim")
         for c in citations:
             where = location(c.lesson_title, c.heading)
-            out.print(f"  [{c.n}] {where}  ({c.source_path})", style="dim", highlight=False)
+            common.out.print(f"  [{c.n}] {where}  ({c.source_path})", style="dim", highlight=False)
 
 
 def _filter(course: str | None) -> SearchFilter:
     return SearchFilter(course_ids=(course,)) if course else SearchFilter()
 
 
-@cli.command()
+@commands.command()
 def search(
     question: str = typer.Argument(None, help="What to search for."),
     k: int = typer.Option(5, "-k", help="How many chunks."),
@@ -119,7 +121,7 @@ def search(
     ),
 ) -> None:
     """Show the ranked chunks for a question (dense and keyword retrieval, fused)."""
-    app = base._app()
+    app = common.open_app()
     rows = read_questions(question, from_file, app.settings.max_message_chars)
     for row in rows:
         if row.problem:
@@ -144,18 +146,18 @@ def search(
         if from_file is not None:
             print(_json_line({**result, "id": row.id}))
         elif as_json:
-            out.print_json(data=result)
+            common.out.print_json(data=result)
         else:
             for n, r in enumerate(result["results"], start=1):
                 # Course text is printed as it is: "[/docs]" or ":x:" in a lesson is not markup.
                 where = Text(f"{n}. {location(r['lesson_title'], r['heading'])}", style="bold")
-                out.print(Text.assemble(where, f"  ({r['score']:.4f})  {r['source_path']}"))
-                out.print(r["text"][:300].replace("\n", " "), highlight=False)
+                common.out.print(Text.assemble(where, f"  ({r['score']:.4f})  {r['source_path']}"))
+                common.out.print(r["text"][:300].replace("\n", " "), highlight=False)
     if any(row.problem for row in rows):
         raise typer.Exit(1)
 
 
-@cli.command()
+@commands.command()
 def ask(
     question: str = typer.Argument(None, help="The question."),
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
@@ -166,7 +168,7 @@ def ask(
     generator: str = typer.Option(None, help="Back end for this run: local, openai or extractive."),
 ) -> None:
     """Answer a question from the course material, with numbered citations."""
-    app = base._app(generator=generator)
+    app = common.open_app(generator=generator)
     rows = read_questions(question, from_file, app.settings.max_message_chars)
     for row in rows:
         if row.problem:

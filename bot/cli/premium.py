@@ -1,6 +1,6 @@
 """Premium tracks for admins: ``learnbot track``, ``refund``, ``grant``, ``revoke``, ``payments``, ``buyer``.
 
-Registered by one import at the bottom of :mod:`bot.cli`.
+Added to the root by :mod:`bot.cli`: ``commands`` (top-level) and the ``track`` and ``buyer`` groups.
 """
 
 from __future__ import annotations
@@ -14,13 +14,14 @@ from datetime import UTC, datetime, timedelta
 import typer
 from rich.table import Table
 
-from bot.cli import CliError, _app, _learner, cli, out
+from bot.cli import common
 from bot.premium import Premium, PremiumError, Refunder, Teller, day
 
+commands = typer.Typer()
+"""Added to the root without a name: its commands are top-level."""
+
 track_cli = typer.Typer(help="Premium tracks: prices and what they hold.", no_args_is_help=True)
-cli.add_typer(track_cli, name="track")
 buyer_cli = typer.Typer(help="Hold or allow a learner's payments.", no_args_is_help=True)
-cli.add_typer(buyer_cli, name="buyer")
 
 
 def _now() -> datetime:
@@ -32,7 +33,7 @@ def _clear_errors() -> Iterator[None]:
     try:
         yield
     except PremiumError as exc:
-        raise CliError(str(exc)) from exc
+        raise common.CliError(str(exc)) from exc
 
 
 @track_cli.command("set-price")
@@ -45,20 +46,22 @@ def set_price(
     ),
 ) -> None:
     """Set a premium track's price; invoices sent at an older price are refused at checkout."""
-    app = _app()
+    app = common.open_app()
     with _clear_errors():
         price = Premium(app.store).set_price(track, stars, period_days, subscription, _now())
     kind = "subscription, renews every 30 days" if price.subscription else f"{price.period_days} days"
-    out.print(f"{track}: {price.stars} Stars for {kind} (price version {price.version})", highlight=False)
+    common.out.print(
+        f"{track}: {price.stars} Stars for {kind} (price version {price.version})", highlight=False
+    )
 
 
 @track_cli.command("list")
 def track_list() -> None:
     """Premium tracks: their courses, current price and how many learners have access now."""
-    store = _app().store
+    store = common.open_app().store
     tracks = store.premium_courses()
     if not tracks:
-        out.print("no premium tracks (ingest a course with --premium --track NAME)")
+        common.out.print("no premium tracks (ingest a course with --premium --track NAME)")
         return
     table = Table("track", "courses", "price", "period", "version", "learners with access")
     now = _now()
@@ -75,7 +78,7 @@ def track_list() -> None:
             str(price.version) if price else "-",
             str(store.active_entitlement_count(track, now)),
         )
-    out.print(table)
+    common.out.print(table)
 
 
 def _telegram() -> tuple[str, dict[str, str]]:
@@ -83,7 +86,7 @@ def _telegram() -> tuple[str, dict[str, str]]:
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "")
     if not token:
         return "", {}
-    root = _app().settings.telegram_api_url.strip().rstrip("/").removesuffix("/bot")
+    root = common.open_app().settings.telegram_api_url.strip().rstrip("/").removesuffix("/bot")
     return token, ({"base_url": f"{root}/bot"} if root else {})
 
 
@@ -119,16 +122,16 @@ def telegram_teller() -> Teller | None:
     return tell
 
 
-@cli.command()
+@commands.command()
 def refund(charge_id: str = typer.Argument(..., help="The payment's telegram_payment_charge_id.")) -> None:
     """Refund a Telegram Stars payment, record it in the ledger and end the access it bought."""
-    app = _app()
+    app = common.open_app()
     with _clear_errors():
         row = asyncio.run(
             Premium(app.store).refund(charge_id, telegram_refunder(), _now(), tell=telegram_teller())
         )
     told = "the learner was told" if row["learner_told"] else "the learner could not be told (see the log)"
-    out.print(
+    common.out.print(
         f"refunded {row['amount']} Stars to telegram:{row['telegram_user_id']} for "
         f"{row['track'] or '(no track)'}; its access has ended; {told}",
         highlight=False,
@@ -137,16 +140,16 @@ def refund(charge_id: str = typer.Argument(..., help="The payment's telegram_pay
 
 def _until(days: int | None) -> datetime | None:
     if days is not None and days < 1:
-        raise CliError("--days must be at least 1")
+        raise common.CliError("--days must be at least 1")
     return _now() + timedelta(days=days) if days else None
 
 
 def _known_track(app, track: str) -> None:  # noqa: ANN001
     if track not in app.store.premium_courses():
-        raise CliError(f"no premium course is in track {track!r}")
+        raise common.CliError(f"no premium course is in track {track!r}")
 
 
-@cli.command()
+@commands.command()
 def grant(
     track: str = typer.Option(..., "--track", help="The premium track."),
     slack_team: str = typer.Option(
@@ -157,20 +160,22 @@ def grant(
 ) -> None:
     """Give access without payment: to every member of a Slack workspace, or to one learner."""
     if bool(slack_team) == bool(learner):
-        raise CliError("give exactly one of --slack-team TEAM or --learner PLATFORM:USER_ID")
-    app, now, until = _app(), _now(), _until(days)
+        raise common.CliError("give exactly one of --slack-team TEAM or --learner PLATFORM:USER_ID")
+    app, now, until = common.open_app(), _now(), _until(days)
     _known_track(app, track)
     if slack_team:
         app.store.grant_org("slack", slack_team, track, until, now)
         who = f"every member of Slack workspace {slack_team}"
     else:
-        learner_id = _learner(app.store, learner, create=True)
+        learner_id = common.learner(app.store, learner, create=True)
         app.store.grant(learner_id, track, until, now)
         who = learner
-    out.print(f"{who} has {track} until {day(until.isoformat()) if until else 'revoked'}", highlight=False)
+    common.out.print(
+        f"{who} has {track} until {day(until.isoformat()) if until else 'revoked'}", highlight=False
+    )
 
 
-@cli.command()
+@commands.command()
 def revoke(
     track: str = typer.Option(..., "--track", help="The premium track."),
     slack_team: str = typer.Option(None, "--slack-team", help="The Slack workspace id."),
@@ -178,21 +183,21 @@ def revoke(
 ) -> None:
     """End a grant now (paid access ends only by refund or expiry)."""
     if bool(slack_team) == bool(learner):
-        raise CliError("give exactly one of --slack-team TEAM or --learner PLATFORM:USER_ID")
-    app, now = _app(), _now()
+        raise common.CliError("give exactly one of --slack-team TEAM or --learner PLATFORM:USER_ID")
+    app, now = common.open_app(), _now()
     if slack_team:
         count = app.store.revoke_org("slack", slack_team, track, now)
     else:
-        count = app.store.revoke(_learner(app.store, learner, create=True), track, now)
+        count = app.store.revoke(common.learner(app.store, learner, create=True), track, now)
     if not count:
-        raise CliError(f"no grant of {track} to {slack_team or learner} to revoke")
-    out.print(f"revoked {count} grant(s) of {track} to {slack_team or learner}", highlight=False)
+        raise common.CliError(f"no grant of {track} to {slack_team or learner} to revoke")
+    common.out.print(f"revoked {count} grant(s) of {track} to {slack_team or learner}", highlight=False)
 
 
-@cli.command()
+@commands.command()
 def payments() -> None:
     """The payment ledger, oldest first."""
-    rows = _app().store.payments()
+    rows = common.open_app().store.payments()
     table = Table("charge id", "learner", "track", "Stars", "kind", "status", "paid", "refunded")
     for r in rows:
         table.add_row(
@@ -205,7 +210,7 @@ def payments() -> None:
             r["paid_at"],
             r["refunded_at"] or "",
         )
-    out.print(table)
+    common.out.print(table)
 
 
 @buyer_cli.command("block")
@@ -214,15 +219,15 @@ def buyer_block(
     reason: str = typer.Option("", "--reason", help="Kept with the block, for admins."),
 ) -> None:
     """Refuse this learner's payments at checkout (e.g. after repeated refund requests)."""
-    store = _app().store
-    store.block_buyer(_learner(store, who, create=True), reason, _now())
-    out.print(f"payments from {who} are refused until `learnbot buyer unblock {who}`", highlight=False)
+    store = common.open_app().store
+    store.block_buyer(common.learner(store, who, create=True), reason, _now())
+    common.out.print(f"payments from {who} are refused until `learnbot buyer unblock {who}`", highlight=False)
 
 
 @buyer_cli.command("unblock")
 def buyer_unblock(who: str = typer.Argument(..., help="PLATFORM:USER_ID")) -> None:
     """Accept this learner's payments again."""
-    store = _app().store
-    if not store.unblock_buyer(_learner(store, who, create=True)):
-        raise CliError(f"{who} is not blocked")
-    out.print(f"payments from {who} are accepted again", highlight=False)
+    store = common.open_app().store
+    if not store.unblock_buyer(common.learner(store, who, create=True)):
+        raise common.CliError(f"{who} is not blocked")
+    common.out.print(f"payments from {who} are accepted again", highlight=False)

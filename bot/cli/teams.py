@@ -8,20 +8,21 @@ from pathlib import Path
 import typer
 from rich.table import Table
 
-from bot.cli import CliError, _app, _identity, _learner, cli, out
+from bot.cli import common
+
+commands = typer.Typer()
+"""Added to the root without a name: its commands are top-level."""
 
 team_cli = typer.Typer(help="Teams of learners, for managers' weekly digests.", no_args_is_help=True)
 member_cli = typer.Typer(help="Who is in a team.", no_args_is_help=True)
 manager_cli = typer.Typer(help="Team managers (they get the team's weekly digest).", no_args_is_help=True)
-cli.add_typer(team_cli, name="team")
 team_cli.add_typer(member_cli, name="member")
-cli.add_typer(manager_cli, name="manager")
 
 
 def _team(store, team_id: str) -> dict:  # noqa: ANN001 - the Store
     team = store.team(team_id)
     if team is None:
-        raise CliError(f"there is no team {team_id!r}; create it with `learnbot team add {team_id}`")
+        raise common.CliError(f"there is no team {team_id!r}; create it with `learnbot team add {team_id}`")
     return team
 
 
@@ -32,19 +33,19 @@ def team_add(
 ) -> None:
     """Create a team."""
     if not team_id.strip():
-        raise CliError("a team needs an id")
-    if not _app().store.create_team(team_id.strip(), name.strip()):
-        raise CliError(f"team {team_id!r} exists already")
-    out.print(f"team {team_id} created")
+        raise common.CliError("a team needs an id")
+    if not common.open_app().store.create_team(team_id.strip(), name.strip()):
+        raise common.CliError(f"team {team_id!r} exists already")
+    common.out.print(f"team {team_id} created")
 
 
 @team_cli.command("list")
 def team_list() -> None:
     """Teams with their member and manager counts."""
     table = Table("team", "name", "members", "managers")
-    for row in _app().store.list_teams():
+    for row in common.open_app().store.list_teams():
         table.add_row(row["team_id"], row["name"], str(row["members"]), str(row["managers"]))
-    out.print(table)
+    common.out.print(table)
 
 
 @member_cli.command("add")
@@ -53,12 +54,12 @@ def member_add(
     who: str = typer.Argument(..., help="The learner: a learner id, or PLATFORM:USER_ID (created if new)"),
 ) -> None:
     """Put a learner in a team."""
-    store = _app().store
+    store = common.open_app().store
     _team(store, team_id)
-    learner_id = _learner(store, who, create=True)
+    learner_id = common.learner(store, who, create=True)
     if not store.add_team_member(team_id, learner_id, datetime.now(UTC)):
-        raise CliError(f"{who} is in team {team_id} already")
-    out.print(f"{who} (learner {learner_id}) added to team {team_id}")
+        raise common.CliError(f"{who} is in team {team_id} already")
+    common.out.print(f"{who} (learner {learner_id}) added to team {team_id}")
 
 
 @manager_cli.command("add")
@@ -67,15 +68,15 @@ def manager_add(
     who: str = typer.Argument(..., help="slack:U0123 or telegram:12345"),
 ) -> None:
     """Make a Slack or Telegram user a manager of a team: they get its weekly digest, and /digest."""
-    store = _app().store
+    store = common.open_app().store
     _team(store, team_id)
-    platform, user_id = _identity(who, ("slack", "telegram"))
+    platform, user_id = common.identity(who, ("slack", "telegram"))
     if not store.add_team_manager(team_id, platform, user_id, datetime.now(UTC)):
-        raise CliError(f"{who} manages team {team_id} already")
-    out.print(f"{who} now manages team {team_id}")
+        raise common.CliError(f"{who} manages team {team_id} already")
+    common.out.print(f"{who} now manages team {team_id}")
 
 
-@cli.command()
+@commands.command()
 def digest(
     team: str = typer.Option(..., "--team", help="The team"),
     format: str = typer.Option("md", "--format", help="md (the digest) or csv (one row per member)"),  # noqa: A002
@@ -86,8 +87,8 @@ def digest(
     from recommender.digest import build_digest
 
     if format not in ("md", "csv"):
-        raise CliError(f"--format is md or csv, not {format!r}")
-    store = _app().store
+        raise common.CliError(f"--format is md or csv, not {format!r}")
+    store = common.open_app().store
     _team(store, team)
     report = build_digest(store, team, datetime.now(UTC))
     text = report.markdown() if format == "md" else report.csv()
@@ -97,21 +98,21 @@ def digest(
         typer.echo(text, nl=False)
     else:
         output.write_text(text, encoding="utf-8")
-        out.print(f"digest of {team} written to {output}")
+        common.out.print(f"digest of {team} written to {output}")
 
 
-@cli.command()
+@commands.command()
 def tags(course: str = typer.Argument("", help="One course id (default: all)")) -> None:
     """Compute the lessons' content tags (keywords, difficulty) where missing, and list them."""
     from recommender.tags import ContentTags
 
-    app = _app()
+    app = common.open_app()
     if course and app.store.course(course) is None:
-        raise CliError(f"there is no course {course!r}")
+        raise common.CliError(f"there is no course {course!r}")
     content = ContentTags(app.store, app.lesson_chunks, lambda: app.embedder)
     computed = content.ensure(course or None)
     table = Table("course", "lesson", "keywords", "difficulty")
     for (course_id, lesson_id), t in content.tags(course or None).items():
         table.add_row(course_id, lesson_id, ", ".join(t.keywords), f"{t.difficulty:.2f} ({t.level})")
-    out.print(table)
-    out.print(f"{computed} lessons tagged now")
+    common.out.print(table)
+    common.out.print(f"{computed} lessons tagged now")

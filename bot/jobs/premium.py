@@ -2,7 +2,7 @@
 
 Access itself stops at ``valid_until`` whatever this job does (:meth:`Store.entitled_tracks` is
 decided by time); the job tells learners and records the ends. It uses the exactly-once pushes of
-:mod:`bot.pushes`: each reminder is recorded under the key (learner, kind, track, end of access), so
+:mod:`bot.jobs.pushes`: each reminder is recorded under the key (learner, kind, track, end of access), so
 it is sent once however often the job runs, and a renewal (a new end) earns a new reminder.
 
 Example:
@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.jobs.pushes import JobDeps, PlannedPush, PushKind, deliver_pending, plan_and_record
 from bot.messages import Button, Reply
 from bot.metrics import PAYMENT_EVENTS
 from bot.premium import RENEW_WINDOW, day
-from bot.pushes import JobDeps, PlannedPush, deliver_pending, plan_and_record, register_push_kind
 from bot.store import Push
 from bot.store.premium import Expiring
 
@@ -29,7 +29,7 @@ async def premium_expiry(deps: JobDeps, now: datetime) -> int:
     Returns the number of messages sent.
     """
     await plan_and_record(deps, plan_expiry, now)  # in a worker thread: chats go on meanwhile
-    return await deliver_pending(deps, REMINDER, now) + await deliver_pending(deps, ENDED, now)
+    return await deliver_pending(deps, REMINDER_PUSH, now) + await deliver_pending(deps, ENDED_PUSH, now)
 
 
 def plan_expiry(deps: JobDeps, now: datetime) -> list[PlannedPush]:
@@ -75,5 +75,5 @@ def _ended(deps: JobDeps, push: Push, now: datetime) -> Reply | str:
     )
 
 
-register_push_kind(REMINDER, _reminder)
-register_push_kind(ENDED, _ended)
+REMINDER_PUSH = PushKind(REMINDER, _reminder)
+ENDED_PUSH = PushKind(ENDED, _ended)

@@ -11,27 +11,36 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING
+from collections.abc import Callable
 
-from bot.messages import Button, Document, IncomingMessage, Reply
+from bot.chat.context import ChatContext, Handler
+from bot.messages import Button, Document, Reply
 from bot.rights import erase_learner, erase_message, export_json
+from bot.store import Store
+from bot.store.rights import EraseReport
 
-if TYPE_CHECKING:
-    from bot.core import Bot
-
-Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
 CONFIRM_MINUTES = 10
 ONLY_DIRECT = "I only send your data in a direct message. Write /mydata to me privately."
 
 
 class RightsChat:
-    """The data-rights commands of :class:`bot.core.Bot`."""
+    """The data-rights commands of the router.
 
-    def __init__(self, bot: Bot, clock: Callable[[], float] = time.monotonic) -> None:
-        self.bot = bot
+    Args:
+        store: The store.
+        forget: Drops an erased learner from memory (the router's ``forget``).
+        clock: Monotonic seconds (confirmations expire after :data:`CONFIRM_MINUTES`).
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        forget: Callable[[EraseReport], object] | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.store = store
+        self.forget_in_memory = forget
         self.clock = clock
-        self._pending: dict[int, tuple[str, float]] = {}  # learner -> (confirmation nonce, expiry)
 
     def commands(self) -> dict[str, Handler]:
         """Chat commands by name."""
@@ -41,15 +50,12 @@ class RightsChat:
         """Button handlers by callback-data prefix."""
         return {"forget": self.forget_button}
 
-    def _learner(self, message: IncomingMessage) -> int:
-        return self.bot.store.learner_for(message.platform, message.user_id, message.display_name)
-
-    async def mydata(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def mydata(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """Send the learner a JSON file of everything stored about them."""
-        if not message.direct:
+        if not ctx.message.direct:
             return [Reply(ONLY_DIRECT)]
-        learner_id = self._learner(message)
-        content = await asyncio.to_thread(export_json, self.bot.store, learner_id)
+        learner_id = ctx.learner_id
+        content = await asyncio.to_thread(export_json, self.store, learner_id)
         return [
             Reply(
                 "Here is everything I store about you, as JSON: your accounts, progress, quiz answers, "
@@ -58,16 +64,16 @@ class RightsChat:
             )
         ]
 
-    async def forget(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def forget(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """Ask for confirmation; ``/forget confirm`` after that erases."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         if argument.strip().lower() in ("confirm", "yes"):
-            pending = self._pending.get(learner_id)
+            pending = ctx.state.confirmations.get(learner_id)
             if pending is None or pending[1] < self.clock():
                 return [Reply("Send /forget first; then confirm within 10 minutes.")]
-            return await self._erase(learner_id)
+            return await self._erase(ctx)
         nonce = secrets.token_hex(4)
-        self._pending[learner_id] = (nonce, self.clock() + CONFIRM_MINUTES * 60)
+        ctx.state.confirmations[learner_id] = (nonce, self.clock() + CONFIRM_MINUTES * 60)
         text = (
             "This erases everything I store about you, on every account you linked (Slack and "
             "Telegram): progress, quiz answers, review cards, questions, settings and entitlements "
@@ -78,19 +84,19 @@ class RightsChat:
         buttons = [[Button("Erase my data", f"forget:yes:{nonce}"), Button("Cancel", "forget:no")]]
         return [Reply(text, buttons=buttons)]
 
-    async def forget_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
+    async def forget_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
         """The confirmation (``yes:NONCE``) or the cancel (``no``) button."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         answer, _, nonce = rest.partition(":")
-        pending = self._pending.get(learner_id)
+        pending = ctx.state.confirmations.get(learner_id)
         if answer == "no":
-            self._pending.pop(learner_id, None)
+            ctx.state.confirmations.pop(learner_id, None)
             return [Reply("Cancelled: nothing was erased.")]
         if answer != "yes" or pending is None or pending[0] != nonce or pending[1] < self.clock():
             return [Reply("That confirmation has expired. Send /forget again.")]
-        return await self._erase(learner_id)
+        return await self._erase(ctx)
 
-    async def _erase(self, learner_id: int) -> list[Reply]:
-        self._pending.pop(learner_id, None)
-        report = await asyncio.to_thread(erase_learner, self.bot.store, learner_id, self.bot)
+    async def _erase(self, ctx: ChatContext) -> list[Reply]:
+        ctx.state.confirmations.pop(ctx.learner_id, None)
+        report = await asyncio.to_thread(erase_learner, self.store, ctx.learner_id, self.forget_in_memory)
         return [Reply(erase_message(report))]

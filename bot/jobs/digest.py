@@ -1,6 +1,6 @@
 """The weekly manager digest job: each team's managers get its digest once per their local week.
 
-It uses the exactly-once pushes of :mod:`bot.pushes`: a digest is recorded under the key (manager's
+It uses the exactly-once pushes of :mod:`bot.jobs.pushes`: a digest is recorded under the key (manager's
 learner record, ``digest``, team, Monday of the manager's week) before it is sent, so reruns and
 overlapping runs never send it twice, and a failed send is retried. It is built at send time (the
 numbers are fresh) and only while the recipient still manages the team.
@@ -13,17 +13,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.jobs import week_start
-from bot.messages import Reply
-from bot.pushes import (
+from bot.jobs.learning import week_start
+from bot.jobs.pushes import (
     JobDeps,
     LocalClock,
     PlannedPush,
+    PushKind,
     deliver_pending,
     in_active_hours,
     plan_and_record,
-    register_push_kind,
 )
+from bot.messages import Reply
 from bot.reviews import zone
 from bot.store import ActiveHours, Push
 from recommender.digest import build_digest
@@ -42,7 +42,7 @@ async def send_digests(deps: JobDeps, now: datetime) -> int:
     that falls in their active hours (normally Monday morning).
     """
     await plan_and_record(deps, plan_digests, now)
-    return await deliver_pending(deps, DIGEST, now)
+    return await deliver_pending(deps, DIGEST_PUSH, now)
 
 
 def plan_digests(deps: JobDeps, now: datetime) -> list[PlannedPush]:
@@ -87,7 +87,8 @@ def _digest_reply(deps: JobDeps, push: Push, now: datetime) -> Reply | str:
     tz = zone(store.learner_settings(push.learner_id).timezone)
     if week_start(now.astimezone(tz)).isoformat() != push.due:
         return "that week is over"
-    return build_digest(store, push.item_id, now).reply()
+    digest = build_digest(store, push.item_id, now)
+    return Reply(digest.text(), image=digest.chart())
 
 
-register_push_kind(DIGEST, _digest_reply)
+DIGEST_PUSH = PushKind(DIGEST, _digest_reply)

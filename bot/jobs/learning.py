@@ -2,7 +2,7 @@
 
 Each job is a plain ``async def job(deps, now)``; tests call it with a fixed ``now`` and
 ``bot/scheduler.py`` only wires triggers. Each plans its pushes, records them and delivers them
-through the exactly-once machinery of :mod:`bot.pushes`. The daily retention job is here too.
+through the exactly-once machinery of :mod:`bot.jobs.pushes`. The daily retention job is here too.
 
 Example:
     >>> deps = app.job_deps({"telegram": telegram_adapter})
@@ -14,17 +14,17 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.learning_handlers import course_data, lesson_data
-from bot.messages import Button, Reply
-from bot.pushes import (
+from bot.chat.learning import course_data, lesson_data
+from bot.jobs.pushes import (
     JobDeps,
     LocalClock,
     PlannedPush,
+    PushKind,
     deliver_pending,
     in_active_hours,
     plan_and_record,
-    register_push_kind,
 )
+from bot.messages import Button, Reply
 from bot.reviews import zone
 from bot.store import Push
 from bot.store.pushes import QuizPushState
@@ -40,7 +40,7 @@ QUIZ, FEEDBACK, NUDGE = "quiz", "feedback", "nudge"
 async def push_due_quizzes(deps: JobDeps, now: datetime) -> int:
     """Push each learner's most overdue review, paced (see :func:`plan_quiz_pushes`); returns sends."""
     await plan_and_record(deps, plan_quiz_pushes, now)
-    return await deliver_pending(deps, QUIZ, now)
+    return await deliver_pending(deps, QUIZ_PUSH, now)
 
 
 IGNORED_BEFORE_BACKOFF = 3
@@ -131,7 +131,7 @@ async def progress_feedback(deps: JobDeps, now: datetime) -> int:
     active hours begin), provided they enrolled before that week began.
     """
     await plan_and_record(deps, plan_feedback, now)
-    return await deliver_pending(deps, FEEDBACK, now)
+    return await deliver_pending(deps, FEEDBACK_PUSH, now)
 
 
 def week_start(local: datetime) -> date:
@@ -246,7 +246,7 @@ def _with_next_steps(
 async def nudge_inactive(deps: JobDeps, now: datetime) -> int:
     """A gentle reminder after ``nudge_after_days`` of silence, once per silence; returns sends."""
     await plan_and_record(deps, plan_nudges, now)
-    return await deliver_pending(deps, NUDGE, now)
+    return await deliver_pending(deps, NUDGE_PUSH, now)
 
 
 def plan_nudges(deps: JobDeps, now: datetime) -> list[PlannedPush]:
@@ -286,9 +286,9 @@ def _expect_answer(deps: JobDeps, push: Push) -> None:
         deps.chat.expect_answer((push.platform, push.chat_id, ""), item)
 
 
-register_push_kind(QUIZ, _quiz_reply, sent=_expect_answer)
-register_push_kind(FEEDBACK, _feedback_reply)
-register_push_kind(NUDGE, _nudge_reply)
+QUIZ_PUSH = PushKind(QUIZ, _quiz_reply, sent=_expect_answer)
+FEEDBACK_PUSH = PushKind(FEEDBACK, _feedback_reply)
+NUDGE_PUSH = PushKind(NUDGE, _nudge_reply)
 
 
 # -- retention -------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 """Exactly-once pushes: the machinery every scheduled job that messages learners shares.
 
-A job (:mod:`bot.jobs`, :mod:`bot.premium_jobs`, :mod:`bot.digest_jobs`) registers its kind of
-push with :func:`register_push_kind` and works in three steps:
+A job (:mod:`bot.jobs.learning`, :mod:`bot.jobs.premium`, :mod:`bot.jobs.digest`) names its kind
+of push with a :class:`PushKind` and works in three steps:
 
 1. **plan** who gets what now (due cards, the learner's local active hours, the daily cap, pause),
    in a worker thread with its own database connection (:func:`plan_and_record`), so chats are
@@ -17,9 +17,9 @@ sent: that push is sent again once its claim goes stale (at-least-once there, as
 without idempotency keys).
 
 Example:
-    >>> register_push_kind("nudge", build_nudge)
+    >>> NUDGE_PUSH = PushKind("nudge", build_nudge)
     >>> await plan_and_record(deps, plan_nudges, now)
-    >>> await deliver_pending(deps, "nudge", now)
+    >>> await deliver_pending(deps, NUDGE_PUSH, now)
 """
 
 from __future__ import annotations
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot.learning_handlers import LearningChat
+from bot.chat.learning import LearningChat
 from bot.messages import ChatAdapter, Reply
 from bot.metrics import PUSHES_SENT
 from bot.reviews import zone
@@ -108,23 +108,22 @@ class LocalClock:
 
 Build = Callable[[JobDeps, Push, datetime], Reply | str]
 Sent = Callable[[JobDeps, Push], None]
-_REPLIES: dict[str, Build] = {}
-"""Builds a pending push's reply at send time, or says why it no longer makes sense."""
-_SENT: dict[str, Sent] = {}
-"""What a kind does once its push was sent (a quiz waits for the learner's answer)."""
 
 
-def register_push_kind(kind: str, build: Build, sent: Sent | None = None) -> None:
-    """Let a job record and deliver its own kind of push.
+@dataclass(frozen=True)
+class PushKind:
+    """A kind of push, and what delivering one takes.
 
-    Args:
-        kind: The push kind, as recorded in ``sent_pushes``.
-        build: Makes the reply at send time, or returns a string saying why the push is dropped.
-        sent: Called after a successful send.
+    Example:
+        >>> QUIZ_PUSH = PushKind("quiz", build_quiz_reply, sent=expect_answer)
     """
-    _REPLIES[kind] = build
-    if sent is not None:
-        _SENT[kind] = sent
+
+    name: str
+    """The kind, as recorded in ``sent_pushes``."""
+    build: Build
+    """Makes the reply at send time, or returns a string saying why the push is dropped."""
+    sent: Sent | None = None
+    """Called after a successful send (a quiz waits for the learner's answer)."""
 
 
 def record(deps: JobDeps, planned: list[PlannedPush], now: datetime) -> int:
@@ -180,12 +179,12 @@ async def plan_and_record(
     return await asyncio.to_thread(in_thread)
 
 
-async def deliver_pending(deps: JobDeps, kind: str, now: datetime) -> int:
+async def deliver_pending(deps: JobDeps, kind: PushKind, now: datetime) -> int:
     """Send the pending pushes of ``kind`` that are due for an attempt; returns how many were sent."""
     store, stale = deps.store, now - CLAIM_TTL
     clock = LocalClock(now)
     sent = 0
-    for push in store.claimable_pushes(kind, now, stale):
+    for push in store.claimable_pushes(kind.name, now, stale):
         adapter = deps.adapters.get(push.platform)
         if adapter is None:
             continue  # that platform is not served by this process; a process that serves it sends it
@@ -196,7 +195,7 @@ async def deliver_pending(deps: JobDeps, kind: str, now: datetime) -> int:
         if not store.claim_push(push.id, deps.worker, now, stale):
             continue  # an overlapping run has it
         try:
-            reply = _REPLIES[push.kind](deps, push, now)
+            reply = kind.build(deps, push, now)
         except Exception:
             log.exception("could not build %s push %s", push.kind, push.id)
             store.release_push(push.id, deps.worker)
@@ -210,7 +209,7 @@ async def deliver_pending(deps: JobDeps, kind: str, now: datetime) -> int:
             wait = min(RETRY_AFTER * 2**push.attempts, RETRY_AT_MOST)
             log.warning(
                 "%s push %s to %s failed (attempt %d): %s",
-                kind,
+                kind.name,
                 push.id,
                 push.platform,
                 push.attempts + 1,
@@ -221,7 +220,7 @@ async def deliver_pending(deps: JobDeps, kind: str, now: datetime) -> int:
         store.mark_push_sent(push.id, deps.worker, now)
         PUSHES_SENT.labels(push.kind).inc()
         log.info("%s push %s sent to learner %s on %s", push.kind, push.id, push.learner_id, push.platform)
-        if push.kind in _SENT:
-            _SENT[push.kind](deps, push)
+        if kind.sent is not None:
+            kind.sent(deps, push)
         sent += 1
     return sent

@@ -1,6 +1,6 @@
 """Chat commands and buttons of the learning loop: /enroll, /lesson, /done, /quiz, /progress, /settings.
 
-The rules live in :mod:`bot.learning`; this module only turns them into replies. ``Bot`` registers
+The rules live in :mod:`bot.learning`; this module only turns them into replies. The router registers
 :meth:`LearningChat.commands` and :meth:`LearningChat.buttons` (by callback-data prefix).
 """
 
@@ -8,20 +8,20 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from bot.chat.context import ChatContext, Conversation, ConversationState, Handler
 from bot.learning import AnswerOutcome, LearningError, LearningLoop, NotDue
 from bot.lesson_sections import LessonView, lesson_data, lesson_digest, page_reply
-from bot.messages import Button, IncomingMessage, Reply
+from bot.messages import Button, Reply
 from bot.reviews import zone
 from bot.store import LessonRow, QuizItem, Store
 
-Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
 CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
-__all__ = ["LearningChat", "course_data", "lesson_data", "when"]
+__all__ = ["LearningChat", "course_data", "lesson_data", "lesson_reply", "when"]
 _HOURS = re.compile(r"^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?$")
 NOT_ENROLLED = "You are not enrolled in a course yet. /courses lists them; /enroll COURSE starts one."
 
@@ -59,17 +59,17 @@ class LearningChat:
     """
 
     def __init__(
-        self, store: Store, loop: LearningLoop, now: Callable[[], datetime] = lambda: datetime.now(UTC)
+        self,
+        store: Store,
+        loop: LearningLoop,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        state: ConversationState | None = None,
     ) -> None:
         self.store = store
         self.loop = loop
         self.now = now
-        # The quiz last shown in each conversation, so a reply of "2" answers it (the console has
-        # no buttons). Lost on restart, which only means the learner taps or asks /quiz again.
-        self._pending: dict[tuple[str, str, str], QuizItem] = {}
-        # The page each learner reads in each lesson, so /lesson resumes there (lost on restart:
-        # the lesson then opens at its first page again).
-        self._reading: dict[tuple[int, str, str], int] = {}
+        self.state = state if state is not None else ConversationState()
+        """Where the quiz waiting for a typed answer and the page reached in each lesson are kept."""
 
     def commands(self) -> dict[str, Handler]:
         """Slash commands, by name."""
@@ -94,15 +94,12 @@ class LearningChat:
             "rate": self._rate,
         }
 
-    def _learner(self, message: IncomingMessage) -> int:
-        return self.store.learner_for(message.platform, message.user_id, message.display_name)
-
     def _tz(self, learner_id: int) -> ZoneInfo:
         return zone(self.store.learner_settings(learner_id).timezone)
 
     # -- enrolling and lessons -----------------------------------------------------------------
 
-    async def enroll(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def enroll(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/enroll COURSE``: join a course by id or title."""
         if not argument:
             return [
@@ -111,7 +108,7 @@ class LearningChat:
         course = self.loop.find_course(argument)
         if course is None:
             return [Reply(f"I don't know the course {argument!r}. /courses lists the ones you can join.")]
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         try:
             new = self.loop.enroll(learner_id, course["course_id"], self.now())
         except LearningError as exc:
@@ -123,9 +120,9 @@ class LearningChat:
             Reply(f"You are enrolled in {course['title']}. /lesson opens your first lesson.", buttons=start)
         ]
 
-    async def lesson(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def lesson(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/lesson [COURSE]``: the lesson you are on, at the page you reached (its first page at first)."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         course_id, refusal = self._scope(learner_id, argument)
         if refusal:
             return [Reply(refusal)]
@@ -135,17 +132,14 @@ class LearningChat:
         course, lesson = found
         self.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, self.now())
         view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
-        return [page_reply(view, self._reading.get((learner_id, course["course_id"], lesson.lesson_id), 0))]
+        return [
+            page_reply(view, self.state.reading.get((learner_id, course["course_id"], lesson.lesson_id), 0))
+        ]
 
-    def forget_reading(self, learner_id: int) -> None:
-        """Drop the pages an erased learner reached (kept in memory only)."""
-        for key in [key for key in self._reading if key[0] == learner_id]:
-            del self._reading[key]
-
-    async def _read_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
+    async def _read_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
         """The "Next section" button: page N of a lesson of an enrolled course the learner may see now."""
         page, _, named = rest.partition(":")
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         found = self._resolve_lesson(learner_id, named) if page.isdigit() else None
         if found is None:
             return [Reply("That button has expired. /lesson shows your current lesson.")]
@@ -153,12 +147,12 @@ class LearningChat:
         self.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, self.now())
         view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
         index = min(int(page), max(len(view.pages) - 1, 0))
-        self._reading[(learner_id, course["course_id"], lesson.lesson_id)] = index
+        self.state.reading[(learner_id, course["course_id"], lesson.lesson_id)] = index
         return [page_reply(view, index)]
 
-    async def done(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def done(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/done [COURSE]``: mark the lesson you are on as done."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         course_id, refusal = self._scope(learner_id, argument)
         if refusal:
             return [Reply(refusal)]
@@ -174,7 +168,7 @@ class LearningChat:
                 return [Reply(f"{lesson.title} is done already. /lesson opens your next lesson.")]
         except LearningError as exc:
             return [Reply(f"Sorry, {exc}.")]
-        self._reading.pop((learner_id, course_id, lesson.lesson_id), None)
+        self.state.reading.pop((learner_id, course_id, lesson.lesson_id), None)
         done = len(self.loop.done_lessons(learner_id, course_id))
         total = len(self.store.lessons(course_id))
         text = f"Done: {lesson.title} ({done} of {total} lessons of {course['title']})."
@@ -187,15 +181,15 @@ class LearningChat:
             buttons.append(Button("Next lesson", course_data("lesson", course_id)))
         return [Reply(text, buttons=[buttons])]
 
-    async def _done_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
-        learner_id = self._learner(message)
+    async def _done_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
+        learner_id = ctx.learner_id
         found = self._resolve_lesson(learner_id, rest)
         if found is None:
             return [Reply("That button has expired. /lesson shows your current lesson.")]
         return self._mark_done(learner_id, *found)
 
-    async def _lesson_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
-        return await self.lesson(message, rest)
+    async def _lesson_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
+        return await self.lesson(ctx, rest)
 
     def _resolve_lesson(self, learner_id: int, rest: str) -> tuple[dict[str, Any], LessonRow] | None:
         """The enrolled course and lesson a ``done:`` button names (directly or by digest)."""
@@ -232,16 +226,16 @@ class LearningChat:
 
     # -- quizzes -------------------------------------------------------------------------------
 
-    async def quiz(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def quiz(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/quiz [COURSE]``: the most overdue review, else a new question from a lesson you studied."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         course_id, refusal = self._scope(learner_id, argument)
         if refusal:
             return [Reply(refusal)]
         now = self.now()
         item = self.loop.next_item(learner_id, now, course_id)
         if item is None:
-            self._pending.pop(message.conversation, None)
+            self.state.quizzes.pop(ctx.message.conversation, None)
             upcoming = self.loop.next_review_at(learner_id, course_id)
             if upcoming is None:
                 return [Reply("No questions for you yet: open a lesson with /lesson, then try /quiz again.")]
@@ -251,7 +245,7 @@ class LearningChat:
                     f"{when(upcoming, now, self._tz(learner_id))}; /lesson moves you on meanwhile."
                 )
             ]
-        self._pending[message.conversation] = item
+        self.state.quizzes[ctx.message.conversation] = item
         return [self.quiz_reply(item)]
 
     def quiz_reply(self, item: QuizItem, heading: str = "Quiz") -> Reply:
@@ -266,31 +260,31 @@ class LearningChat:
         ]
         return Reply("\n".join(lines), buttons=buttons)
 
-    def expect_answer(self, conversation: tuple[str, str, str], item: QuizItem) -> None:
+    def expect_answer(self, conversation: Conversation, item: QuizItem) -> None:
         """A number sent next in this conversation answers ``item`` (a pushed quiz, like ``/quiz``)."""
-        self._pending[conversation] = item
+        self.state.quizzes[conversation] = item
 
-    async def _quiz_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
+    async def _quiz_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
         if rest == "next":
-            return await self.quiz(message, "")
+            return await self.quiz(ctx, "")
         item_id, _, index = rest.partition(":")
         if not index.isdigit():
             return [Reply("That button has expired.")]
-        return self._answer(message, item_id, int(index))
+        return self._answer(ctx, item_id, int(index))
 
-    async def answer_text(self, message: IncomingMessage, text: str) -> list[Reply] | None:
+    async def answer_text(self, ctx: ChatContext, text: str) -> list[Reply] | None:
         """A number replying to the quiz just shown answers it; ``None`` when the text is not an answer."""
-        item = self._pending.pop(message.conversation, None)
+        item = self.state.quizzes.pop(ctx.message.conversation, None)
         if item is None:
             return None
         if text.strip().isdigit() and 1 <= int(text.strip()) <= len(item.options):
-            return self._answer(message, item.item_id, int(text.strip()) - 1)
+            return self._answer(ctx, item.item_id, int(text.strip()) - 1)
         return None  # anything else is a question; the quiz stays one /quiz away
 
-    def _answer(self, message: IncomingMessage, item_id: str, chosen: int) -> list[Reply]:
-        learner_id = self._learner(message)
+    def _answer(self, ctx: ChatContext, item_id: str, chosen: int) -> list[Reply]:
+        learner_id = ctx.learner_id
         now = self.now()
-        self._pending.pop(message.conversation, None)
+        self.state.quizzes.pop(ctx.message.conversation, None)
         try:
             outcome = self.loop.answer(learner_id, item_id, chosen, now)
         except NotDue as exc:
@@ -326,11 +320,11 @@ class LearningChat:
             )
         return Reply(text, [citation], buttons)
 
-    async def _rate(self, message: IncomingMessage, rest: str) -> list[Reply]:
+    async def _rate(self, ctx: ChatContext, rest: str) -> list[Reply]:
         attempt, _, feel = rest.partition(":")
         if not attempt.isdigit() or feel not in ("easy", "hard"):
             return [Reply("That button has expired.")]
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         try:
             outcome = self.loop.rerate(learner_id, int(attempt), feel)  # type: ignore[arg-type]
         except LearningError:
@@ -342,9 +336,9 @@ class LearningChat:
 
     # -- progress and settings -----------------------------------------------------------------
 
-    async def progress(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def progress(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/progress``: per course, lessons done, quiz accuracy, items due, streak, predicted retention."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         rows = self.loop.progress(learner_id, self.now())
         if not rows:
             return [Reply(NOT_ENROLLED)]
@@ -367,9 +361,9 @@ class LearningChat:
             )
         return [Reply("\n".join(lines))]
 
-    async def settings(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def settings(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/settings`` shows; ``/settings tz Europe/Berlin``, ``hours 8-21``, ``language en`` change."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         key, _, value = argument.strip().partition(" ")
         key, value = key.lower(), value.strip()
         if key in ("tz", "timezone", "zone"):
@@ -403,9 +397,9 @@ class LearningChat:
         ]
         return [Reply("\n".join(lines))]
 
-    async def pause(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def pause(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/pause``: no pushed quizzes or reminders until ``/resume``."""
-        self.store.update_learner_settings(self._learner(message), paused=True)
+        self.store.update_learner_settings(ctx.learner_id, paused=True)
         return [
             Reply(
                 "Paused: I won't send you quizzes or reminders until you /resume. "
@@ -413,12 +407,12 @@ class LearningChat:
             )
         ]
 
-    async def resume(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def resume(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/resume``: pushes and reminders again."""
-        self.store.update_learner_settings(self._learner(message), paused=False)
+        self.store.update_learner_settings(ctx.learner_id, paused=False)
         return [Reply("Welcome back: quizzes and reminders are on again, within your active hours.")]
 
 
-def _lesson_reply(view: LessonView) -> Reply:
+def lesson_reply(view: LessonView) -> Reply:
     """A lesson's first page (the recommender's "open" button shows lessons this way too)."""
     return page_reply(view, 0)

@@ -1,6 +1,6 @@
 """Chat commands, buttons and payment events of premium tracks: /premium, /terms, /paysupport, /refund.
 
-The rules live in :mod:`bot.premium`; this module turns them into replies. ``Bot`` registers
+The rules live in :mod:`bot.premium`; this module turns them into replies. The router registers
 :meth:`PremiumChat.commands` and :meth:`PremiumChat.buttons` and hands payment events to
 :meth:`PremiumChat.on_payment`. Invoices go out only on Telegram (the only platform with Stars);
 elsewhere ``/premium`` lists the tracks and says where to buy.
@@ -8,14 +8,14 @@ elsewhere ``/premium`` lists the tracks and says where to buy.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import UTC, datetime
 
+from bot.chat.context import ChatContext, Handler
 from bot.messages import Button, IncomingMessage, Reply
 from bot.premium import Premium, PremiumError, Refunder, Teller, day
 from bot.store import Store
 
-Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
 PAYMENTS_PLATFORM = "telegram"
 BUY_ELSEWHERE = (
     "Premium tracks are paid with Telegram Stars: open this bot in Telegram and send /premium "
@@ -73,16 +73,13 @@ class PremiumChat:
         """Button handlers, by callback-data prefix."""
         return {"premium": self._buy_button}
 
-    def _learner(self, message: IncomingMessage) -> int:
-        return self.store.learner_for(message.platform, message.user_id, message.display_name)
-
     # -- commands ------------------------------------------------------------------------------
 
-    async def premium_command(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def premium_command(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/premium [TRACK]``: the premium tracks, what they hold, the price and your status."""
         if argument.strip():
-            return await self._buy(message, argument.strip())
-        learner_id = self._learner(message)
+            return await self._buy(ctx, argument.strip())
+        learner_id = ctx.learner_id
         now = self.now()
         tracks = self.store.premium_courses()
         if not tracks:
@@ -105,39 +102,39 @@ class PremiumChat:
             lines.append(f"  {price.stars} Stars {every}.")
             if access is None or not access.via_org:
                 buttons.append([Button(f"Unlock {track}: {price.stars} Stars", f"premium:{track}")])
-        if message.platform != PAYMENTS_PLATFORM:
+        if ctx.message.platform != PAYMENTS_PLATFORM:
             lines += ["", BUY_ELSEWHERE]
             buttons = []
         else:
             lines += ["", "Tap a track to pay with Telegram Stars. /terms and /paysupport explain the rest."]
         return [Reply("\n".join(lines), buttons=buttons)]
 
-    async def _buy_button(self, message: IncomingMessage, rest: str) -> list[Reply]:
-        return await self._buy(message, rest)
+    async def _buy_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
+        return await self._buy(ctx, rest)
 
-    async def _buy(self, message: IncomingMessage, track: str) -> list[Reply]:
-        if message.platform != PAYMENTS_PLATFORM:
+    async def _buy(self, ctx: ChatContext, track: str) -> list[Reply]:
+        if ctx.message.platform != PAYMENTS_PLATFORM:
             return [Reply(BUY_ELSEWHERE)]
-        if not message.direct:  # an invoice in a group could be paid by anyone
+        if not ctx.message.direct:  # an invoice in a group could be paid by anyone
             return [Reply("Invoices go to private chats only: message me directly and send /premium there.")]
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         try:
             invoice = self.premium.invoice(learner_id, track, self.now())
         except PremiumError as exc:
             return [Reply(f"Sorry, {exc}. /premium lists the tracks.")]
         return [Reply(f"Here is your invoice for {track}.", invoice=invoice)]
 
-    async def terms_command(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def terms_command(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/terms``: the terms of purchase (Telegram requires it of bots that take payments)."""
         return [Reply(self.terms)]
 
-    async def support_command(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def support_command(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/paysupport``: how to get help with a payment (Telegram requires it too)."""
         return [Reply(self.support)]
 
-    async def refund_command(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def refund_command(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/refund CHARGE_ID`` (admins): refund a Stars payment and end the access it bought."""
-        if not self.is_admin(message):
+        if not self.is_admin(ctx.message):
             return [Reply("Only admins can refund payments. For help with a payment, send /paysupport.")]
         if not argument.strip():
             return [Reply("Which payment? Send /refund followed by its telegram_payment_charge_id.")]
@@ -156,11 +153,11 @@ class PremiumChat:
 
     # -- payment events ------------------------------------------------------------------------
 
-    async def on_payment(self, message: IncomingMessage) -> list[Reply]:
+    async def on_payment(self, ctx: ChatContext) -> list[Reply]:
         """A pre-checkout question, a completed payment or a refund from the platform."""
-        payment = message.payment
+        payment = ctx.message.payment
         assert payment is not None
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         now = self.now()
         if payment.kind == "pre_checkout":
             refusal = self.premium.pre_checkout(learner_id, payment, now)
@@ -169,7 +166,7 @@ class PremiumChat:
             if self.premium.record_refund(payment.charge_id, now):
                 return [Reply("Your payment was refunded; the premium access it bought has ended.")]
             return []
-        paid = self.premium.paid(learner_id, message.user_id, payment, now)
+        paid = self.premium.paid(learner_id, ctx.message.user_id, payment, now)
         if paid.duplicate:
             return []  # confirmed already, when it first arrived
         if not paid.track:

@@ -11,13 +11,17 @@ import time
 
 import typer
 
-from bot.cli import CliError, _app, cells, cli, out
+from bot.cli import common
+from bot.cli.common import CliError, cells, out
 from bot.database import describe, is_postgres
 from bot.store import Store
 from bot.store.copy import CopyError, copy_store
 
+commands = typer.Typer()
+"""Added to the root without a name: its command is top-level."""
 
-@cli.command("migrate-to")
+
+@commands.command("migrate-to")
 def migrate_to(
     url: str = typer.Argument(..., help="postgresql://user:password@host/database (an empty database)."),
 ) -> None:
@@ -26,7 +30,7 @@ def migrate_to(
 
     if not is_postgres(url):
         raise CliError("migrate-to needs a postgresql:// URL")
-    app = _app()
+    app = common.open_app()
     path = app.settings.database_path
     if not path.exists():
         raise CliError(f"{path}: no SQLite database in the data dir, nothing to copy")

@@ -1,6 +1,6 @@
 """Chat side of the learner model: ``/next`` with reasons, ``/digest`` for managers, tags in views.
 
-``Bot`` registers :meth:`RecommendChat.commands` and :meth:`RecommendChat.buttons`; both take the
+The router registers :meth:`RecommendChat.commands` and :meth:`RecommendChat.buttons`; both take the
 handlers registered so far, because ``/courses`` and the lesson view are wrapped to show each
 lesson's content tags (keywords and difficulty) under what they already say.
 """
@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.chat.context import ChatContext, Handler
+from bot.chat.learning import LearningChat, lesson_data, lesson_reply
 from bot.learning import LearningError
-from bot.learning_handlers import LearningChat, lesson_data
 from bot.lesson_sections import first_page_key
 from bot.messages import Button, IncomingMessage, Reply
 from bot.store import Store
@@ -27,7 +28,6 @@ from recommender.tags import ContentTags
 from recommender.topics import course_topics
 
 log = logging.getLogger(__name__)
-Handler = Callable[[IncomingMessage, str], Awaitable[list[Reply]]]
 NEXT_SHOWN = 3
 
 
@@ -77,14 +77,11 @@ class RecommendChat:
             result["lesson"] = self._tagged_lesson(existing["lesson"])
         return result
 
-    def _learner(self, message: IncomingMessage) -> int:
-        return self.store.learner_for(message.platform, message.user_id, message.display_name)
-
     # -- /next ---------------------------------------------------------------------------------
 
-    async def next(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def next(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/next``: the best next lessons, each with the reason and a button to open it."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         recs = await asyncio.to_thread(self.recommender.recommend, learner_id, NEXT_SHOWN, self.now())
         lessons = [r for r in recs if not r.locked]
         if not lessons:
@@ -108,9 +105,9 @@ class RecommendChat:
                 buttons.append([Button(f"Unlock {rec.title}"[:60], f"premium:{track}"[:64])])
         return [Reply("\n".join(lines), buttons=buttons)]
 
-    async def _open(self, message: IncomingMessage, rest: str) -> list[Reply]:
+    async def _open(self, ctx: ChatContext, rest: str) -> list[Reply]:
         """Open a recommended lesson, checking again that the learner may see it and is ready for it."""
-        learner_id = self._learner(message)
+        learner_id = ctx.learner_id
         now = self.now()
         found = self._lesson_for(rest)
         if found is None:
@@ -135,9 +132,7 @@ class RecommendChat:
                 return [Reply(f"Sorry, {exc}.")]
         self.learning.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, now)
         view = await asyncio.to_thread(self.learning.loop.lesson_view, course, lesson)
-        from bot.learning_handlers import _lesson_reply  # the lesson view's own wording
-
-        return [await self._with_tags(_lesson_reply(view))]
+        return [await self._with_tags(lesson_reply(view))]
 
     def _lesson_for(self, rest: str) -> tuple[dict[str, Any], Any] | None:
         for course in self.store.courses():
@@ -149,8 +144,8 @@ class RecommendChat:
     # -- tags in /courses and the lesson view --------------------------------------------------
 
     def _tagged_courses(self, handler: Handler) -> Handler:
-        async def courses(message: IncomingMessage, argument: str) -> list[Reply]:
-            replies = await handler(message, argument)
+        async def courses(ctx: ChatContext, argument: str) -> list[Reply]:
+            replies = await handler(ctx, argument)
             if not replies:
                 return replies
             try:
@@ -177,8 +172,8 @@ class RecommendChat:
         return courses
 
     def _tagged_lesson(self, handler: Handler) -> Handler:
-        async def lesson(message: IncomingMessage, argument: str) -> list[Reply]:
-            replies = await handler(message, argument)
+        async def lesson(ctx: ChatContext, argument: str) -> list[Reply]:
+            replies = await handler(ctx, argument)
             return [await self._with_tags(r) for r in replies]
 
         return lesson
@@ -203,19 +198,19 @@ class RecommendChat:
 
     # -- /digest -------------------------------------------------------------------------------
 
-    async def digest(self, message: IncomingMessage, argument: str) -> list[Reply]:
+    async def digest(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/digest [TEAM]``: a team's weekly digest, for its managers and admins only."""
-        admin = self.is_admin(message)
-        teams = self.store.managed_teams(message.platform, message.user_id)
+        admin = self.is_admin(ctx.message)
+        teams = self.store.managed_teams(ctx.message.platform, ctx.message.user_id)
         team_id = argument.strip() or (teams[0] if len(teams) == 1 else "")
         if not team_id:
             if not teams and not admin:
                 return [Reply("Digests are for team managers. Ask an admin to add you as a manager.")]
             listed = teams or [t["team_id"] for t in self.store.list_teams()]
             return [Reply(f"Which team? /digest TEAM, one of: {', '.join(listed) or 'none yet'}.")]
-        if not may_get_digest(self.store, team_id, message.platform, message.user_id, admin):
+        if not may_get_digest(self.store, team_id, ctx.message.platform, ctx.message.user_id, admin):
             return [Reply("Only the team's managers and admins can see its digest.")]
         if self.store.team(team_id) is None:
             return [Reply(f"There is no team {team_id!r}.")]
         digest = await asyncio.to_thread(build_digest, self.store, team_id, self.now())
-        return [digest.reply()]
+        return [Reply(digest.text(), image=digest.chart())]
