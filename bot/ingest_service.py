@@ -169,28 +169,6 @@ def hand_over(
     return 2  # the serve went away mid-job
 
 
-def handed_over(command: str, **args: Any) -> int | None:
-    """For the CLI: run ``command`` in the ``serve`` holding this data dir's index, if one does.
-
-    Returns its exit status, or ``None`` when no serve listens (the CLI then does the job itself).
-    """
-    from bot.cli import notice, out
-    from bot.config import Settings
-
-    settings = Settings.load()
-    if settings.chroma_url:
-        return None  # a Chroma server: the CLI writes to it directly, beside any number of serves
-
-    def print_line(text: str, is_notice: bool) -> None:
-        if is_notice:
-            label, _, rest = text.partition(" ")
-            notice(label, rest)
-        else:
-            out.print(text, highlight=False)
-
-    return hand_over(settings.data_dir, command, args, print_line)
-
-
 async def start_for(app: Any) -> IngestService | None:
     """For ``serve``: listen for admin jobs when this process owns the embedded index."""
     if app.settings.chroma_url:

@@ -18,6 +18,7 @@ from rich.text import Text
 
 from bot.app import App
 from bot.config import Settings
+from bot.ingest_service import hand_over
 from bot.logs import announce
 from bot.logs import configure as configure_logging
 
@@ -138,3 +139,22 @@ def learner(store: Any, who: str, *, create: bool = False) -> int:
     if learner_id is None:
         raise CliError(f"no learner {who!r}: give a learner id or PLATFORM:USER_ID such as telegram:12345")
     return learner_id
+
+
+def handed_over(command: str, **args: Any) -> int | None:
+    """For the CLI: run ``command`` in the ``serve`` holding this data dir's index, if one does.
+
+    Returns its exit status, or ``None`` when no serve listens (the CLI then does the job itself).
+    """
+    settings = Settings.load()
+    if settings.chroma_url:
+        return None  # a Chroma server: the CLI writes to it directly, beside any number of serves
+
+    def print_line(text: str, is_notice: bool) -> None:
+        if is_notice:
+            label, _, rest = text.partition(" ")
+            notice(label, rest)
+        else:
+            out.print(text, highlight=False)
+
+    return hand_over(settings.data_dir, command, args, print_line)

@@ -9,7 +9,6 @@ from rich.table import Table
 
 from bot.cli import common
 from bot.config import Settings
-from bot.ingest_service import handed_over
 from knowledge.loaders import CourseOverrides, load_course
 
 commands = typer.Typer()
@@ -34,7 +33,9 @@ def ingest(
     if language not in (None, "en", "zh"):
         raise common.CliError(f"--language must be en or zh, not {language!r}")
     args = {"path": str(path.resolve()), "course_id": course_id, "track": track, "premium": premium}
-    if (status := handed_over("ingest", **args, language=language)) is not None:  # a serve owns the index
+    if (
+        status := common.handed_over("ingest", **args, language=language)
+    ) is not None:  # a serve owns the index
         raise typer.Exit(status)
     cap = Settings.load().max_document_mb * 1_000_000 or None
     course = load_course(path, CourseOverrides(course_id, track, premium, language), max_document_bytes=cap)
@@ -82,7 +83,7 @@ def courses() -> None:
 @commands.command()
 def remove(course_id: str = typer.Argument(..., help="The course to remove.")) -> None:
     """Remove a course and its chunks."""
-    if (status := handed_over("remove", course_id=course_id)) is not None:  # a serve owns the index
+    if (status := common.handed_over("remove", course_id=course_id)) is not None:  # a serve owns the index
         raise typer.Exit(status)
     app = common.open_app()
     leftover = sum(1 for _ in app.index.records(course_id))
@@ -108,7 +109,7 @@ def reindex(
     embedder: str = typer.Option("use+minilm", help="Embedder to rebuild with: use+minilm, use or minilm."),
 ) -> None:
     """Rebuild every chunk's vector with another embedder (the index records which one built it)."""
-    if (status := handed_over("reindex", embedder=embedder)) is not None:  # a serve owns the index
+    if (status := common.handed_over("reindex", embedder=embedder)) is not None:  # a serve owns the index
         raise typer.Exit(status)
     app = common.open_app(embedder=embedder)
     with common.progress(f"re-embedding with {embedder}") as progress:

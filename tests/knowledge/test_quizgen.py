@@ -406,7 +406,6 @@ def test_an_openai_compatible_server_gets_the_quiz_prompt_in_one_request(fake_op
         "The button will be greyed out whilst training, and be re-enabled once done.",
         "A number of these use intermediate representations of the language to translate it.",
         "Follow the steps in the previous few lessons to set up a virtual IoT device.",
-        "Azure Functions triggers and bindings for storing location data",  # a heading, no full stop
     ],
 )
 def test_sentences_that_lean_on_unseen_context_or_describe_a_screen_are_not_quizzed(sentence):
