@@ -288,9 +288,24 @@ def keep_supported(
     return ("" if language == "zh" else " ").join(kept)
 
 
+_FOLLOW_UP = re.compile(
+    r"^\s*(?:and|but|so|also|then|what about|how about)\b"
+    r"|^\W*(?:\w+\W+){0,3}(?:that|this|it|they|those|these)\b"
+    r"|^\s*(?:那|那么|还有|而且|这|这个|它|它们|为什么这)",
+    re.IGNORECASE,
+)
+"""A message that continues the conversation: it opens with a connective ("And why…", "那么…") or points
+back within its first words ("Why is that better…", "Is it safe…")."""
+
+
 def retrieval_query(question: str, history: Sequence[Turn]) -> str:
-    """The text to search with: a follow-up with few key terms of its own borrows the previous question."""
-    if history and len(set(tokenize(question))) < 3:
+    """The text to search with: a follow-up borrows the previous question.
+
+    A follow-up is a message with few key terms of its own, or one that opens with a connective or points
+    back at what was just discussed ("And why is that better than a short complex password?" is about
+    the passphrase asked before, though it has key terms of its own).
+    """
+    if history and (len(set(tokenize(question))) < 3 or _FOLLOW_UP.search(question)):
         return f"{history[-1].question} {question}"
     return question
 

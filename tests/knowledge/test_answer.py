@@ -61,3 +61,9 @@ def test_follow_up_borrows_the_previous_question_only_when_short():
     assert retrieval_query("and why?", history) == "What does an MQTT broker do? and why?"
     assert retrieval_query("What is a digital sensor output?", history) == "What is a digital sensor output?"
     assert retrieval_query("and why?", []) == "and why?"
+    longer = "And why is that better than a short complex password?"
+    assert retrieval_query(longer, history) == f"What does an MQTT broker do? {longer}"
+    assert retrieval_query("Why is that better than polling every second?", history).startswith("What does")
+    assert retrieval_query("那么它和 HTTP 有什么区别？", history).startswith("What does")
+    fresh = "How do soil moisture sensors measure water content?"
+    assert retrieval_query(fresh, history) == fresh  # a new question of its own stands alone
