@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 from typing import Any
 
+from adapters.live_draft import WRITING, LiveDraft
 from adapters.slack_render import Where
 from bot.streaming import AHEAD, AnswerStream, to_loop
 
-log = logging.getLogger(__name__)
-WRITING = " …"
 INTERVAL_S = 1.0
 """Least time between two interim updates of one answer (Slack allows about one a second per channel)."""
 
 
-class SlackDraft:
+class SlackDraft(LiveDraft):
     """The growing answer in one Slack conversation: streamed in a thread, else an edited placeholder."""
 
     def __init__(
@@ -41,17 +39,12 @@ class SlackDraft:
         team_id: str = "",
         interval: float | None = None,
     ) -> None:
+        super().__init__(loop, INTERVAL_S if interval is None else interval, "Slack")
         self.client = client
         self.where = where
-        self.loop = loop
         self.user_id = user_id
         self.team_id = team_id
-        self.interval = INTERVAL_S if interval is None else interval
-        self.latest = ""
-        self.shown = ""
-        self.updates = 0
         self._stream: Any = None
-        self._task: asyncio.Task | None = None
 
     async def thinking(self) -> None:
         """Show the assistant-thread status ("is thinking…") while the course is searched.
@@ -79,23 +72,6 @@ class SlackDraft:
                 )
             )
 
-    def _grow(self, text: str) -> None:
-        self.latest = text
-        if self._task is None or self._task.done():
-            self._task = self.loop.create_task(self._flush())
-
-    async def _flush(self) -> None:
-        while self.latest != self.shown:
-            text = self.latest
-            try:
-                await self._show(text)
-            except Exception:  # noqa: BLE001 - a failed interim update must not lose the answer
-                log.warning("Slack interim update failed", exc_info=True)
-                return
-            self.shown = text
-            self.updates += 1
-            await asyncio.sleep(self.interval)
-
     async def _show(self, text: str) -> None:
         thread = self.where.thread
         if thread and self._stream is None and not self.shown:
@@ -115,10 +91,7 @@ class SlackDraft:
 
     async def finish(self) -> Where:
         """Stop streaming; returns where the final reply goes (it replaces the streamed message)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self._stop_updates()
         if self._stream is None:
             return self.where
         stopped = await self._stream.stop()

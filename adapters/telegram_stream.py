@@ -18,20 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import logging
 from typing import Any
 
+from adapters.live_draft import WRITING, LiveDraft
 from bot.streaming import AHEAD, AnswerStream, to_loop
 
-log = logging.getLogger(__name__)
-WRITING = " …"
 INTERVAL_S = 1.0
 """Least time between two interim updates of one answer."""
 LIMIT = 4000  # Telegram's message limit is 4096 characters
 _draft_ids = itertools.count(1)
 
 
-class TelegramDraft:
+class TelegramDraft(LiveDraft):
     """The growing answer in one Telegram chat: a message draft in private chats, else an edited message."""
 
     def __init__(
@@ -44,18 +42,13 @@ class TelegramDraft:
         thread_id: int | None = None,
         interval: float | None = None,
     ) -> None:
+        super().__init__(loop, INTERVAL_S if interval is None else interval, "Telegram", LIMIT)
         self.bot = bot
         self.chat_id = chat_id
-        self.loop = loop
         self.drafts = private and hasattr(bot, "send_message_draft")
         self.thread_id = thread_id
-        self.interval = INTERVAL_S if interval is None else interval
         self.draft_id = next(_draft_ids)
-        self.latest = ""
-        self.shown = ""
-        self.updates = 0
         self.message_id: int | None = None
-        self._task: asyncio.Task | None = None
 
     def stream(self) -> AnswerStream:
         """The callbacks to set around ``Bot.handle()``."""
@@ -63,23 +56,6 @@ class TelegramDraft:
             to_loop(self.loop, self._grow),
             lambda ahead: self.loop.call_soon_threadsafe(self._grow, AHEAD["en"].format(n=ahead)),
         )
-
-    def _grow(self, text: str) -> None:
-        self.latest = text[:LIMIT]
-        if self._task is None or self._task.done():
-            self._task = self.loop.create_task(self._flush())
-
-    async def _flush(self) -> None:
-        while self.latest != self.shown:
-            text = self.latest
-            try:
-                await self._show(text)
-            except Exception:  # noqa: BLE001 - a failed interim update must not lose the answer
-                log.warning("Telegram interim update failed", exc_info=True)
-                return
-            self.shown = text
-            self.updates += 1
-            await asyncio.sleep(self.interval)
 
     async def _show(self, text: str) -> None:
         if self.drafts:
@@ -94,10 +70,7 @@ class TelegramDraft:
 
     async def finish(self) -> None:
         """Stop interim updates and remove the interim message (the final reply follows)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._task
+        await self._stop_updates()
         if self.message_id is not None:
             with contextlib.suppress(Exception):
                 await self.bot.delete_message(self.chat_id, self.message_id)
