@@ -207,6 +207,14 @@ class App:
             line=AnswerLine(self.settings.max_waiting_questions),
         )
 
+    def prepare_search(self) -> None:
+        """Load the index, and the bilingual dictionary when other languages' questions may search English."""
+        self.live_records.refresh()
+        if "en" in self.live_records.languages():
+            from knowledge.crosslingual import dictionary
+
+            dictionary()
+
     def prepare_generator(self, say: Callable[[str], None]) -> None:
         """Load (and on first use assemble or convert) the local model now, at start-up, saying so."""
         load = getattr(self.generator, "load", None)

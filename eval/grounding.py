@@ -58,7 +58,7 @@ def _logistic(x: np.ndarray, y: np.ndarray, steps: int = 6000, lr: float = 0.5) 
 
 
 def fit(cases: list[Case], min_cases: int = 20) -> Weights:
-    """Fit "covered" on the signals: all five within one language; embedding and novelty across languages.
+    """Fit "covered" on the signals: all five within one language; all but agreement across languages.
 
     Within one language, a language with at least ``min_cases`` covered and uncovered questions gets
     weights of its own; the weights fitted on every language stay for the others.
@@ -74,10 +74,12 @@ def fit(cases: list[Case], min_cases: int = 20) -> Weights:
     cross_weights = DEFAULT_WEIGHTS.cross_lingual  # kept when no question crossed languages
     if cross:
         wx, bx = _logistic(
-            np.array([[c.evidence.dense, c.evidence.novelty] for c in cross]),
+            np.array(
+                [[c.evidence.dense, c.evidence.coverage, c.evidence.known, c.evidence.novelty] for c in cross]
+            ),
             np.array([float(c.covered) for c in cross]),
         )
-        cross_weights = (round(float(wx[0]), 3), round(float(wx[1]), 3), round(bx, 3))
+        cross_weights = (*(round(float(x), 3) for x in wx), round(bx, 3))
     return Weights(w, b, cross_weights, tuple(by_language))
 
 
@@ -244,12 +246,14 @@ def _report(out: Path, groups, weights, threshold: float, grid, held_out) -> Non
         "",
         "Separation of covered from uncovered (AUC):",
         "",
-        "| group | evidence score | best BM25 score | best dense similarity | novelty (lower is covered) |",
-        "|---|---|---|---|---|",
+        "| group | evidence score | best BM25 score | keyword coverage | best dense similarity | novelty "
+        "(lower is covered) |",
+        "|---|---|---|---|---|---|",
     ]
     signals = {
         "evidence": lambda c: c.evidence.score(weights),
         "bm25": lambda c: c.best_bm25,
+        "coverage": lambda c: c.evidence.coverage,
         "dense": lambda c: c.evidence.dense,
         "novelty": lambda c: -c.evidence.novelty,
     }

@@ -3,8 +3,7 @@
 A similarity cutoff alone does not separate covered from uncovered questions (an off-topic question
 can still land near some passage), so the score combines:
 
-* ``dense``: cosine similarity of the best passage to the question (the only signal that works
-  across languages);
+* ``dense``: cosine similarity of the best passage to the question;
 * ``coverage``: the largest share of the question's key terms (IDF-weighted over the index) that
   one of the top passages holds (terms scattered over several passages are weaker evidence);
 * ``known``: the share of the question's key terms that occur anywhere in the index (a question
@@ -14,6 +13,10 @@ can still land near some passage), so the score combines:
   beside the course ("How do I pair a Zigbee device?" asked of an IoT course) shares most words with it,
   but its one topic word is unknown to the course and rare in general language (wordfreq's Zipf scale
   tells "Zigbee" from "actually"). Chat noise (names, ticket numbers) is removed before all of this.
+
+When the question and the best passage differ in language, coverage and known share are measured on
+the question's dictionary translation (:func:`knowledge.crosslingual.translate_query`): each Chinese
+word is held by a passage that holds one of its English renderings.
 
 The weights and the threshold are calibrated by ``python -m eval grounding`` (see README).
 """
@@ -25,6 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+from knowledge.crosslingual import translate_query
 from knowledge.index import tokenize
 from knowledge.models import ScoredChunk
 from knowledge.text import CJK, detect_language
@@ -50,16 +54,18 @@ class Evidence:
     def score(self, weights: Weights | None = None) -> float:
         """A single evidence score in [0, 1]: a logistic combination of the signals.
 
-        Across languages shared words mean little, so there only the embedding and the novelty of the
-        question's Latin-script terms count (with the cross-lingual weights). Within one language the
-        weights of the question's language are used when there are some: keyword coverage of jieba-segmented
-        Chinese is not on the scale of English coverage, so one set of weights would make one threshold
-        too strict for one language and too lax for the other.
+        Across languages the question's words are matched through their dictionary renderings
+        (:mod:`knowledge.crosslingual`), which are noisier than shared words, so such evidence has weights
+        of its own (``cross_lingual``: embedding, coverage, known share and novelty; no agreement).
+        Within one language the weights of the question's language are used when there are some:
+        keyword coverage of jieba-segmented Chinese is not on the scale of English coverage, so one set
+        of weights would make one threshold too strict for one language and too lax for the other.
         """
         weights = weights or DEFAULT_WEIGHTS
         if self.cross_lingual:
-            w_dense, w_novelty, bias = weights.cross_lingual
-            z = w_dense * self.dense + w_novelty * self.novelty + bias
+            *cross, bias = weights.cross_lingual
+            signals = (self.dense, self.coverage, self.known, self.novelty)
+            z = sum(w * x for w, x in zip(cross, signals, strict=True)) + bias
         else:
             same, bias = weights.for_language(self.language)
             z = sum(w * x for w, x in zip(same, self.features(), strict=True)) + bias
@@ -71,13 +77,14 @@ class Weights:
     """Logistic weights of the evidence signals.
 
     ``same_language`` weighs (dense, coverage, known, agreement, novelty) and adds ``bias``;
-    ``cross_lingual`` is (dense, novelty, bias). ``by_language`` holds weights fitted on one language's
+    ``cross_lingual`` is (dense, coverage, known, novelty, bias), coverage and known measured through
+    the question's dictionary translation. ``by_language`` holds weights fitted on one language's
     questions, ``(language, weights, bias)``; a language without its own uses ``same_language``.
     """
 
     same_language: tuple[float, float, float, float, float]
     bias: float
-    cross_lingual: tuple[float, float, float]
+    cross_lingual: tuple[float, float, float, float, float]
     by_language: tuple[tuple[str, tuple[float, float, float, float, float], float], ...] = ()
 
     def for_language(self, language: str) -> tuple[tuple[float, float, float, float, float], float]:
@@ -91,12 +98,12 @@ class Weights:
 # Fitted by `python -m eval grounding` on the IoT development sets (quiz, sibling, noisy and cross-language
 # questions covered; near-domain and far-off questions not), whole catalogue; see README, Grounding.
 DEFAULT_WEIGHTS = Weights(
-    same_language=(3.958, 3.804, 3.321, 0.487, -3.269),
-    bias=-4.391,
-    cross_lingual=(1.163, -7.121, 3.208),
+    same_language=(3.768, 4.168, 3.345, 0.622, -3.299),
+    bias=-4.662,
+    cross_lingual=(5.018, 3.967, 3.238, -3.911, -3.481),
     by_language=(
         ("en", (4.767, 5.513, 3.742, 0.835, -3.43), -6.939),
-        ("zh", (3.291, 2.621, 3.801, 0.724, -3.514), -3.748),
+        ("zh", (3.047, 2.715, 3.747, 1.007, -3.66), -3.9),
     ),
 )
 
@@ -120,18 +127,22 @@ def assess(
     if not hits:
         return Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
     dense = max((h.dense_score or 0.0) for h in hits)
-    terms = set(tokenize(question))
-    # IDF weights; a term the index never uses weighs like one found in a single chunk, so that
+    language = detect_language(question)
+    cross = language != hits[0].chunk.language
+    # Across languages the question's words are looked for through their dictionary renderings.
+    groups = translate_query(question) if cross else [[[t]] for t in set(tokenize(question))]
+    # IDF weights; a word the index never uses weighs like one found in a single chunk, so that
     # filler words a small course happens to lack do not dominate.
     rarest = 1.0 / max(index_size, 1)
-    weights = {t: -math.log(max(document_frequency(t), rarest)) for t in terms}
-    total = sum(weights.values())
+    frequency = [_group_frequency(g, document_frequency) for g in groups]
+    weights = [-math.log(max(df, rarest)) for df in frequency]
+    total = sum(weights)
     coverage = 0.0
     for hit in hits[:top]:
         passage_terms = set(tokenize(f"{hit.chunk.lesson_title} {hit.chunk.heading} {hit.chunk.text}"))
-        if total:
-            coverage = max(coverage, sum(w for t, w in weights.items() if t in passage_terms) / total)
-    known = sum(w for t, w in weights.items() if document_frequency(t) > 0) / total if total else 0.0
+        held = sum(w for g, w in zip(groups, weights, strict=True) if _holds(passage_terms, g))
+        coverage = max(coverage, held / total if total else 0.0)
+    known = sum(w for df, w in zip(frequency, weights, strict=True) if df > 0) / total if total else 0.0
     dense_lessons = [
         h.chunk.lesson_id
         for h in sorted(hits, key=lambda h: -(h.dense_score or -1))[:top]
@@ -143,10 +154,19 @@ def assess(
         if h.keyword_score is not None
     ]
     agreement = 1.0 if set(dense_lessons[:2]) & set(keyword_lessons[:2]) else 0.0
-    language = detect_language(question)
-    cross = language != hits[0].chunk.language
     novel = novelty(question, document_frequency, chinese_course=hits[0].chunk.language == "zh")
     return Evidence(dense, coverage, known, agreement, cross, novel, language)
+
+
+def _group_frequency(
+    renderings: Sequence[Sequence[str]], document_frequency: Callable[[str], float]
+) -> float:
+    """Share of chunks holding one of a word's renderings (a rendering counts by its rarest term)."""
+    return max((min(document_frequency(t) for t in terms) for terms in renderings if terms), default=0.0)
+
+
+def _holds(passage_terms: set[str], renderings: Sequence[Sequence[str]]) -> bool:
+    return any(terms and all(t in passage_terms for t in terms) for terms in renderings)
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[\u3400-\u9fff]+")

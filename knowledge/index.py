@@ -231,7 +231,7 @@ def _record(rid: str, text: str, meta: dict[str, Any]) -> Record:
 
 jieba.setLogLevel(logging.WARNING)
 _TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[\u3400-\u9fff]+")
-_STOPWORDS = frozenset(
+STOPWORDS = frozenset(
     """a an the and or but if of at by for with about against between into through during before after
     above below to from up down in out on off over under again further then once here there when where why
     how all any both each few more most other some such no nor not only own same so than too very s t can
@@ -266,8 +266,8 @@ def tokenize(text: str) -> list[str]:
     for match in _TOKEN.finditer(text.lower()):
         word = match.group()
         if CJK.match(word):
-            tokens.extend(w for w in jieba.lcut_for_search(word) if w not in _STOPWORDS)
-        elif word not in _STOPWORDS:
+            tokens.extend(w for w in jieba.lcut_for_search(word) if w not in STOPWORDS)
+        elif word not in STOPWORDS:
             tokens.append(_stem(word))
     return tokens
 
@@ -337,6 +337,20 @@ class KeywordIndex:
         repeat = np.fromiter(counts.values(), dtype=np.float64, count=len(columns))
         return np.asarray(self._weights[:, columns] @ repeat).ravel()
 
+    def grouped_scores(self, groups: Sequence[Sequence[Sequence[str]]]) -> np.ndarray:
+        """BM25 of every chunk for a query of alternatives (a translated question).
+
+        Each group is one source word's renderings, each a list of terms; a chunk scores a group by its
+        best rendering (the sum of that rendering's terms), and the groups' scores add up.
+        """
+        total = np.zeros(len(self.chunks))
+        for renderings in groups:
+            best = np.zeros(len(self.chunks))
+            for terms in renderings:
+                best = np.maximum(best, self.scores(terms))
+            total += best
+        return total
+
     @cached_property
     def _rows(self) -> dict[str, int]:
         """Each chunk's row in the matrix, by chunk id (built on the first coverage question)."""
@@ -372,7 +386,19 @@ class KeywordIndex:
         terms = tokenize(query)
         if not terms or k <= 0:
             return []
-        scores = self.scores(terms)
+        return self._best(self.scores(terms), k, search_filter)
+
+    def search_groups(
+        self, groups: Sequence[Sequence[Sequence[str]]], k: int, search_filter: SearchFilter | None = None
+    ) -> list[tuple[Chunk, float]]:
+        """Like :meth:`search`, for a query of alternatives (see :meth:`grouped_scores`)."""
+        if not groups or k <= 0:
+            return []
+        return self._best(self.grouped_scores(groups), k, search_filter)
+
+    def _best(
+        self, scores: np.ndarray, k: int, search_filter: SearchFilter | None
+    ) -> list[tuple[Chunk, float]]:
         matched = np.flatnonzero(scores > 0)
         results: list[tuple[Chunk, float]] = []
         for i in matched[np.argsort(-scores[matched], kind="stable")]:

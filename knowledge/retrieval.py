@@ -10,6 +10,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
+from knowledge.crosslingual import translate_query
 from knowledge.definitions import asked_abbreviation, expansion_sentence
 from knowledge.embedders import Embedder
 from knowledge.live import LiveRecords, translation_groups
@@ -141,6 +142,7 @@ class FusedRetriever:
         cross_lingual_keyword_weight: float = 0.3,
         overview_weight: float = 0.5,
         passages_per_lesson: int = 4,
+        translated_keyword_weight: float = 1.0,
     ) -> None:
         self.dense = dense
         self.keyword = keyword
@@ -150,6 +152,7 @@ class FusedRetriever:
         self.cross_lingual_keyword_weight = cross_lingual_keyword_weight
         self.overview_weight = overview_weight
         self.passages_per_lesson = passages_per_lesson
+        self.translated_keyword_weight = translated_keyword_weight
 
     def retrieve(
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None
@@ -231,7 +234,23 @@ class FusedRetriever:
             * (self.keyword_weight if h.chunk.language == language else self.cross_lingual_keyword_weight)
             for h, share in zip(keyword, shares, strict=True)
         ]
-        return [*lists, (keyword, weights)]
+        lists = [*lists, (keyword, weights)]
+        if language != "en" and self.translated_keyword_weight:
+            lists.append(self._translated(query, depth, search_filter))
+        return lists
+
+    def _translated(
+        self, query: str, depth: int, search_filter: SearchFilter | None
+    ) -> tuple[list[ScoredChunk], list[float]]:
+        """Keyword matches of the question's dictionary translation in English passages."""
+        base = search_filter or SearchFilter()
+        if "en" not in self.keyword.records.languages(search_filter):
+            return [], []
+        english = replace(base, languages=("en",))
+        hits = self.keyword.records.keyword.search_groups(translate_query(query), depth, english)
+        return [ScoredChunk(c, s, keyword_score=s) for c, s in hits], [self.translated_keyword_weight] * len(
+            hits
+        )
 
     def _key(self, chunk: Chunk) -> tuple[str, str]:
         # A page of no lesson stands for itself (each module overview is its own candidate).

@@ -49,7 +49,7 @@ async def _serve(app: App, adapters: list) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stopping.set)
-    app.live_records.refresh()  # load the index before the first learner waits for it
+    await asyncio.to_thread(app.prepare_search)  # the index before the first learner waits for it
     await asyncio.to_thread(app.prepare_generator, announce)  # the model too: never in a first question
     started = []
     scheduler = health_server = ingest_service = None
@@ -133,6 +133,7 @@ def demo(
             f"({report.chunks_embedded} embedded)",
             style="dim",
         )
+    app.prepare_search()
     app.prepare_generator(lambda line: common.out.print(line, style="dim"))
     script = [
         "/courses",
