@@ -102,12 +102,23 @@ def shorten(text: str, limit: int) -> str:
     return cut.rstrip() + "…"
 
 
+CJK_WEIGHT = 3
+"""A CJK character costs a model about as many tokens as three Latin characters (Qwen: ~1.3 vs ~4 a token)."""
+
+
+def text_cost(text: str) -> int:
+    """``text``'s length in Latin-character equivalents: budgets meant for tokens hold in Chinese too."""
+    return len(text) + (CJK_WEIGHT - 1) * len(CJK.findall(text))
+
+
 def format_passages(
     passages: Sequence[ScoredChunk], max_passage_chars: int = 1200, max_chars: int = 3000
 ) -> str:
     """Passages as ``[n] Lesson title > heading`` then the text, each and all of them bounded.
 
-    The first passage is always kept; later ones are dropped once ``max_chars`` is spent.
+    The bounds are in Latin-character equivalents (:func:`text_cost`), so a Chinese prompt is about
+    as many tokens as an English one (and as quick to read in). The first passage is always kept;
+    later ones are dropped once ``max_chars`` is spent.
     """
     parts: list[str] = []
     left = max_chars
@@ -115,12 +126,14 @@ def format_passages(
         chunk = scored.chunk
         title = chunk.location or chunk.source_path
         header = f"[{n}] {title}".rstrip()
-        room = min(max_passage_chars, left - len(header) - 3)
+        room = min(max_passage_chars, left - text_cost(header) - 3)
         if parts and room < 100:
             break
-        part = f"{header}\n{shorten(chunk.text, max(room, 100))}"
+        text = chunk.text
+        chars = max(room, 100) * len(text) // max(text_cost(text), 1)  # the room, in this text's characters
+        part = f"{header}\n{shorten(text, max(chars, 40))}"
         parts.append(part)
-        left -= len(part) + 2
+        left -= text_cost(part) + 2
     return "\n\n".join(parts)
 
 

@@ -399,3 +399,18 @@ class TestLocal:
         pieces = list(local_generator.stream(QUESTION, MQTT, [], "en"))
         assert len(pieces) > 1
         assert clean_answer("".join(pieces))
+
+
+def test_the_passage_budget_holds_chinese_prompts_to_about_the_same_tokens_as_english():
+    from knowledge.generation.base import text_cost
+
+    zh = "传感器测量温度、湿度和光照，并把读数发送给微控制器。" * 40
+    en = "A sensor measures temperature and light, and sends readings to a microcontroller. " * 15
+
+    def passages(text: str) -> list[ScoredChunk]:
+        return [ScoredChunk(Chunk(f"c/{n}", text, "c", str(n), "L", "", "x.md", "zh"), 1.0) for n in range(3)]
+
+    chinese, english = format_passages(passages(zh), 1200, 2400), format_passages(passages(en), 1200, 2400)
+    assert text_cost(chinese) <= 2400 and text_cost(english) <= 2400
+    assert len(chinese) < len(english) / 2  # a Chinese character weighs about three Latin ones
+    assert chinese.startswith("[1] ") and "传感器" in chinese
