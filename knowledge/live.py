@@ -37,6 +37,7 @@ class LiveRecords:
         self._keyword: KeywordIndex | None = None
         self._kinds: set[tuple[str, str, bool, str]] = set()
         self._translations: dict[tuple[str, str], tuple[str, str]] = {}
+        self._copies: dict[tuple[str, str], list[Chunk]] = {}
         self._tokens: dict[str, list[str]] = {}
         """Each live record's keyword tokens, kept across rebuilds: tokenising (jieba above all) is
         most of a rebuild, and an ingestion changes few lessons."""
@@ -67,6 +68,12 @@ class LiveRecords:
             self._live = live
             self._kinds = {(c.course_id, c.track, c.premium, c.language) for c in chunks}
             self._translations = translation_groups(chunks)
+            self._copies = {}
+            for chunk in chunks:  # one stand-in chunk per translated lesson, by translation group
+                group = self._translations.get((chunk.course_id, chunk.lesson_id))
+                copies = self._copies.setdefault(group, []) if group else None
+                if copies is not None and all(c.course_id != chunk.course_id for c in copies):
+                    copies.append(chunk)
             self._keyword = KeywordIndex(chunks, tokens=[tokens[r.record_id] for r in records])
             self._tokens = tokens  # records no longer live drop out
             self._seen = generation
@@ -99,6 +106,15 @@ class LiveRecords:
     def is_live(self, chunk: Chunk, version: str) -> bool:
         """Whether a record belongs to the live version of its lesson."""
         return self._live.get((chunk.course_id, chunk.lesson_id)) == version
+
+    def has_copy_in(self, chunk: Chunk, language: str, search_filter: SearchFilter | None = None) -> bool:
+        """Whether ``chunk``'s lesson has a translation in ``language`` that the filter admits."""
+        self.refresh()
+        group = self._translations.get((chunk.course_id, chunk.lesson_id))
+        copies = self._copies.get(group, []) if group else []
+        return any(
+            c.language == language and (search_filter is None or search_filter.admits(c)) for c in copies
+        )
 
     @property
     def keyword(self) -> KeywordIndex:

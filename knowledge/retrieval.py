@@ -77,6 +77,9 @@ class DenseRetriever:
         lists = [_weighted(self._query(vectors["minilm"], depth, english_only), 1.0)]
         if others:
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
+            # This ranking is for reach: a lesson with an English copy was judged by MiniLM already, and
+            # USE's weaker second opinion of its translation would only blur that ranking.
+            hits = [h for h in hits if not self.records.has_copy_in(h.chunk, "en", search_filter)]
             lists.append(_weighted(hits, self.cross_lingual_weight))
         return lists
 

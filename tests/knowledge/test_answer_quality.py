@@ -207,3 +207,16 @@ def test_an_english_only_catalogue_runs_only_the_english_model_for_an_english_qu
     assert hits[0].chunk.lesson_id in ("phishing", "incident-reporting") and calls == []
     bot.app.retriever.retrieve("如何报告钓鱼邮件？", k=3)
     assert calls == ["如何报告钓鱼邮件？"], "a Chinese question meets the English lessons through USE"
+
+
+@pytest.mark.slow
+def test_a_chinese_copy_does_not_rerank_an_english_question(both_languages):
+    # The Chinese translation reaches lessons English lacks; it must not blur MiniLM's and BM25's
+    # ranking of lessons that have an English copy.
+    from knowledge.models import SearchFilter
+
+    retriever = both_languages.app.retriever
+    english = SearchFilter(languages=("en",))
+    for question in ("How long should a passphrase be?", "What should I do with a suspicious email?"):
+        whole = [key for key in retriever.lessons(question, 5) if key[0] == "security-basics"]
+        assert whole == retriever.lessons(question, 5, english)[: len(whole)]
