@@ -114,7 +114,9 @@ def snapshot(
     handed = {s[1] for s in known}
     due = [a for a, deadline in deadlines.items() if deadline <= day]
     lateness = [max(0, s[0] - deadlines[s[1]]) for s in known if s[1] in deadlines]
+    earliness = [max(0, deadlines[s[1]] - s[0]) for s in known if s[1] in deadlines]
     last_seen = known[-1][0] if known else max(reg.registered, 0)
+    days = sorted({s[0] for s in known})
     return Snapshot(
         mean_score=float(np.mean(scores)) if scores else None,
         last_score=scores[-1] if scores else None,
@@ -122,10 +124,13 @@ def snapshot(
         missed=sum(1 for a in due if a not in handed),
         due=len(due),
         late_days=float(np.mean(lateness)) if lateness else 0.0,
-        silence_days=float(day - last_seen),
+        silence_days=float(max(0, day - last_seen)),
         tenure_days=float(day - reg.registered),
         started=bool(known),
         ahead=sum(1 for a in handed if deadlines.get(a, -1) > day),
+        early_days=float(np.mean(earliness)) if earliness else 0.0,
+        max_late_days=float(max(lateness)) if lateness else 0.0,
+        last_gap_days=float(days[-1] - days[-2]) if len(days) > 1 else 0.0,
     )
 
 
@@ -232,9 +237,15 @@ def run(oulad: Path, out: Path, save: bool = False, lag: int = MARKING_LAG) -> d
     model = RiskModel.fit(x_train, y_train)
     fit_seconds = time.perf_counter() - started
     from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
 
+    # References on the same inputs and rows: what boosting adds, and the plain linear model the
+    # product used before the bins
     boosted = HistGradientBoostingClassifier(max_iter=300, learning_rate=0.05, random_state=7)
-    boosted.fit(x_train, y_train)  # a reference: what a non-linear model gets from the same inputs
+    boosted.fit(x_train, y_train)
+    linear = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000)).fit(x_train, y_train)
     results: dict[int, dict[str, float]] = {}
     for day, (x, y, weak, strong, test) in data.items():
         predicted = model.predict(x[test])
@@ -246,6 +257,7 @@ def run(oulad: Path, out: Path, save: bool = False, lag: int = MARKING_LAG) -> d
             "auc_weak": float(roc_auc_score(y[test], weak[test])),
             "auc_strong": float(roc_auc_score(y[test], strong[test])),
             "auc_boosted": float(roc_auc_score(y[test], boosted.predict_proba(x[test])[:, 1])),
+            "auc_linear": float(roc_auc_score(y[test], linear.predict_proba(x[test])[:, 1])),
             "p10_model": precision_at(predicted, y[test]),
             "p10_strong": precision_at(strong[test], y[test]),
             "flagged": float(flagged.mean()),
@@ -266,6 +278,7 @@ def run(oulad: Path, out: Path, save: bool = False, lag: int = MARKING_LAG) -> d
         "AUC missing=0",
         "AUC mean so far",
         "AUC boosted",
+        "AUC linear",
         "P@10% model",
         "P@10% missing=0",
         f"listed (p>={AT_RISK})",
@@ -296,6 +309,7 @@ def run(oulad: Path, out: Path, save: bool = False, lag: int = MARKING_LAG) -> d
             f"{r['auc_strong']:.3f}",
             f"{r['auc_weak']:.3f}",
             f"{r['auc_boosted']:.3f}",
+            f"{r['auc_linear']:.3f}",
             f"{r['p10_model']:.3f}",
             f"{r['p10_strong']:.3f}",
             f"{r['flagged']:.1%}",
@@ -303,7 +317,14 @@ def run(oulad: Path, out: Path, save: bool = False, lag: int = MARKING_LAG) -> d
         ]
         table.add_row(*cells)
         lines.append("| " + " | ".join(cells) + " |")
-    weights = ", ".join(f"{f} {c:+.2f}" for f, c in zip(model.to_dict()["features"], model.coef, strict=True))
+    spread = sorted(
+        (
+            (float(w.max() - w.min()), f)
+            for f, w in zip(model.to_dict()["features"], model.weights, strict=True)
+        ),
+        reverse=True,
+    )
+    weights = ", ".join(f"{f} {value:.2f}" for value, f in spread)
     teams = team_shares(model)
     lines += [
         "",
@@ -312,11 +333,12 @@ def run(oulad: Path, out: Path, save: bool = False, lag: int = MARKING_LAG) -> d
         f"(`populate_store`: skill 40-95%, random review diligence, histories that stop) "
         f"{teams['mixed']:.0%}.",
         "",
-        f"Standardised coefficients: {weights}.",
+        f"How far each feature moves the log-odds (highest bin weight minus lowest): {weights}.",
         "",
-        "*Boosted* is scikit-learn's HistGradientBoostingClassifier on the same features and rows: a "
-        "reference for what a non-linear model would add. The product keeps the logistic model, whose "
-        "per-feature contributions are the reasons it shows.",
+        "The model is an additive logistic regression on binned features (ten quantile bins each, "
+        "edges and weights shipped as JSON). *Boosted*: scikit-learn's HistGradientBoostingClassifier "
+        "on the same features and rows, a reference for what a free non-linear model adds; *linear*: "
+        "a plain logistic regression on the standardised features (the product's previous model form).",
         "",
         f"Building the snapshots took {build_seconds:.1f} s; fitting {fit_seconds:.2f} s "
         f"on {len(y_train):,} rows.",
