@@ -353,11 +353,14 @@ def build_digest(
         series.append(((now - (k + 1) * WEEK).date(), len(active[k]), sum(done[k].values()), accuracy))
     start = now - WEEK
 
+    courses_of: dict[int, list[str]] = defaultdict(list)  # one pass: a scan per member is quadratic
+    for lr, c, _ in keys:
+        courses_of[lr].append(c)
     rows = []
     for learner in members:
         (listed, probability), index = riskiest.get(learner, ((False, 0.0), -1))
         settled = index >= 0 and snaps[index].settled
-        mine = [c for lr, c, _ in keys if lr == learner]
+        mine = courses_of[learner]
         rows.append(
             MemberRow(
                 learner_id=learner,
