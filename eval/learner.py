@@ -1,16 +1,20 @@
-"""``python -m eval learner``: the at-risk model on real learners (OULAD), against mean-score-so-far.
+"""``python -m eval learner``: the at-risk model on real learners (OULAD), against two baselines.
 
 The Open University Learning Analytics Dataset has 32,593 registrations in 22 module presentations,
 with assessment deadlines, each submission's day and score, registration and unregistration days and
 the final result. For day 30, 60 and 90 of a presentation, each learner still registered that day
-becomes a :class:`recommender.risk.Snapshot` built only from what was known by then (scores and
-submission days of the assessments due so far, days since the last submission, days since
-registration); the label is a final result of Fail or Withdrawn. The model is fitted on the 2013
-and 2014B presentations and tested on the held-out 2014J ones (a later cohort, every module), and the
-baseline (risk = 1 - mean score so far; no score counts as 0) is scored on the same learners.
+becomes a :class:`recommender.risk.Snapshot` built only from what was known by then (hand-ins and
+their days, scores :data:`MARKING_LAG` days after hand-in, days since the last hand-in and between
+the last two, days since registration); the label is a final result of Fail or Withdrawn. The model
+is fitted on the 2013 and 2014B presentations and tested on the held-out 2014J ones (a later
+cohort, every module); the baselines (*missing = 0*: 1 - mean score of the assessments due, the
+ones not handed in as 0; *mean so far*: 1 - mean of the known scores) are scored on the same
+learners, and so are two references fitted on the same rows (gradient boosting; a plain logistic
+regression).
 
-The fitted coefficients are written to ``recommender/risk_model.json`` (``--save``), which is the
-model the product uses for its own learners, with the same features from its own tables.
+The fitted bins and weights are written to ``recommender/risk_model.json`` (``--save``), which is
+the model the product uses for its own learners, with the same features from its own tables
+(:func:`recommender.profile.course_snapshot`; the mapping is in :mod:`recommender.risk`).
 """
 
 from __future__ import annotations
@@ -201,9 +205,17 @@ def team_shares(model: RiskModel, seed: int = 3) -> dict[str, float]:
         answers = [(at(40 - 3 * k), int(rng.random() < skill)) for k in range(12)]
         done = min(6, max(0, 6 + rng.choice((-1, 0, 0, 1))))
         cards = [at(rng.uniform(-5, 3)) for _ in range(4)]
+        finished = [at(max(0.5, 40 - 7 * k + rng.uniform(0, 3))) for k in range(1, done + 1)]  # on pace
         snaps.append(
             course_snapshot(
-                answers, cards, at(rng.uniform(0, 5)), at(40), now, lessons_done=done, lessons_total=8
+                answers,
+                cards,
+                at(rng.uniform(0, 5)),
+                at(40),
+                now,
+                lessons_done=done,
+                lessons_total=8,
+                done_at=finished,
             )
         )
     healthy = sum(r.at_risk for r in model.explain_many(snaps)) / len(snaps)
