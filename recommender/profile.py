@@ -12,7 +12,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.reviews import scheduler_for
 from bot.store import Store
@@ -75,7 +75,8 @@ def course_snapshot(
     finished = sorted(_days(now, at) for at in done_at)[::-1]  # days ago, oldest first
     # lesson k (from 1) was due k weeks after enrolling, i.e. tenure - 7k days ago
     early = [max(0.0, age - (tenure - LESSON_PACE_DAYS * k)) for k, age in enumerate(finished, 1)]
-    study_days = sorted({math.floor(_days(now, at)) for at in [*done_at, *(a for a, _ in answers)]})
+    dates = sorted({at[:10] for at in [*done_at, *(a for a, _ in answers)]})  # ISO dates: no parsing
+    gap = (date.fromisoformat(dates[-1]) - date.fromisoformat(dates[-2])).days if len(dates) > 1 else 0
     late = [(now - d).total_seconds() / 86400 for d in missed]
     return Snapshot(
         mean_score=sum(scores) / len(scores) if scores else None,
@@ -91,7 +92,7 @@ def course_snapshot(
         finished=bool(lessons_total) and lessons_done >= lessons_total,
         early_days=sum(early) / len(early) if early else 0.0,
         max_late_days=max(late, default=0.0),
-        last_gap_days=float(study_days[1] - study_days[0]) if len(study_days) > 1 else 0.0,
+        last_gap_days=float(gap),
     )
 
 
