@@ -33,7 +33,7 @@ studied, banked assessments, demographics, assessment weights, a presentation st
 the whole cohort): they are left out, so the model only learns what the product can feed it. Peer
 features (a score against the cohort's on the same assessment, the course's past failure rate) have
 product counterparts (other learners' accuracy on the same quiz items, the course's completion
-rate), but each adds at most 0.01 AUC on OULAD and would make one learner's risk depend on everyone
+rate), but each adds about 0.01 AUC at most on OULAD and would make one learner's risk depend on everyone
 else's data, so they are left out too (``python -m eval learner`` documents the measurements).
 
 The model is an additive logistic regression on binned features: each feature is cut at ten
@@ -43,8 +43,8 @@ product only needs the bin edges and weights, stored as JSON in ``risk_model.jso
 silence says little, a month says much) while a learner's score still splits into per-feature
 contributions (each the feature's bin weight against the average learner's): the largest positive
 ones become the reasons a person reads ("no activity for 21 days", "scores falling: 40% lately, 75%
-before"). On held-out OULAD it matches gradient boosting on the same inputs, which a JSON file of
-weights could not ship.
+before"). On held-out OULAD it is level with gradient boosting on the same inputs at day 60 and 90
+(0.02 AUC below at day 30), and ships as plain numbers where boosting would need a pickled model.
 """
 
 from __future__ import annotations
@@ -123,7 +123,7 @@ class Snapshot:
     early_days: float = 0.0
     """Mean days lessons were done before they were due."""
     max_late_days: float = 0.0
-    """Days the most overdue lesson or review is late."""
+    """Days the most overdue review is late (OULAD: the latest hand-in)."""
     last_gap_days: float = 0.0
     """Days between the last two study days (0 with fewer than two)."""
 
