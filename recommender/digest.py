@@ -274,7 +274,11 @@ def build_digest(
     for learner, course, correct, at, _ in attempts:
         answers_by[(learner, course)].append((at, int(correct)))
     status: dict[int, dict[tuple[str, str], str]] = defaultdict(dict)
-    for learner, course, kind, _, lesson in events:
+    done_at: dict[tuple[int, str], dict[str, str]] = defaultdict(dict)
+    for learner, course, kind, at, lesson in events:
+        if kind == "done":
+            finished = done_at[(learner, course)]
+            finished[lesson] = min(at, finished.get(lesson, at))
         mine = status[learner]
         mine[(course, lesson)] = (
             "done" if kind == "done" or mine.get((course, lesson)) == "done" else "started"
@@ -303,6 +307,7 @@ def build_digest(
             lessons_done=done_in(lr, c),
             lessons_total=len(course_lessons[c]),
             started=any(course == c for course, _ in status[lr]),
+            done_at=done_at[(lr, c)].values(),
         )
         for lr, c, at in keys
     ]
@@ -348,11 +353,14 @@ def build_digest(
         series.append(((now - (k + 1) * WEEK).date(), len(active[k]), sum(done[k].values()), accuracy))
     start = now - WEEK
 
+    courses_of: dict[int, list[str]] = defaultdict(list)  # one pass: a scan per member is quadratic
+    for lr, c, _ in keys:
+        courses_of[lr].append(c)
     rows = []
     for learner in members:
         (listed, probability), index = riskiest.get(learner, ((False, 0.0), -1))
         settled = index >= 0 and snaps[index].settled
-        mine = [c for lr, c, _ in keys if lr == learner]
+        mine = courses_of[learner]
         rows.append(
             MemberRow(
                 learner_id=learner,

@@ -12,7 +12,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from bot.reviews import scheduler_for
 from bot.store import Store
@@ -49,6 +49,7 @@ def course_snapshot(
     lessons_done: int = 0,
     lessons_total: int = 0,
     started: bool = False,
+    done_at: Iterable[str] = (),
 ) -> Snapshot:
     """The at-risk inputs of one learner in one course at ``now``.
 
@@ -61,25 +62,37 @@ def course_snapshot(
         lessons_done: Lessons of the course the learner finished.
         lessons_total: Lessons in the course (caps the lessons due by now).
         started: Whether the learner opened any lesson of the course.
+        done_at: When each lesson done was finished, ISO times (lesson *k* in that order was due
+            *k* weeks after enrolling: how early it came; the study days between the last two).
     """
-    scores = [float(c) for _, c in sorted(answers)]
+    answers, done_at = sorted(answers), list(done_at)
+    scores = [float(c) for _, c in answers]
     overdue_before = now - OVERDUE_AFTER
     missed = [d for d in (datetime.fromisoformat(d) for d in card_dues) if d < overdue_before]
     recent, earlier = scores[-RECENT_ANSWERS:], scores[:-RECENT_ANSWERS]
     tenure = _days(now, enrolled_at)
     due = min(lessons_total, math.ceil(tenure / LESSON_PACE_DAYS)) if lessons_total else 0
+    finished = sorted(_days(now, at) for at in done_at)[::-1]  # days ago, oldest first
+    # lesson k (from 1) was due k weeks after enrolling, i.e. tenure - 7k days ago
+    early = [max(0.0, age - (tenure - LESSON_PACE_DAYS * k)) for k, age in enumerate(finished, 1)]
+    dates = sorted({at[:10] for at in [*done_at, *(a for a, _ in answers)]})  # ISO dates: no parsing
+    gap = (date.fromisoformat(dates[-1]) - date.fromisoformat(dates[-2])).days if len(dates) > 1 else 0
+    late = [(now - d).total_seconds() / 86400 for d in missed]
     return Snapshot(
         mean_score=sum(scores) / len(scores) if scores else None,
         last_score=sum(recent) / len(recent) if recent else None,
         earlier_score=sum(earlier) / len(earlier) if earlier else None,
         missed=max(0, due - lessons_done),
         due=due,
-        late_days=sum((now - d).total_seconds() / 86400 for d in missed) / len(missed) if missed else 0.0,
+        late_days=sum(late) / len(late) if late else 0.0,
         silence_days=_days(now, last_active or enrolled_at),
         tenure_days=tenure,
         started=started or lessons_done > 0 or bool(scores),
         ahead=max(0, lessons_done - due),
         finished=bool(lessons_total) and lessons_done >= lessons_total,
+        early_days=sum(early) / len(early) if early else 0.0,
+        max_late_days=max(late, default=0.0),
+        last_gap_days=float(gap),
     )
 
 
@@ -163,8 +176,11 @@ def build_profile(
         return lessons.setdefault((course_id, lesson_id), LessonState(course_id, lesson_id))
 
     activity: list[tuple[str, str]] = []  # (at, course)
+    finished_at: dict[tuple[str, str], str] = {}
     for event in store.progress_events(learner_id):
         s = state(event["course_id"], event["lesson_id"])
+        if event["kind"] == "done" and not s.done:
+            finished_at[(event["course_id"], event["lesson_id"])] = event["at"]
         s.started = True
         s.done = s.done or event["kind"] == "done"
         activity.append((event["at"], event["course_id"]))
@@ -201,6 +217,7 @@ def build_profile(
                 lessons_done=sum(1 for (c, _), s in lessons.items() if c == course_id and s.done),
                 lessons_total=sizes[course_id],
                 started=any(c == course_id and s.started for (c, _), s in lessons.items()),
+                done_at=[t for (c, _), t in finished_at.items() if c == course_id],
             )
         )
         for course_id, at in enrolled.items()

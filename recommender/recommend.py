@@ -36,6 +36,10 @@ WEAK = 0.6
 W_REVIEW, W_CONTINUE, W_COLLAB, W_CONTENT = 2.0, 1.0, 2.0, 0.8
 W_BLEND = 3.0
 """With learned weights (:mod:`recommender.blend`), a sure next step scores this much."""
+W_START = 0.1
+"""A course not begun, in the learner's language (one in another language scores a fifth of it).
+With learned weights every lesson of the learner's own courses scores above it: the learner's
+courses come first, then new ones."""
 REFIT_SECONDS = 3600
 
 
@@ -133,13 +137,22 @@ def fit_collaborative(
     courses: Mapping[int, Sequence[str]],
     similarity: Mapping[int, Mapping[Key, float]] | None = None,
 ) -> Collaborative:
-    """The collaborative model, and the ranking's weights learned from the same histories."""
+    """The collaborative model, and the ranking's weights learned on a validation split.
+
+    The weights explain each learner's last step with signals from a model fitted on every history
+    *without* its last step (transitions, ALS factors, popularity), so no signal has seen the step it
+    is weighed on; the model returned is then fitted on the whole histories.
+    """
     collab = Collaborative.fit(histories)
+    validation = Collaborative.fit(
+        {lr: list(h[:-1]) if len(h) >= 2 else list(h) for lr, h in histories.items()}
+    )
     collab.blend = blend.fit(
-        collab,
+        validation,
         histories,
         lambda learner, history: options_after(catalogue, courses.get(learner, ()), history),
         similarity,
+        leave_own_out=False,
     )
     return collab
 
@@ -222,9 +235,9 @@ def rank(
                     continue
                 language = catalogue.courses[course_id].get("language") or ""
                 if state.language and language and language != state.language:
-                    weight = 0.02  # another language: after every course in the learner's own
+                    weight = 0.2 * W_START  # another language: after every course in the learner's own
                 else:
-                    weight = 0.1
+                    weight = W_START
                 reason, kind = f"starts {title}, a course you have not begun", "start"
             candidates.setdefault(key, []).append((weight, reason, kind))
             if course_id not in state.enrolled:
@@ -248,7 +261,8 @@ def rank(
         # from every signal at once (the blend is fitted on those); the parts below then only choose
         # the reason shown. A course not begun keeps its small fixed weight.
         rows = blend.features(collab, state.history, [option_of[k] for k in studying], state.similarity)
-        learned = dict(zip(studying, (W_BLEND * blend.probabilities(weights, rows)).tolist(), strict=True))
+        scores = W_START + W_BLEND * blend.probabilities(weights, rows)
+        learned = dict(zip(studying, scores.tolist(), strict=True))
         for key in keys:
             if key not in learned:
                 learned[key] = sum(w for w, _, kind in candidates[key] if kind == "start")

@@ -209,6 +209,33 @@ def test_the_ranking_learns_from_the_histories_how_much_course_position_counts()
     assert rank(learner, cat, collab, n=1)[0].lesson_id == "t2"
 
 
+def test_with_learned_weights_every_lesson_of_the_learners_course_comes_before_a_new_course():
+    """Even the unlikeliest ready lesson of the course they study: a course not begun comes after."""
+    from recommender.recommend import fit_collaborative
+
+    rows = [lesson("hub", "start", 0)] + [lesson("hub", f"t{i}", i + 1, ["start"]) for i in range(6)]
+    courses = {
+        "hub": {"course_id": "hub", "title": "Hub", "premium": 0, "track": ""},
+        "new": {"course_id": "new", "title": "New", "premium": 0, "track": ""},
+    }
+    cat = Catalogue(courses, {"hub": rows, "new": [lesson("new", "intro", 0)]})
+    histories = {n: [("hub", "start"), ("hub", "t0" if n % 10 else "t1")] for n in range(400)}
+    collab = fit_collaborative(cat, histories, {n: ["hub"] for n in histories})
+    assert collab.blend is not None
+    learner = LearnerState(
+        done={"hub": {"start"}},
+        history=[("hub", "start")],
+        recent_course="hub",
+        enrolled={"hub"},
+        visible={"hub", "new"},
+    )
+    ranked = rank(learner, cat, collab, n=8, upsell=False)
+    assert [r.lesson_id for r in ranked][:2] == ["t0", "t1"]
+    assert ranked[-1].course_id == "new" and ranked[-1].kind == "start", [
+        (r.lesson_id, r.score) for r in ranked
+    ]
+
+
 def test_next_after_finishing_the_english_course_never_offers_its_chinese_translation(tmp_path):
     testbot = TestBot.build(tmp_path / "data").at(NOW)
     testbot.ingest(SAMPLES / "security-basics")
