@@ -20,6 +20,7 @@ from typing import Any
 from bot import streaming
 from bot.chat.context import ChatContext, ConversationState, Handler
 from bot.chat.learning import LearningChat
+from bot.chat.preferences import PreferencesChat
 from bot.chat.premium import PremiumChat
 from bot.chat.recommend import RecommendChat
 from bot.chat.rights import RightsChat
@@ -101,6 +102,8 @@ class Router:
         loop = LearningLoop(store, lesson_chunks, clock=lambda: self.now())
         self.learning = LearningChat(store, loop, lambda: self.now(), self.state)
         self.commands.update(self.learning.commands())
+        self.preferences = PreferencesChat(store)  # /settings, /pause, /resume
+        self.commands.update(self.preferences.commands())
         self.buttons: dict[str, Handler] = {"feedback": self._feedback, **self.learning.buttons()}
         """Button handlers by callback-data prefix (``prefix:rest``); each gets ``rest``."""
         self.premium = PremiumChat(store, Premium(store), self.is_admin, lambda: self.now())
