@@ -18,14 +18,14 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from adapters.fake_telegram import TOKEN, FakeTelegram
+from adapters.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from adapters.fakes.telegram import TOKEN, FakeTelegram
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot.testing import TestBot
 
 ADMIN_ID = 7
-"""The Telegram user id :func:`chat_testbot` makes an admin (``fake_telegram.user(ADMIN_ID, ...)``)."""
+"""The Telegram user id :func:`chat_testbot` makes an admin (the fakes' ``telegram.user(ADMIN_ID, ...)``)."""
 
 
 def chat_testbot(data_dir: Path, courses: Iterable[Path]) -> TestBot:

@@ -1,5 +1,5 @@
 """The Slack front door: the real bolt ``AsyncApp`` served over HTTP on 127.0.0.1, receiving signed
-requests, with its Web API client pointed at a local fake Slack (adapters/fake_slack.py).
+requests, with its Web API client pointed at a local fake Slack (adapters/fakes/slack.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.fake_slack import (
+from adapters.fakes.slack import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,

@@ -15,7 +15,7 @@ import aiohttp
 import aiohttp.web
 import pytest
 
-from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
+from adapters.fakes.telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
 from adapters.telegram import TelegramAdapter, TelegramUnreachable
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
 from bot.chat.texts import COMMANDS
