@@ -13,22 +13,16 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.chat.callbacks import course_data, lesson_digest
 from bot.chat.context import ChatContext, Conversation, ConversationState, Handler
 from bot.learning import AnswerOutcome, LearningError, LearningLoop, NotDue
-from bot.lesson_sections import LessonView, lesson_data, lesson_digest, page_reply
+from bot.lesson_sections import LessonView, page_reply
 from bot.messages import Button, Reply
 from bot.reviews import zone
 from bot.store import LessonRow, QuizItem, Store
 
-CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
-__all__ = ["LearningChat", "course_data", "lesson_data", "lesson_reply", "when"]
+__all__ = ["LearningChat", "lesson_reply", "when"]
 NOT_ENROLLED = "You are not enrolled in a course yet. /courses lists them; /enroll COURSE starts one."
-
-
-def course_data(prefix: str, course_id: str) -> str:
-    """Callback data naming a course, or just ``prefix:`` (the learner's own choice) when too long."""
-    data = f"{prefix}:{course_id}"
-    return data if len(data.encode("utf-8")) <= CALLBACK_LIMIT else f"{prefix}:"
 
 
 def when(due: datetime, now: datetime, tz: ZoneInfo) -> str:

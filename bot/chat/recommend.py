@@ -13,8 +13,9 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
+from bot.chat.callbacks import lesson_data
 from bot.chat.context import ChatContext, Handler
-from bot.chat.learning import LearningChat, lesson_data, lesson_reply
+from bot.chat.learning import LearningChat, lesson_reply
 from bot.learning import LearningError
 from bot.lesson_sections import first_page_key
 from bot.messages import Button, IncomingMessage, Reply
