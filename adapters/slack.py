@@ -8,7 +8,7 @@ up users, DM channels and files :mod:`adapters.slack_directory`, building bolt's
 replaces it with the answer.
 
 Example:
-    >>> adapter = SlackAdapter.from_env(app.bot)  # SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, ...
+    >>> [adapter] = app.chat_adapters("slack")  # SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, settings
     >>> await adapter.start()
 """
 
@@ -17,9 +17,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
-from collections.abc import Coroutine, Mapping
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
@@ -53,7 +52,7 @@ from bot.messages import IncomingMessage, Reply
 from bot.store.rights import EraseReport
 from bot.streaming import streaming
 
-__all__ = ["SUBCOMMANDS", "Recent", "SlackAdapter", "command_text", "from_env", "plain_text"]
+__all__ = ["SUBCOMMANDS", "Recent", "SlackAdapter", "command_text", "plain_text"]
 
 log = logging.getLogger(__name__)
 
@@ -128,23 +127,6 @@ class SlackAdapter:
     def __repr__(self) -> str:
         mode = "socket" if self._app_token else f"http {self.host}:{self.port}"
         return f"SlackAdapter({mode}, api={self.api_url})"
-
-    @classmethod
-    def from_env(cls, bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
-        """Build from the environment names Slack's docs use, plus ``LEARNBOT_SLACK_*``."""
-        env = os.environ if env is None else env
-        port = env.get("LEARNBOT_SLACK_PORT", "3000")
-        if not port.isdigit():
-            raise ValueError(f"LEARNBOT_SLACK_PORT must be a port number, not {port!r}")
-        return cls(
-            bot,
-            bot_token=env.get("SLACK_BOT_TOKEN", ""),
-            signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
-            app_token=env.get("SLACK_APP_TOKEN", ""),
-            api_url=env.get("LEARNBOT_SLACK_API_URL", ""),
-            port=int(port),
-            host="0.0.0.0",  # Slack (or the proxy in front) must reach the Events API
-        )
 
     @property
     def url(self) -> str:
@@ -357,8 +339,3 @@ class SlackAdapter:
         for platform, user_id in report.identities:
             if platform == PLATFORM:
                 self.directory.forget(user_id)
-
-
-def from_env(bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
-    """:meth:`SlackAdapter.from_env`, for ``learnbot serve slack``."""
-    return SlackAdapter.from_env(bot, env)
