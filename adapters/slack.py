@@ -102,8 +102,6 @@ class SlackAdapter:
         self.start_tries, self.retry_delay = start_tries, retry_delay  # Socket Mode start-up
         self._app_token = app_token
         self._seen = Recent()
-        if hasattr(bot, "forget_hooks"):  # the core (tests may drive the adapter with a stand-in)
-            bot.forget_hooks.append(self._forget)
         self._tasks: set[asyncio.Task[None]] = set()
         self.health = health
         """``/healthz`` and ``/metrics`` (from ``__init__``), served by the Events API server."""
@@ -334,7 +332,7 @@ class SlackAdapter:
             with contextlib.suppress(Exception):
                 await deliver(self.client, where, [Reply(SORRY)])
 
-    def _forget(self, report: EraseReport) -> None:
+    def forget(self, report: EraseReport) -> None:
         """Drop an erased learner's cached Slack name, locale and DM channel."""
         for platform, user_id in report.identities:
             if platform == PLATFORM:

@@ -132,10 +132,6 @@ class TelegramAdapter:
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.application = self._build(token, concurrency, rate_limit)
-        premium = getattr(bot, "premium", None)
-        if premium is not None:  # the admin /refund command refunds through this connection
-            premium.refund_via = self.refund_star_payment
-            premium.tell_via = self.tell
 
     @property
     def mode(self) -> str:

@@ -345,4 +345,6 @@ class App:
                     health=self.health,
                 )
             )
+        for adapter in adapters:  # what each can do beyond text: Telegram refunds, Slack's caches
+            self.bot.attach(adapter)
         return adapters

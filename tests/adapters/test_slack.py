@@ -40,7 +40,7 @@ from adapters.slack import (
     plain_text,
 )
 from adapters.slack_render import escape, render, split_text, to_mrkdwn
-from bot.messages import Button, IncomingMessage, Reply
+from bot.messages import Button, IncomingMessage, LearnerCache, Reply, StarRefunds
 from bot.testing import FakeGenerator, TestBot
 from knowledge.answer import Citation
 from knowledge.models import location
@@ -429,6 +429,8 @@ def test_serve_builds_the_adapter_from_slacks_names_and_the_settings(tmp_path, m
     app = TestBot.build(tmp_path / "data", slack_api_url="http://127.0.0.1:8082/api/", slack_port=3100).app
     [adapter] = app.chat_adapters("slack")
     assert adapter.port == 3100 and adapter.client.base_url == "http://127.0.0.1:8082/api/"
+    assert app.bot.capable(LearnerCache) is adapter, "attached: an erase clears its name and DM cache"
+    assert app.bot.capable(StarRefunds) is None
 
 
 # -- Block Kit rendering ----------------------------------------------------------------------

@@ -19,7 +19,7 @@ from adapters.fakes.telegram import TOKEN, FakeTelegram, callback_update, docume
 from adapters.telegram import TelegramAdapter, TelegramUnreachable
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
 from bot.chat.texts import COMMANDS
-from bot.messages import Button, IncomingMessage, Reply
+from bot.messages import Button, IncomingMessage, Reply, StarRefunds
 from bot.testing import TestBot
 from knowledge.answer import Citation
 from tests.adapters.stacks import chat_testbot, telegram_stack
@@ -358,6 +358,7 @@ def test_serve_builds_the_adapter_from_the_token_and_the_settings(tmp_path, monk
         "http://127.0.0.1:8081",
     )
     assert adapter.application.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
+    assert app.bot.capable(StarRefunds) is adapter, "attached: the admin's /refund goes through it"
 
 
 # -- rendering -------------------------------------------------------------------------------

@@ -218,6 +218,7 @@ def test_forget_clears_the_caches_outside_the_store(testbot):
 
     learner_id = active_learner(testbot)
     slack = SlackAdapter(testbot.app.bot, bot_token="xoxb-test", signing_secret="secret", port=0)
+    testbot.app.bot.attach(slack)  # as App.chat_adapters does
     slack.directory.profiles.add(SLACK, (NAME, "en-US"))
     slack.directory.profiles.add("U0SOMEONEELSE", ("Other", "en-US"))
     slack.directory.dm_channels.add(SLACK, "D0ERASE")
