@@ -2,11 +2,13 @@
 
 Handlers only translate: a DM, an @mention, ``/learn``, a button press or a shared file becomes an
 :class:`IncomingMessage` for ``Router.handle()``; the replies are rendered as Block Kit
-(:mod:`adapters.slack_render`); reading Slack's payloads is :mod:`adapters.slack_events`. Every
-path acknowledges Slack first, then posts "Looking it up…" and replaces it with the answer.
+(:mod:`adapters.slack_render`); reading Slack's payloads is :mod:`adapters.slack_events`, looking
+up users, DM channels and files :mod:`adapters.slack_directory`, building bolt's app
+:mod:`adapters.slack_app`. Every path acknowledges Slack first, then posts "Looking it up…" and
+replaces it with the answer.
 
 Example:
-    >>> adapter = SlackAdapter.from_env(app.bot)  # SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, ...
+    >>> [adapter] = app.chat_adapters("slack")  # SLACK_BOT_TOKEN, SLACK_SIGNING_SECRET, settings
     >>> await adapter.start()
 """
 
@@ -15,24 +17,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import re
-from collections.abc import Coroutine, Iterator, Mapping
-from functools import partial
+from collections.abc import Coroutine
 from typing import Any
 
 import aiohttp
 from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.logger.messages import warning_client_prioritized_and_token_skipped
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.web.async_client import AsyncWebClient
 
+from adapters.slack_app import bolt_app
+from adapters.slack_directory import SlackDirectory
 from adapters.slack_events import (
     HANDLED_SUBTYPES,
     SUBCOMMANDS,
@@ -50,11 +48,11 @@ from adapters.slack_stream import SlackDraft
 from bot.chat.router import Router
 from bot.chat.texts import APOLOGY as SORRY
 from bot.health import Health
-from bot.messages import FileRef, IncomingMessage, Reply
+from bot.messages import IncomingMessage, Reply
 from bot.store.rights import EraseReport
 from bot.streaming import streaming
 
-__all__ = ["SUBCOMMANDS", "Recent", "SlackAdapter", "command_text", "from_env", "plain_text"]
+__all__ = ["SUBCOMMANDS", "Recent", "SlackAdapter", "command_text", "plain_text"]
 
 log = logging.getLogger(__name__)
 
@@ -64,32 +62,6 @@ DEFAULT_API_URL = AsyncWebClient.BASE_URL
 LOOKING_IT_UP = "Looking it up…"
 READING_FILE = "Reading your file…"
 IN_DM = "I'll answer you in a direct message."
-
-
-class _DropMessage(logging.Filter):
-    def __init__(self, message: str) -> None:
-        super().__init__()
-        self.message = message
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        return record.getMessage() != self.message
-
-
-@contextlib.contextmanager
-def _no_token_skipped_warning() -> Iterator[None]:
-    """Silence bolt's "token will be unused" while the app is built.
-
-    ``AsyncApp`` reads ``SLACK_BOT_TOKEN`` from the environment by itself and, given ``client=`` as
-    well, warns that the token is unused: on every start of a correct configuration (our client
-    carries no token on purpose; ``authorize=`` supplies it). Only that one message is dropped.
-    """
-    bolt_log = logging.getLogger("slack_bolt.AsyncApp")
-    quiet = _DropMessage(warning_client_prioritized_and_token_skipped())
-    bolt_log.addFilter(quiet)
-    try:
-        yield
-    finally:
-        bolt_log.removeFilter(quiet)
 
 
 class SlackAdapter:
@@ -128,13 +100,8 @@ class SlackAdapter:
         self.port = port
         self.api_url = api_url or DEFAULT_API_URL
         self.start_tries, self.retry_delay = start_tries, retry_delay  # Socket Mode start-up
-        self._bot_token = bot_token
         self._app_token = app_token
         self._seen = Recent()
-        self._profiles = Recent(1024)
-        self._dms = Recent(4096)
-        if hasattr(bot, "forget_hooks"):  # the core (tests may drive the adapter with a stand-in)
-            bot.forget_hooks.append(self._forget)
         self._tasks: set[asyncio.Task[None]] = set()
         self.health = health
         """``/healthz`` and ``/metrics`` (from ``__init__``), served by the Events API server."""
@@ -143,21 +110,11 @@ class SlackAdapter:
         self._session: aiohttp.ClientSession | None = None
         retries = [AsyncRateLimitErrorRetryHandler(max_retry_count=2)]
         self.client = AsyncWebClient(token=bot_token, base_url=self.api_url, retry_handlers=retries)
-
-        async def authorize(enterprise_id: str | None, team_id: str | None) -> AuthorizeResult:
-            # one workspace, one static token: no auth.test round trip. A plain function, because
-            # bolt passes authorize= arguments by name and, unlike for listeners, does not skip `self`
-            return AuthorizeResult(enterprise_id=enterprise_id, team_id=team_id, bot_token=bot_token)
-
-        # bolt's own per-request clients copy this one; the token reaches them through authorize=
-        with _no_token_skipped_warning():
-            self.app = AsyncApp(
-                client=AsyncWebClient(base_url=self.api_url, retry_handlers=list(retries)),
-                signing_secret=signing_secret or "unused-in-socket-mode",
-                authorize=authorize,
-                process_before_response=False,
-                name="slack_bolt.learnbot",  # bolt names app loggers after it: keep them under slack_bolt
-            )
+        self.directory = SlackDirectory(self.client, bot_token)
+        """Users' names, locales and DM channels, and shared files, as Slack's Web API tells them."""
+        self.app = bolt_app(
+            bot_token=bot_token, signing_secret=signing_secret, api_url=self.api_url, retries=retries
+        )
         self.app.middleware(self._once)
         self.app.event("message")(self._on_message)
         self.app.event("app_mention")(self._on_mention)
@@ -168,23 +125,6 @@ class SlackAdapter:
     def __repr__(self) -> str:
         mode = "socket" if self._app_token else f"http {self.host}:{self.port}"
         return f"SlackAdapter({mode}, api={self.api_url})"
-
-    @classmethod
-    def from_env(cls, bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
-        """Build from the environment names Slack's docs use, plus ``LEARNBOT_SLACK_*``."""
-        env = os.environ if env is None else env
-        port = env.get("LEARNBOT_SLACK_PORT", "3000")
-        if not port.isdigit():
-            raise ValueError(f"LEARNBOT_SLACK_PORT must be a port number, not {port!r}")
-        return cls(
-            bot,
-            bot_token=env.get("SLACK_BOT_TOKEN", ""),
-            signing_secret=env.get("SLACK_SIGNING_SECRET", ""),
-            app_token=env.get("SLACK_APP_TOKEN", ""),
-            api_url=env.get("LEARNBOT_SLACK_API_URL", ""),
-            port=int(port),
-            host="0.0.0.0",  # Slack (or the proxy in front) must reach the Events API
-        )
 
     @property
     def url(self) -> str:
@@ -235,30 +175,8 @@ class SlackAdapter:
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Post a reply to a channel, or to a user id (their DM with the bot, opened if need be)."""
         if USER_ID.match(chat_id):
-            chat_id = await self.dm_channel(chat_id)
+            chat_id = await self.directory.dm_channel(chat_id)
         await deliver(self.client, Where(chat_id), [reply])
-
-    async def dm_channel(self, user_id: str) -> str:
-        """The id of the bot's DM with a user, opened (``conversations.open``) if they never wrote.
-
-        File uploads and message edits need the conversation id, not the user id; the answer is
-        remembered, so a user costs one call per process.
-        """
-        channel = self._dms.get(user_id)
-        if channel is None:
-            try:
-                opened = await self.client.conversations_open(users=user_id)
-            except SlackApiError as error:  # e.g. an install from before the app asked for im:write
-                log.warning(
-                    "conversations.open failed for %s (%s; does the app have im:write?); "
-                    "posting to the user id instead",
-                    user_id,
-                    error.response.get("error"),
-                )
-                return user_id  # chat.postMessage takes it; deliver() goes on in the DM it answers with
-            channel = str(opened["channel"]["id"])
-            self._dms.add(user_id, channel)
-        return channel
 
     # -- bolt plumbing -----------------------------------------------------------------------------
 
@@ -397,10 +315,10 @@ class SlackAdapter:
     ) -> None:
         try:
             where, (name, locale) = await asyncio.gather(
-                post_placeholder(self.client, where, placeholder), self._profile(fields["user_id"])
+                post_placeholder(self.client, where, placeholder), self.directory.profile(fields["user_id"])
             )
             if file:
-                fields["file"] = await self._file_ref(*file)
+                fields["file"] = await self.directory.file_ref(*file)
             fields["display_name"] = name or fields.get("display_name", "")
             draft = SlackDraft(  # shows the answer as it is written
                 self.client, where, asyncio.get_running_loop(), user_id=fields["user_id"]
@@ -414,61 +332,8 @@ class SlackAdapter:
             with contextlib.suppress(Exception):
                 await deliver(self.client, where, [Reply(SORRY)])
 
-    def _forget(self, report: EraseReport) -> None:
+    def forget(self, report: EraseReport) -> None:
         """Drop an erased learner's cached Slack name, locale and DM channel."""
         for platform, user_id in report.identities:
             if platform == PLATFORM:
-                self._profiles.discard(user_id)
-                self._dms.discard(user_id)
-
-    async def _profile(self, user_id: str) -> tuple[str, str]:
-        """The user's display name and locale, looked up once and remembered."""
-        cached = self._profiles.get(user_id)
-        if cached is not None:
-            return cached
-        try:
-            user = (await self.client.users_info(user=user_id, include_locale=True))["user"]
-        except SlackApiError as error:
-            log.warning("users.info failed for %s: %s", user_id, error.response.get("error"))
-            return "", ""
-        profile = user.get("profile") or {}
-        name = profile.get("display_name") or profile.get("real_name") or user.get("real_name") or ""
-        found = (name or user.get("name", ""), user.get("locale", ""))
-        self._profiles.add(user_id, found)
-        return found
-
-    async def _file_ref(self, file_id: str, info: dict | None) -> FileRef:
-        if not info or "url_private_download" not in info:
-            info = (await self.client.files_info(file=file_id))["file"]
-        url = info.get("url_private_download") or info.get("url_private") or ""
-        size = int(info.get("size") or 0)
-        return FileRef(
-            info.get("name") or info.get("title") or file_id, size, partial(self._download, url, size)
-        )
-
-    async def _download(self, url: str, size: int) -> bytes:
-        """Fetch a private file with the bot token (only when the core decides to)."""
-        limit = size + (1 << 20)
-        session = self._session or aiohttp.ClientSession()
-        try:
-            headers = {"Authorization": f"Bearer {self._bot_token}"}
-            async with session.get(url, headers=headers) as response:
-                if response.status != 200:
-                    raise OSError(f"Slack refused the file download (HTTP {response.status})")
-                if response.content_type == "text/html":
-                    # Slack answers a request it won't serve with its sign-in page
-                    raise OSError("Slack sent a web page instead of the file: does the app have files:read?")
-                data = bytearray()
-                async for chunk in response.content.iter_chunked(1 << 16):
-                    data += chunk
-                    if len(data) > limit:
-                        raise OSError(f"the file is larger than the {size:,} bytes Slack announced")
-                return bytes(data)
-        finally:
-            if session is not self._session:
-                await session.close()
-
-
-def from_env(bot: Router, env: Mapping[str, str] | None = None) -> SlackAdapter:
-    """:meth:`SlackAdapter.from_env`, for ``learnbot serve slack``."""
-    return SlackAdapter.from_env(bot, env)
+                self.directory.forget(user_id)

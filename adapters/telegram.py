@@ -12,7 +12,7 @@ server refuses (403) any request without the secret token header. Outgoing calls
 PTB's ``AIORateLimiter`` so the bot keeps to Telegram's flood limits.
 
 Example:
-    >>> adapter = TelegramAdapter.from_env(app.bot)
+    >>> [adapter] = app.chat_adapters("telegram")  # TELEGRAM_BOT_TOKEN and the settings
     >>> await adapter.start()  # runs beside other adapters in the same event loop
     >>> await adapter.send("12345", Reply("Your quiz is due."))
     >>> await adapter.stop()
@@ -22,11 +22,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import re
 import weakref
 from collections import OrderedDict
-from collections.abc import Mapping
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -134,23 +132,6 @@ class TelegramAdapter:
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.application = self._build(token, concurrency, rate_limit)
-        premium = getattr(bot, "premium", None)
-        if premium is not None:  # the admin /refund command refunds through this connection
-            premium.refund_via = self.refund_star_payment
-            premium.tell_via = self.tell
-
-    @classmethod
-    def from_env(cls, bot: Router, env: Mapping[str, str] | None = None) -> TelegramAdapter:
-        """An adapter configured from ``TELEGRAM_BOT_TOKEN`` and the ``LEARNBOT_TELEGRAM_*`` variables."""
-        env = os.environ if env is None else env
-        return cls(
-            bot,
-            token=env.get("TELEGRAM_BOT_TOKEN", ""),
-            api_url=env.get("LEARNBOT_TELEGRAM_API_URL", ""),
-            webhook_url=env.get("LEARNBOT_TELEGRAM_WEBHOOK_URL", ""),
-            webhook_secret=env.get("LEARNBOT_TELEGRAM_WEBHOOK_SECRET", ""),
-            webhook_port=int(env.get("LEARNBOT_TELEGRAM_WEBHOOK_PORT") or 8443),
-        )
 
     @property
     def mode(self) -> str:

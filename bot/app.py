@@ -21,7 +21,7 @@ from bot.database import sqlalchemy_url
 from bot.health import Health
 from bot.messages import ChatAdapter
 from bot.private import make_data_dir_private, private_umask
-from bot.quizgen import QuizWorkshop
+from bot.quiz_workshop import QuizWorkshop
 from bot.store import Store
 from knowledge.answer import AnswerChain
 from knowledge.chunking import Chunker
@@ -353,4 +353,6 @@ class App:
                     health=self.health,
                 )
             )
+        for adapter in adapters:  # what each can do beyond text: Telegram refunds, Slack's caches
+            self.bot.attach(adapter)
         return adapters

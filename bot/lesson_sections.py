@@ -13,7 +13,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import re
 import tomllib
 from collections.abc import Mapping, Sequence
@@ -22,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import urljoin
 
+from bot.chat.callbacks import lesson_data, page_data
 from bot.messages import Button, Reply
 from bot.store import LessonRow
 from knowledge.answer import Citation
@@ -32,7 +32,6 @@ from knowledge.models import Chunk
 PAGE_CHARS = 2400
 """A page's text at most: Slack's section block holds 3,000 characters; the rest is for the header,
 the lesson's objectives on its first page, the images and the footer."""
-CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
 _FENCE = re.compile(r"^[ \t]*(`{3,}|~{3,})")
 _MIN_OVERLAP = 20  # shorter repeats between pieces of one block are coincidence, not splitter overlap
 _WEB_ADDRESS = re.compile(r"https?://[^\s<>\"]+")
@@ -275,24 +274,6 @@ def _wrap(pieces: Sequence[str], separator: str, limit: int) -> list[str]:
 
 
 # -- the reply -------------------------------------------------------------------------------------
-
-
-def lesson_data(prefix: str, course_id: str, lesson_id: str) -> str:
-    """Callback data naming a lesson: ``prefix:COURSE:LESSON``, or a digest when that is too long."""
-    data = f"{prefix}:{course_id}:{lesson_id}"
-    if len(data.encode("utf-8")) <= CALLBACK_LIMIT:
-        return data
-    return f"{prefix}:~{lesson_digest(course_id, lesson_id)}"
-
-
-def lesson_digest(course_id: str, lesson_id: str) -> str:
-    """A short stable name for a lesson, for callback data that would not fit otherwise."""
-    return hashlib.sha256(f"{course_id}\x1f{lesson_id}".encode()).hexdigest()[:20]
-
-
-def page_data(page: int, course_id: str, lesson_id: str) -> str:
-    """The "Next section" button's data: ``read:PAGE:COURSE:LESSON`` (or the lesson's digest)."""
-    return lesson_data(f"read:{page}", course_id, lesson_id)
 
 
 def first_page_key(reply: Reply) -> str | None:

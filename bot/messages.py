@@ -1,13 +1,16 @@
-"""The neutral chat objects every adapter translates to and from, and the adapter seam."""
+"""The neutral chat objects every adapter translates to and from, the adapter seam and its capabilities."""
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 from knowledge.answer import Citation
+
+if TYPE_CHECKING:
+    from bot.store.rights import EraseReport
 
 
 @dataclass(frozen=True)
@@ -124,7 +127,11 @@ class Reply:
 
 
 class ChatAdapter(Protocol):
-    """A chat platform front door. Buttons, files and payments are separate, smaller protocols."""
+    """A chat platform front door: start, stop, send.
+
+    What an adapter can do beyond that it offers through smaller protocols of its own
+    (:class:`StarRefunds`, :class:`LearnerCache`), which the composition root wires.
+    """
 
     async def start(self) -> None:
         """Begin receiving messages."""
@@ -136,4 +143,33 @@ class ChatAdapter(Protocol):
 
     async def send(self, chat_id: str, reply: Reply) -> None:
         """Deliver a reply to a chat."""
+        ...
+
+
+@runtime_checkable
+class StarRefunds(Protocol):
+    """A front door that can refund a Telegram Stars payment and tell the payer (the admin's ``/refund``).
+
+    The composition root hands it to :meth:`bot.chat.router.Router.attach`.
+    """
+
+    async def refund_star_payment(self, user_id: int, charge_id: str, subscription: str = "") -> None:
+        """Refund a charge, cancelling the subscription ``subscription`` names first, if any."""
+        ...
+
+    async def tell(self, user_id: int, text: str) -> None:
+        """Message a user in their private chat."""
+        ...
+
+
+@runtime_checkable
+class LearnerCache(Protocol):
+    """A front door that keeps learners' platform data in memory (names, DM channels).
+
+    Once attached (:meth:`bot.chat.router.Router.attach`) it hears of every erase, so an erased
+    learner's data goes at once, not at the next restart.
+    """
+
+    def forget(self, report: EraseReport) -> None:
+        """Drop what is kept about the learner ``report`` names."""
         ...

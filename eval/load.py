@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 from rich.table import Table
 
-from adapters.fake_telegram import TOKEN, FakeTelegram, text_update, user
+from adapters.fakes.telegram import TOKEN, FakeTelegram, text_update, user
 from adapters.telegram import TelegramAdapter
 from bot.app import App
 from bot.messages import IncomingMessage

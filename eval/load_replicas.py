@@ -26,8 +26,8 @@ from pathlib import Path
 import aiohttp
 import numpy as np
 
-from adapters.fake_slack import BOT_TOKEN, FakeSlack
-from adapters.fake_slack_requests import SIGNING_SECRET, dm, event_request
+from adapters.fakes.slack import BOT_TOKEN, FakeSlack
+from adapters.fakes.slack_requests import SIGNING_SECRET, dm, event_request
 
 ROOT = Path(__file__).resolve().parents[1]
 COURSE = ROOT / "bot" / "sample_courses" / "security-basics"

@@ -27,6 +27,7 @@ from knowledge.generation.base import (
     attribute,
     build_messages,
     clean_answer,
+    role_dicts,
 )
 from knowledge.generation.convert import (
     convert_packaged_model,
@@ -38,9 +39,6 @@ from knowledge.generation.packaged import PACKAGED, SMOLLM2_135M, assemble, defa
 from knowledge.models import ScoredChunk
 
 log = logging.getLogger(__name__)
-
-
-_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 
 
 class LocalGenerator:
@@ -159,7 +157,7 @@ class LocalGenerator:
 
         with self._lock:
             self._load()
-            chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
+            chat = role_dicts(messages)
             prompt = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
             inputs = self._tokenizer(prompt + prefix, return_tensors="pt", add_special_tokens=False).to(
                 self._model.device
@@ -188,7 +186,7 @@ class LocalGenerator:
 
         self.load()
         with self._lock:
-            chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
+            chat = role_dicts(messages)
             with self._tokenize_lock:
                 prompt = self._tokenizer.apply_chat_template(chat, add_generation_prompt=True, tokenize=False)
                 inputs = self._tokenizer(prompt + prefix, return_tensors="pt", add_special_tokens=False)
@@ -323,7 +321,7 @@ class LocalGenerator:
         turns, budget = list(history)[-MAX_TURNS:], self.max_context_chars
         while True:
             messages = build_messages(question, passages, turns, language, max_chars=budget)
-            chat = [{"role": _ROLES[m.type], "content": m.content} for m in messages]
+            chat = role_dicts(messages)
             with self._tokenize_lock:
                 inputs = self._tokenizer.apply_chat_template(
                     chat, add_generation_prompt=True, return_tensors="pt", return_dict=True

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fake_telegram import TOKEN, FakeTelegram
+from adapters.fakes.telegram import TOKEN, FakeTelegram
 from bot.app import _HELD_LOCKS
 from bot.testing import TestBot
 from knowledge.chunking import Chunker

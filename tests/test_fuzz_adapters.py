@@ -17,8 +17,8 @@ from hypothesis import event, given
 from hypothesis import strategies as st
 from telegram import Update
 
-from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from adapters.fake_telegram import TOKEN, FakeTelegram
+from adapters.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from adapters.fakes.telegram import TOKEN, FakeTelegram
 from adapters.slack import SlackAdapter, command_text, plain_text
 from adapters.telegram import _CONVERSATION, TelegramAdapter
 from bot.testing import TestBot

@@ -21,7 +21,7 @@ import pytest
 from rich.console import Console
 
 from adapters.console import ConsoleAdapter
-from adapters.fake_slack import (
+from adapters.fakes.slack import (
     FakeSlack,
     action_payload,
     action_request,
@@ -30,7 +30,7 @@ from adapters.fake_slack import (
     event_request,
     post,
 )
-from adapters.fake_telegram import FakeTelegram, callback_update, text_update, user
+from adapters.fakes.telegram import FakeTelegram, callback_update, text_update, user
 from bot.messages import IncomingMessage, Reply
 from bot.premium import Premium
 from bot.testing import TestBot

@@ -1,35 +1,28 @@
-"""Chat commands and buttons of the learning loop: /enroll, /lesson, /done, /quiz, /progress, /settings.
+"""Chat commands and buttons of the learning loop: /enroll, /lesson, /done, /quiz, /progress.
 
-The rules live in :mod:`bot.learning`; this module only turns them into replies. The router registers
+The rules live in :mod:`bot.learning`; this module only turns them into replies (the learner's
+/settings, /pause and /resume are :mod:`bot.chat.preferences`). The router registers
 :meth:`LearningChat.commands` and :meth:`LearningChat.buttons` (by callback-data prefix).
 """
 
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
 
+from bot.chat.callbacks import course_data, lesson_digest
 from bot.chat.context import ChatContext, Conversation, ConversationState, Handler
 from bot.learning import AnswerOutcome, LearningError, LearningLoop, NotDue
-from bot.lesson_sections import LessonView, lesson_data, lesson_digest, page_reply
+from bot.lesson_sections import LessonView, page_reply
 from bot.messages import Button, Reply
 from bot.reviews import zone
 from bot.store import LessonRow, QuizItem, Store
 
-CALLBACK_LIMIT = 64  # bytes: Telegram's limit on callback data, the tightest of the platforms
-__all__ = ["LearningChat", "course_data", "lesson_data", "lesson_reply", "when"]
-_HOURS = re.compile(r"^(\d{1,2})(?::00)?\s*-\s*(\d{1,2})(?::00)?$")
+__all__ = ["LearningChat", "lesson_reply", "when"]
 NOT_ENROLLED = "You are not enrolled in a course yet. /courses lists them; /enroll COURSE starts one."
-
-
-def course_data(prefix: str, course_id: str) -> str:
-    """Callback data naming a course, or just ``prefix:`` (the learner's own choice) when too long."""
-    data = f"{prefix}:{course_id}"
-    return data if len(data.encode("utf-8")) <= CALLBACK_LIMIT else f"{prefix}:"
 
 
 def when(due: datetime, now: datetime, tz: ZoneInfo) -> str:
@@ -79,9 +72,6 @@ class LearningChat:
             "done": self.done,
             "quiz": self.quiz,
             "progress": self.progress,
-            "settings": self.settings,
-            "pause": self.pause,
-            "resume": self.resume,
         }
 
     def buttons(self) -> dict[str, Handler]:
@@ -334,7 +324,7 @@ class LearningChat:
             Reply(f"Noted: {feel}. I'll ask again {due}.", buttons=[[Button("Next question", "quiz:next")]])
         ]
 
-    # -- progress and settings -----------------------------------------------------------------
+    # -- progress ------------------------------------------------------------------------------
 
     async def progress(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/progress``: per course, lessons done, quiz accuracy, items due, streak, predicted retention."""
@@ -360,57 +350,6 @@ class LearningChat:
                 f"{p.due} due now; streak {_plural(p.streak_days, 'day')}; {retention}"
             )
         return [Reply("\n".join(lines))]
-
-    async def settings(self, ctx: ChatContext, argument: str) -> list[Reply]:
-        """``/settings`` shows; ``/settings tz Europe/Berlin``, ``hours 8-21``, ``language en`` change."""
-        learner_id = ctx.learner_id
-        key, _, value = argument.strip().partition(" ")
-        key, value = key.lower(), value.strip()
-        if key in ("tz", "timezone", "zone"):
-            try:
-                ZoneInfo(value)
-            except (ZoneInfoNotFoundError, ValueError):
-                return [Reply(f"I don't know the time zone {value!r}. Use a name like Europe/Berlin or UTC.")]
-            self.store.update_learner_settings(learner_id, timezone=value)
-        elif key == "hours":
-            match = _HOURS.match(value)
-            start, end = (int(match.group(1)), int(match.group(2))) if match else (-1, -1)
-            if not (0 <= start <= 23 and 0 <= end <= 24 and start != end):
-                return [
-                    Reply("Give your active hours as START-END (24-hour clock), e.g. /settings hours 8-21.")
-                ]
-            self.store.update_learner_settings(learner_id, active_start=start, active_end=end)
-        elif key == "language":
-            if value not in ("en", "zh", "auto"):
-                return [Reply("Language is en, zh or auto.")]
-            self.store.update_learner_settings(learner_id, language="" if value == "auto" else value)
-        elif key:
-            return [Reply("I can set tz, hours and language, for example /settings tz Europe/Berlin.")]
-        s = self.store.learner_settings(learner_id)
-        lines = [
-            "Your settings:" if not key else "Saved. Your settings:",
-            f"- time zone: {s.timezone}",
-            f"- active hours: {s.active_start:02d}:00-{s.active_end:02d}:00 (I send quizzes only then)",
-            f"- reminders: {'paused (/resume)' if s.paused else 'on (/pause)'}",
-            f"- language: {s.language or 'auto'}",
-            "Change with /settings tz Europe/Berlin, /settings hours 8-21, /settings language en|zh|auto.",
-        ]
-        return [Reply("\n".join(lines))]
-
-    async def pause(self, ctx: ChatContext, argument: str) -> list[Reply]:
-        """``/pause``: no pushed quizzes or reminders until ``/resume``."""
-        self.store.update_learner_settings(ctx.learner_id, paused=True)
-        return [
-            Reply(
-                "Paused: I won't send you quizzes or reminders until you /resume. "
-                "You can still ask questions and use /quiz."
-            )
-        ]
-
-    async def resume(self, ctx: ChatContext, argument: str) -> list[Reply]:
-        """``/resume``: pushes and reminders again."""
-        self.store.update_learner_settings(ctx.learner_id, paused=False)
-        return [Reply("Welcome back: quizzes and reminders are on again, within your active hours.")]
 
 
 def lesson_reply(view: LessonView) -> Reply:

@@ -12,8 +12,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from bot.chat.context import ChatContext, Handler
-from bot.messages import Button, IncomingMessage, Reply
-from bot.premium import Premium, PremiumError, Refunder, Teller, day
+from bot.messages import Button, IncomingMessage, Reply, StarRefunds
+from bot.premium import Premium, PremiumError, day
 from bot.store import Store
 
 PAYMENTS_PLATFORM = "telegram"
@@ -48,6 +48,7 @@ class PremiumChat:
         premium: Premium,
         is_admin: Callable[[IncomingMessage], bool],
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        refunds: Callable[[], StarRefunds | None] = lambda: None,
     ) -> None:
         self.store = store
         self.premium = premium
@@ -55,10 +56,8 @@ class PremiumChat:
         self.now = now
         self.terms = DEFAULT_TERMS
         self.support = DEFAULT_SUPPORT
-        self.refund_via: Refunder | None = None
-        """Set by the Telegram adapter: refunds a Stars charge (the admin /refund command uses it)."""
-        self.tell_via: Teller | None = None
-        """Set by the Telegram adapter: messages the payer (told of a refund)."""
+        self.refunds = refunds
+        """Finds the front door that refunds Stars charges and tells the payer (``None`` until attached)."""
 
     def commands(self) -> dict[str, Handler]:
         """Slash commands, by name."""
@@ -139,7 +138,9 @@ class PremiumChat:
         if not argument.strip():
             return [Reply("Which payment? Send /refund followed by its telegram_payment_charge_id.")]
         try:
-            row = await self.premium.refund(argument.strip(), self.refund_via, self.now(), self.tell_via)
+            via = self.refunds()
+            refunder, tell = (via.refund_star_payment, via.tell) if via is not None else (None, None)
+            row = await self.premium.refund(argument.strip(), refunder, self.now(), tell)
         except PremiumError as exc:
             return [Reply(f"Not refunded: {exc}.")]
         track = row["track"] or "(no track)"

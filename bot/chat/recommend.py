@@ -10,11 +10,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 
+from bot.chat.callbacks import lesson_data
 from bot.chat.context import ChatContext, Handler
-from bot.chat.learning import LearningChat, lesson_data, lesson_reply
+from bot.chat.learning import LearningChat, lesson_reply
 from bot.learning import LearningError
 from bot.lesson_sections import first_page_key
 from bot.messages import Button, IncomingMessage, Reply
@@ -36,7 +36,7 @@ class RecommendChat:
 
     Args:
         store: The store.
-        learning: The learning chat (its loop opens lessons; its clock is "now").
+        learning: The learning chat (its loop opens lessons).
         is_admin: Whether a message's sender is an admin (admins may get any team's digest).
         lesson_chunks: The live chunks of a lesson (for tags).
         embedder: Returns the index's embedder (for tags and question matching).
@@ -55,10 +55,6 @@ class RecommendChat:
         self.is_admin = is_admin
         self.tags = ContentTags(store, lesson_chunks, embedder)
         self.recommender = Recommender(store, self.tags, embedder)
-
-    def now(self) -> datetime:
-        """The learning chat's clock."""
-        return self.learning.now()
 
     def commands(self, existing: dict[str, Handler]) -> dict[str, Handler]:
         """``/next`` and ``/digest``, and ``/courses`` and ``/lesson`` with tags added."""
@@ -82,7 +78,7 @@ class RecommendChat:
     async def next(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/next``: the best next lessons, each with the reason and a button to open it."""
         learner_id = ctx.learner_id
-        recs = await asyncio.to_thread(self.recommender.recommend, learner_id, NEXT_SHOWN, self.now())
+        recs = await asyncio.to_thread(self.recommender.recommend, learner_id, NEXT_SHOWN, ctx.now)
         lessons = [r for r in recs if not r.locked]
         if not lessons:
             text = "Nothing to recommend yet: /courses lists the courses, /enroll COURSE joins one."
@@ -108,7 +104,7 @@ class RecommendChat:
     async def _open(self, ctx: ChatContext, rest: str) -> list[Reply]:
         """Open a recommended lesson, checking again that the learner may see it and is ready for it."""
         learner_id = ctx.learner_id
-        now = self.now()
+        now = ctx.now
         found = self._lesson_for(rest)
         if found is None:
             return [Reply("That button has expired. /next suggests what to study now.")]
@@ -212,5 +208,5 @@ class RecommendChat:
             return [Reply("Only the team's managers and admins can see its digest.")]
         if self.store.team(team_id) is None:
             return [Reply(f"There is no team {team_id!r}.")]
-        digest = await asyncio.to_thread(build_digest, self.store, team_id, self.now())
+        digest = await asyncio.to_thread(build_digest, self.store, team_id, ctx.now)
         return [Reply(digest.text(), image=digest.chart())]

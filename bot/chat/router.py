@@ -15,11 +15,12 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bot import streaming
 from bot.chat.context import ChatContext, ConversationState, Handler
 from bot.chat.learning import LearningChat
+from bot.chat.preferences import PreferencesChat
 from bot.chat.premium import PremiumChat
 from bot.chat.recommend import RecommendChat
 from bot.chat.rights import RightsChat
@@ -27,7 +28,7 @@ from bot.chat.texts import APOLOGY, BUTTON_EXPIRED, HELP
 from bot.chat.uploads import IngestFn, UploadError, ingest_upload
 from bot.learning import LearningLoop, LessonChunks
 from bot.logs import logged_text
-from bot.messages import Button, IncomingMessage, Reply
+from bot.messages import Button, IncomingMessage, LearnerCache, Reply, StarRefunds
 from bot.metrics import ANSWER_SECONDS, MESSAGES, REFUSALS
 from bot.premium import Premium
 from bot.store import Store
@@ -38,6 +39,7 @@ from knowledge.loaders import detect_language
 from knowledge.models import SearchFilter
 
 log = logging.getLogger(__name__)
+_Capability = TypeVar("_Capability")
 Notify = Callable[[Reply], Awaitable[None]]
 """Sends an interim reply (e.g. "Loading your course…") before the final ones."""
 # Control and invisible characters, and lone surrogates ("\udcff" from a JSON escape or a bad decode):
@@ -88,9 +90,7 @@ class Router:
         self.now = now
         """The bot's wall clock (lessons, quizzes, progress, entitlements)."""
         self.state = ConversationState(self.limits.memory_turns)
-        self.forget_hooks: list[Callable[[EraseReport], None]] = []
-        """Called with each erase's report, so the parts that cache learners in memory (an adapter's
-        profile cache, the fitted recommender) drop them at once, not at the next restart."""
+        self._front_doors: list[object] = []  # the chat adapters attached, in order
         self.commands: dict[str, Handler] = {
             "start": self._start,
             "help": self._help,
@@ -101,16 +101,19 @@ class Router:
         loop = LearningLoop(store, lesson_chunks, clock=lambda: self.now())
         self.learning = LearningChat(store, loop, lambda: self.now(), self.state)
         self.commands.update(self.learning.commands())
+        self.preferences = PreferencesChat(store)  # /settings, /pause, /resume
+        self.commands.update(self.preferences.commands())
         self.buttons: dict[str, Handler] = {"feedback": self._feedback, **self.learning.buttons()}
         """Button handlers by callback-data prefix (``prefix:rest``); each gets ``rest``."""
-        self.premium = PremiumChat(store, Premium(store), self.is_admin, lambda: self.now())
+        self.premium = PremiumChat(
+            store, Premium(store), self.is_admin, lambda: self.now(), lambda: self.capable(StarRefunds)
+        )
         self.commands.update(self.premium.commands())  # /premium /terms /paysupport /refund
         self.buttons.update(self.premium.buttons())
         self.rights = RightsChat(store, self.forget)  # /mydata, /forget
         self.commands.update(self.rights.commands())
         self.buttons.update(self.rights.buttons())
         self.recommend = RecommendChat(store, self.learning, self.is_admin, lesson_chunks, embedder)
-        self.forget_hooks.append(lambda _report: self.recommend.recommender.forget())
         self.commands.update(self.recommend.commands(self.commands))  # /next /digest; tags in views
         self.buttons.update(self.recommend.buttons(self.buttons))
 
@@ -140,15 +143,29 @@ class Router:
             )
             return [Reply(APOLOGY)]
 
+    def attach(self, adapter: object) -> None:
+        """Take a chat front door's capabilities into the conversation (the composition root calls it).
+
+        A :class:`~bot.messages.StarRefunds` adapter carries the admin's ``/refund``; a
+        :class:`~bot.messages.LearnerCache` hears of every erase.
+        """
+        self._front_doors.append(adapter)
+
+    def capable(self, kind: type[_Capability]) -> _Capability | None:
+        """The front door attached last that has the capability ``kind`` (a protocol), if any."""
+        return next((door for door in reversed(self._front_doors) if isinstance(door, kind)), None)
+
     def forget(self, report: EraseReport) -> int:
-        """Drop an erased learner from memory: conversation state here, then every ``forget_hooks`` cache.
+        """Drop an erased learner from memory: conversation state, the fitted recommender, adapters' caches.
 
         Returns the number of conversations cleared (see :meth:`ConversationState.forget`).
         """
         chats = set(report.chats) | set(report.identities)  # a direct chat's id is often the user's id
         cleared = self.state.forget(report.learner_id, chats)
-        for hook in self.forget_hooks:
-            hook(report)
+        self.recommend.recommender.forget()  # refitted without the learner on next use
+        for door in self._front_doors:
+            if isinstance(door, LearnerCache):
+                door.forget(report)
         return cleared
 
     def _note_chat(self, message: IncomingMessage) -> ChatContext:

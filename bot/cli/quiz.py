@@ -46,7 +46,7 @@ def quiz_generate(
 @quiz_cli.command("review")
 def quiz_review(course: str = typer.Argument(None, help="Only this course's drafts.")) -> None:
     """Approve, edit or reject generated drafts; only approved items reach learners."""
-    from bot.quiz_review import review
+    from bot.cli.quiz_review import review
 
     app = common.open_app()
     if course is not None and app.store.course(course) is None:

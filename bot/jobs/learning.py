@@ -14,7 +14,7 @@ from __future__ import annotations
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.chat.learning import course_data, lesson_data
+from bot.chat.callbacks import course_data, lesson_data
 from bot.jobs.pushes import (
     JobDeps,
     LocalClock,

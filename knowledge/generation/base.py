@@ -13,7 +13,7 @@ import logging
 import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
@@ -159,6 +159,18 @@ def build_messages(
         history=earlier,
         question=question.strip(),
     )
+
+
+ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+"""LangChain's message types as chat templates name the roles."""
+
+
+def role_dicts(messages: Sequence[BaseMessage]) -> list[dict[str, Any]]:
+    """:func:`build_messages`' chat as the ``{"role", "content"}`` dicts local models take.
+
+    transformers' ``apply_chat_template`` and llama.cpp's chat completion both read this shape.
+    """
+    return [{"role": ROLES[m.type], "content": m.content} for m in messages]
 
 
 # --- cleaning -----------------------------------------------------------------------------------

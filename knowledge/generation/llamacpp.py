@@ -24,13 +24,13 @@ from knowledge.generation.base import (
     attribute,
     build_messages,
     clean_answer,
+    role_dicts,
 )
 from knowledge.generation.packaged import PACKAGED, default_model
 from knowledge.models import ScoredChunk
 
 log = logging.getLogger(__name__)
 
-_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 _END = object()
 
 
@@ -167,7 +167,7 @@ class LlamaCppGenerator:
         self.load()
         stop_now = threading.Event()  # set when the reader stops early
         request: dict[str, Any] = {
-            "messages": [{"role": _ROLES[m.type], "content": m.content} for m in messages],
+            "messages": role_dicts(messages),
             "max_tokens": max_new_tokens,
             "temperature": 0,
             "repeat_penalty": 1.1,

@@ -6,8 +6,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.fake_slack import FakeSlack
-from adapters.fake_telegram import FakeTelegram
+from adapters.fakes.slack import FakeSlack
+from adapters.fakes.telegram import FakeTelegram
 
 
 @pytest.fixture

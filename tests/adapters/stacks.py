@@ -2,7 +2,8 @@
 
 ``slack_stack`` runs slack-bolt (our :class:`SlackAdapter`, Events API over HTTP on a free port) with
 its Web API client pointed at a :class:`FakeSlack`; ``telegram_stack`` runs python-telegram-bot (our
-:class:`TelegramAdapter`, long polling) against a :class:`FakeTelegram`. Both stop the adapter on exit.
+:class:`TelegramAdapter`, long polling) against a :class:`FakeTelegram`. Given the real core, both
+attach the adapter to it as ``learnbot serve`` does; both stop the adapter on exit.
 
 Example:
     >>> async with FakeSlack() as slack, slack_stack(core, slack) as adapter:
@@ -18,14 +19,15 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
-from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
-from adapters.fake_telegram import TOKEN, FakeTelegram
+from adapters.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+from adapters.fakes.telegram import TOKEN, FakeTelegram
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
+from bot.chat.router import Router
 from bot.testing import TestBot
 
 ADMIN_ID = 7
-"""The Telegram user id :func:`chat_testbot` makes an admin (``fake_telegram.user(ADMIN_ID, ...)``)."""
+"""The Telegram user id :func:`chat_testbot` makes an admin (the fakes' ``telegram.user(ADMIN_ID, ...)``)."""
 
 
 def chat_testbot(data_dir: Path, courses: Iterable[Path]) -> TestBot:
@@ -49,6 +51,8 @@ async def slack_stack(core: Any, slack: FakeSlack, **options: Any) -> AsyncItera
         port=options.pop("port", 0),
         **options,
     )
+    if isinstance(core, Router):
+        core.attach(adapter)
     await adapter.start()
     try:
         yield adapter
@@ -62,6 +66,8 @@ async def telegram_stack(core: Any, server: FakeTelegram, **options: Any) -> Asy
     adapter = TelegramAdapter(
         core, token=TOKEN, api_url=server.root, poll_timeout=options.pop("poll_timeout", 1), **options
     )
+    if isinstance(core, Router):
+        core.attach(adapter)
     await adapter.start()
     try:
         yield adapter

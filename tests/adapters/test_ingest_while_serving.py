@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from adapters.fake_telegram import TOKEN, FakeTelegram, text_update, user
+from adapters.fakes.telegram import TOKEN, FakeTelegram, text_update, user
 from tests.adapters.test_serve import ROOT, _env, _serve_telegram
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -11,8 +11,8 @@ import pytest
 from rich.console import Console
 
 from adapters.console import ConsoleAdapter
-from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, dm, event_request, post
-from adapters.fake_telegram import TOKEN, FakeTelegram, text_update, user
+from adapters.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, dm, event_request, post
+from adapters.fakes.telegram import TOKEN, FakeTelegram, text_update, user
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot.testing import TestBot

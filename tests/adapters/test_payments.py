@@ -15,14 +15,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from adapters.fake_slack import (
+from adapters.fakes.slack import (
     TEAM,
     command_request,
     dm,
     event_request,
     post,
 )
-from adapters.fake_telegram import (
+from adapters.fakes.telegram import (
     FakeTelegram,
     callback_update,
     pre_checkout_update,

@@ -19,8 +19,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.fake_slack import BOT_TOKEN, FakeSlack
-from adapters.fake_slack_requests import SIGNING_SECRET, dm, event_request
+from adapters.fakes.slack import BOT_TOKEN, FakeSlack
+from adapters.fakes.slack_requests import SIGNING_SECRET, dm, event_request
 from bot.store import Store
 from tests.knowledge.test_chroma_server import CHROMA, chroma_server, free_port  # noqa: F401
 

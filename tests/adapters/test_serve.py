@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.fake_telegram import TOKEN, FakeTelegram, text_update, user
+from adapters.fakes.telegram import TOKEN, FakeTelegram, text_update, user
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.integration, pytest.mark.slow]

@@ -1,5 +1,5 @@
 """The Slack front door: the real bolt ``AsyncApp`` served over HTTP on 127.0.0.1, receiving signed
-requests, with its Web API client pointed at a local fake Slack (adapters/fake_slack.py).
+requests, with its Web API client pointed at a local fake Slack (adapters/fakes/slack.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from slack_sdk.signature import SignatureVerifier
 
-from adapters.fake_slack import (
+from adapters.fakes.slack import (
     APP_TOKEN,
     BOT_TOKEN,
     SIGNING_SECRET,
@@ -37,11 +37,10 @@ from adapters.slack import (
     SORRY,
     SlackAdapter,
     command_text,
-    from_env,
     plain_text,
 )
 from adapters.slack_render import escape, render, split_text, to_mrkdwn
-from bot.messages import Button, IncomingMessage, Reply
+from bot.messages import Button, IncomingMessage, LearnerCache, Reply, StarRefunds
 from bot.testing import FakeGenerator, TestBot
 from knowledge.answer import Citation
 from knowledge.models import location
@@ -418,17 +417,20 @@ def test_slack_text_is_decoded_to_what_the_person_typed():
     assert plain_text(raw) == "is this safe & is 2 < 3? ask @U0BOB in #general"
 
 
-def test_from_env_reads_slack_names(core):
-    env = {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "LEARNBOT_SLACK_API_URL": "http://127.0.0.1:8082/api/",
-        "LEARNBOT_SLACK_PORT": "3100",
-    }
-    adapter = from_env(core, env)
-    assert adapter.port == 3100 and adapter.client.base_url == "http://127.0.0.1:8082/api/"
+def test_the_events_api_needs_a_signing_secret(core):
     with pytest.raises(ValueError, match="SLACK_SIGNING_SECRET"):
-        SlackAdapter.from_env(core, {"SLACK_BOT_TOKEN": BOT_TOKEN})
+        SlackAdapter(core, bot_token=BOT_TOKEN, signing_secret="")
+
+
+def test_serve_builds_the_adapter_from_slacks_names_and_the_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
+    monkeypatch.delenv("SLACK_APP_TOKEN", raising=False)
+    app = TestBot.build(tmp_path / "data", slack_api_url="http://127.0.0.1:8082/api/", slack_port=3100).app
+    [adapter] = app.chat_adapters("slack")
+    assert adapter.port == 3100 and adapter.client.base_url == "http://127.0.0.1:8082/api/"
+    assert app.bot.capable(LearnerCache) is adapter, "attached: an erase clears its name and DM cache"
+    assert app.bot.capable(StarRefunds) is None
 
 
 # -- Block Kit rendering ----------------------------------------------------------------------
@@ -463,7 +465,7 @@ def test_a_correct_configuration_starts_without_warnings(core, monkeypatch, capl
     monkeypatch.setenv("SLACK_BOT_TOKEN", BOT_TOKEN)
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SIGNING_SECRET)
     with caplog.at_level(logging.WARNING):
-        adapter = from_env(core)
+        adapter = SlackAdapter(core, bot_token=BOT_TOKEN, signing_secret=SIGNING_SECRET)
     assert adapter.app is not None
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING] == []
     bolt_log = logging.getLogger("slack_bolt.AsyncApp")

@@ -11,8 +11,8 @@ from rich.console import Console
 
 from adapters import slack_stream, telegram_stream
 from adapters.console import ConsoleAdapter
-from adapters.fake_slack import dm, event_request, mention, post
-from adapters.fake_telegram import text_update, user
+from adapters.fakes.slack import dm, event_request, mention, post
+from adapters.fakes.telegram import text_update, user
 from bot.testing import FakeGenerator, TestBot
 from tests.adapters.stacks import slack_stack, telegram_stack
 

@@ -15,11 +15,11 @@ import aiohttp
 import aiohttp.web
 import pytest
 
-from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
+from adapters.fakes.telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
 from adapters.telegram import TelegramAdapter, TelegramUnreachable
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
 from bot.chat.texts import COMMANDS
-from bot.messages import Button, IncomingMessage, Reply
+from bot.messages import Button, IncomingMessage, Reply, StarRefunds
 from bot.testing import TestBot
 from knowledge.answer import Citation
 from tests.adapters.stacks import chat_testbot, telegram_stack
@@ -337,23 +337,28 @@ def test_webhook_mode_requires_a_valid_secret(testbot):
         TelegramAdapter(testbot.app.bot, token=TOKEN, webhook_url="https://e.com/h", webhook_secret="a b")
 
 
-def test_from_env_reads_the_token_and_settings(testbot):
-    env = {
-        "TELEGRAM_BOT_TOKEN": TOKEN,
-        "LEARNBOT_TELEGRAM_API_URL": "http://127.0.0.1:8081/",
-        "LEARNBOT_TELEGRAM_WEBHOOK_URL": "https://bot.example.com/tg",
-        "LEARNBOT_TELEGRAM_WEBHOOK_SECRET": SECRET,
-        "LEARNBOT_TELEGRAM_WEBHOOK_PORT": "9000",
-    }
-    adapter = TelegramAdapter.from_env(testbot.app.bot, env)
+def test_a_token_is_required(testbot):
+    with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
+        TelegramAdapter(testbot.app.bot, token="")
+
+
+def test_serve_builds_the_adapter_from_the_token_and_the_settings(tmp_path, monkeypatch):
+    monkeypatch.setenv("TELEGRAM_BOT_TOKEN", TOKEN)
+    monkeypatch.setenv("LEARNBOT_TELEGRAM_WEBHOOK_SECRET", SECRET)
+    app = TestBot.build(
+        tmp_path / "data",
+        telegram_api_url="http://127.0.0.1:8081/",
+        telegram_webhook_url="https://bot.example.com/tg",
+        telegram_webhook_port=9000,
+    ).app
+    [adapter] = app.chat_adapters("telegram")
     assert (adapter.mode, adapter.webhook_port, adapter.api_root) == (
         "webhook",
         9000,
         "http://127.0.0.1:8081",
     )
     assert adapter.application.bot.base_url == f"http://127.0.0.1:8081/bot{TOKEN}"
-    with pytest.raises(ValueError, match="TELEGRAM_BOT_TOKEN"):
-        TelegramAdapter.from_env(testbot.app.bot, {})
+    assert app.bot.capable(StarRefunds) is adapter, "attached: the admin's /refund goes through it"
 
 
 # -- rendering -------------------------------------------------------------------------------

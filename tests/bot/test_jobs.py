@@ -310,7 +310,7 @@ def test_the_chat_is_recorded_for_every_message(testbot):
 
 @pytest.mark.integration
 async def test_a_pushed_quiz_arrives_in_telegram_with_an_inline_keyboard(tmp_path):
-    from adapters.fake_telegram import TOKEN, FakeTelegram, callback_update, text_update, user
+    from adapters.fakes.telegram import TOKEN, FakeTelegram, callback_update, text_update, user
     from adapters.telegram import TelegramAdapter
 
     testbot = TestBot.build(tmp_path / "data")

@@ -20,8 +20,8 @@ import aiohttp
 import pytest
 from prometheus_client import REGISTRY
 
-from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, dm, event_request, post
-from adapters.fake_telegram import TOKEN, FakeTelegram, text_update, user
+from adapters.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack, dm, event_request, post
+from adapters.fakes.telegram import TOKEN, FakeTelegram, text_update, user
 from adapters.slack import SlackAdapter
 from adapters.telegram import TelegramAdapter
 from bot import logs

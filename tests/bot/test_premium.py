@@ -299,7 +299,7 @@ def fake_telegram_in_thread():
     """The fake Bot API on its own event loop, for the command line's own ``asyncio.run``."""
     import threading
 
-    from adapters.fake_telegram import FakeTelegram
+    from adapters.fakes.telegram import FakeTelegram
 
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, daemon=True)
@@ -315,7 +315,7 @@ def fake_telegram_in_thread():
 def test_cli_prices_grants_and_refunds(testbot, fake_telegram_in_thread, monkeypatch):
     from typer.testing import CliRunner
 
-    from adapters.fake_telegram import TOKEN
+    from adapters.fakes.telegram import TOKEN
     from bot.cli import CliError, cli
 
     monkeypatch.setenv("LEARNBOT_DATA_DIR", str(testbot.app.settings.data_dir))

@@ -218,9 +218,10 @@ def test_forget_clears_the_caches_outside_the_store(testbot):
 
     learner_id = active_learner(testbot)
     slack = SlackAdapter(testbot.app.bot, bot_token="xoxb-test", signing_secret="secret", port=0)
-    slack._profiles.add(SLACK, (NAME, "en-US"))
-    slack._profiles.add("U0SOMEONEELSE", ("Other", "en-US"))
-    slack._dms.add(SLACK, "D0ERASE")
+    testbot.app.bot.attach(slack)  # as App.chat_adapters does
+    slack.directory.profiles.add(SLACK, (NAME, "en-US"))
+    slack.directory.profiles.add("U0SOMEONEELSE", ("Other", "en-US"))
+    slack.directory.dm_channels.add(SLACK, "D0ERASE")
     recommender = testbot.app.bot.recommend.recommender
     recommender.collaborative()
     assert recommender._collab is not None
@@ -231,8 +232,8 @@ def test_forget_clears_the_caches_outside_the_store(testbot):
     say(testbot, "telegram", TG, "/forget")
     assert "deleted everything" in say(testbot, "telegram", TG, "/forget confirm")[0].text
     assert testbot.app.store.resolve_learner(str(learner_id)) is None
-    assert slack._profiles.get(SLACK) is None and slack._dms.get(SLACK) is None
-    assert slack._profiles.get("U0SOMEONEELSE") == ("Other", "en-US"), "only the erased learner goes"
+    assert slack.directory.profiles.get(SLACK) is None and slack.directory.dm_channels.get(SLACK) is None
+    assert slack.directory.profiles.get("U0SOMEONEELSE") == ("Other", "en-US"), "only the erased learner goes"
     assert recommender._collab is None, "refitted without the learner on next use"
     assert reading == {(learner_id + 1000, "c", "l"): 1}, "the page reached in a lesson goes too"
 

@@ -197,7 +197,7 @@ def test_cli_teams_managers_and_digest_export(team, monkeypatch, tmp_path):
 
 
 async def test_a_telegram_manager_gets_the_digest_as_a_photo_through_the_bot_api(team):
-    from adapters.fake_telegram import TOKEN, FakeTelegram
+    from adapters.fakes.telegram import TOKEN, FakeTelegram
     from adapters.telegram import TelegramAdapter
 
     team.app.store.add_team_manager("sales", "telegram", "42", NOW)
@@ -216,7 +216,7 @@ async def test_a_telegram_manager_gets_the_digest_as_a_photo_through_the_bot_api
 
 
 async def test_a_slack_manager_who_never_wrote_gets_the_digest_and_chart_in_a_dm_slack_opened(team):
-    from adapters.fake_slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
+    from adapters.fakes.slack import BOT_TOKEN, SIGNING_SECRET, FakeSlack
     from adapters.slack import SlackAdapter
 
     team.app.store.add_team_manager("sales", "slack", "U0BOSS", NOW)

@@ -8,7 +8,7 @@ Socket Mode (``apps.connections.open`` plus a WebSocket) to push envelopes.
 
 The request builders make what Slack sends to the app: an Events API envelope, a slash command form,
 a ``block_actions`` payload, each signed ``v0`` with HMAC-SHA256 like ``slack_sdk.signature``. They
-live in :mod:`adapters.fake_slack_requests` and are importable from here too.
+live in :mod:`adapters.fakes.slack_requests` and are importable from here too.
 
 Example:
     >>> async with FakeSlack() as slack:
@@ -29,9 +29,9 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
-from adapters import fake_slack_requests as _requests
-from adapters.fake_common import FakeServer
-from adapters.fake_slack_requests import (
+from adapters.fakes import slack_requests as _requests
+from adapters.fakes.common import FakeServer
+from adapters.fakes.slack_requests import (
     BOT_ID,
     BOT_USER,
     SIGNING_SECRET,

@@ -22,7 +22,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.fake_common import FakeServer
+from adapters.fakes.common import FakeServer
 
 TOKEN = "123456:TEST-token-not-a-secret"
 BOT_USER = {

@@ -1,7 +1,7 @@
 """What Slack sends to an app, built and signed for tests: Events API envelopes, slash commands, actions.
 
 Each request is signed ``v0`` with HMAC-SHA256 like ``slack_sdk.signature``, so the real bolt app
-verifies it; :func:`post` sends one to the app. The Web API side is :class:`adapters.fake_slack.FakeSlack`
+verifies it; :func:`post` sends one to the app. The Web API side is :class:`adapters.fakes.slack.FakeSlack`
 (which re-exports everything here).
 
 Example:

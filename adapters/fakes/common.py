@@ -1,4 +1,4 @@
-"""What the local fake platform servers (:mod:`adapters.fake_telegram`, :mod:`adapters.fake_slack`) share.
+"""What the local fake platform servers (:mod:`adapters.fakes.telegram`, :mod:`adapters.fakes.slack`) share.
 
 Each records every API call the bot makes and serves an aiohttp app on 127.0.0.1 at a free port;
 tests wait for the calls they expect with :meth:`FakeServer.wait_for`.

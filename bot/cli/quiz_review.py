@@ -16,7 +16,7 @@ from rich.panel import Panel
 from rich.prompt import IntPrompt, Prompt
 from rich.text import Text
 
-from bot.quizgen import QuizWorkshop
+from bot.quiz_workshop import QuizWorkshop
 from bot.store import QuizItem
 from knowledge.generation import shorten
 from knowledge.models import Chunk
