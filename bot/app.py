@@ -208,12 +208,18 @@ class App:
         )
 
     def prepare_search(self) -> None:
-        """Load the index, and the bilingual dictionary when other languages' questions may search English."""
-        self.live_records.refresh()
-        if "en" in self.live_records.languages():
-            from knowledge.crosslingual import dictionary
+        """Load the index, and what a Chinese question needs (the bilingual dictionary, jieba's name tagger).
 
+        Any learner may ask in Chinese, so both load at start-up (about 5 s and 100 MB together), never
+        inside a first question.
+        """
+        self.live_records.refresh()
+        from knowledge.crosslingual import dictionary
+        from knowledge.text import strip_noise
+
+        if "en" in self.live_records.languages():
             dictionary()
+        strip_noise("张伟：什么是传感器？")
 
     def prepare_generator(self, say: Callable[[str], None]) -> None:
         """Load (and on first use assemble or convert) the local model now, at start-up, saying so."""

@@ -47,8 +47,32 @@ _FILLER_RUN = re.compile(r"\b(?:" + "|".join(w for w in _LONGEST_FIRST if w.isas
 _CJK_FILLER_RUN = re.compile("|".join(w for w in _LONGEST_FIRST if not w.isascii()))
 
 
+_AFTER_NAME = re.compile(r"^[\s：:，,！!（(、]")
+_NAME_TAIL = re.compile(r"^\s*(?:[（(][^）)]{0,30}[）)])?\s*[：:，,！!、]?\s*")
+
+
+def _leading_chinese_name(text: str) -> str:
+    """``text`` without an opening Chinese personal name that stands apart ("张伟：…", "陈老师 ！…").
+
+    jieba's part-of-speech tagger marks personal names (``nr``); a name followed by a word is kept,
+    since it may be a term's first part ("欧姆定律", Ohm's law).
+    """
+    start = text.lstrip()
+    if not start or not CJK.match(start):
+        return text
+    import jieba.posseg
+
+    first = next(iter(jieba.posseg.lcut(start[:16])), None)
+    if first is None or first.flag != "nr" or len(first.word) < 2:
+        return text
+    rest = start[len(first.word) :]
+    if not _AFTER_NAME.match(rest):
+        return text
+    return _NAME_TAIL.sub("", rest)  # with its aside and colon: "张伟（工单 SR-1）：…"
+
+
 def strip_noise(question: str) -> str:
-    """The question without chat noise: links, mentions, ticket numbers, emoji, greetings and sign-offs.
+    """The question without chat noise: links, mentions, ticket numbers, emoji, greetings, names, sign-offs.
 
     Such words say nothing about what is asked, but a course never uses them, so left in they make a
     covered question look uncovered ("… my ticket is INC-4471").
@@ -61,6 +85,6 @@ def strip_noise(question: str) -> str:
     for pattern in _NOISE_PATTERNS:
         text = pattern.sub(" ", text)
     text = _FILLER_RUN.sub(" ", text)
-    text = _CJK_FILLER_RUN.sub(" ", text)
+    text = _CJK_FILLER_RUN.sub(" ", _leading_chinese_name(text))
     text = re.sub(r"\s+", " ", text)
     return re.sub(r"^[\s,.;:!?，。！？、—–-]+|[\s,;:—–-]+$", "", text)

@@ -53,6 +53,10 @@ def test_translation_groups_pair_declared_and_obvious_translations():
         ("How long must a password be? - Tom", "How long must a password be?"),
         ("@李明 密码至少要多长？谢谢", "密码至少要多长？"),
         ("What is RS-485 used for?", "What is RS-485 used for?"),  # a real term, not a ticket
+        ("张伟（工单号 SR-20931）：什么是无服务器计算？", "什么是无服务器计算？"),  # a name and its aside
+        ("刘洋：LUIS 模型怎么发布？", "LUIS 模型怎么发布？"),
+        ("欧姆定律是什么？", "欧姆定律是什么？"),  # a name that begins a term stays
+        ("继电器：它是怎么工作的？", "继电器：它是怎么工作的？"),  # a topic label is not a name
     ],
 )
 def test_chat_noise_is_stripped_but_real_terms_stay(noisy, clean):
