@@ -147,12 +147,21 @@ class AnswerChain:
     ) -> tuple[list[ScoredChunk], Evidence]:
         """Retrieve passages and measure the evidence (no generation)."""
         cleaned = strip_noise(question)
-        query = retrieval_query(cleaned or question, history)
+        own = cleaned or question
+        query = retrieval_query(own, history)
         hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
         if tokenize(question) and not tokenize(cleaned):  # all noise: a ticket number, a greeting
             return hits, Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
         vocabulary = self.vocabulary()
-        return hits, assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
+        evidence = assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
+        if query != own and not _FOLLOW_UP.search(own):
+            # A short message may still be a new question ("How long should a passphrase be?" after one
+            # about phishing): it borrows the previous question only when that makes the evidence stronger.
+            alone = self.retriever.retrieve(own, self.evidence_depth, search_filter)
+            mine = assess(own, alone, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
+            if mine.score() > evidence.score():
+                return alone, mine
+        return hits, evidence
 
     def answer(
         self,

@@ -224,3 +224,15 @@ def test_a_chinese_copy_does_not_rerank_an_english_question(both_languages):
     for question in ("How long should a passphrase be?", "What should I do with a suspicious email?"):
         whole = [key for key in retriever.lessons(question, 5) if key[0] == "security-basics"]
         assert whole == retriever.lessons(question, 5, english)[: len(whole)]
+
+
+@pytest.mark.slow
+def test_a_short_new_question_is_not_read_as_a_follow_up(both_languages):
+    from knowledge.generation import Turn
+
+    chain = both_languages.app.answers
+    earlier = [Turn("What is phishing?", "Phishing is a fake message that tricks you into giving away data.")]
+    new = chain.answer("How long should a passphrase be?", history=earlier)
+    assert new.grounded and new.citations[0].lesson_id == "passwords"
+    follow_up = chain.answer("and why?", history=earlier)  # this one does lean on the question before
+    assert follow_up.citations and follow_up.citations[0].lesson_id != "passwords"
