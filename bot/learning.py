@@ -19,8 +19,8 @@ from bot.lesson_sections import LessonView, course_url, lesson_pages, section_im
 from bot.reviews import Feel, new_card, rating_for, retrievability, review, utc, zone
 from bot.store import LessonRow, QuizItem, Store, iso
 from knowledge.answer import Citation
-from knowledge.index import tokenize
 from knowledge.models import Chunk
+from knowledge.text import tokenize
 
 LessonChunks = Callable[[str, str], Sequence[Chunk]]
 """Returns the live chunks of ``(course_id, lesson_id)`` (the composition root reads the index)."""

@@ -16,7 +16,7 @@ from typing import Any
 
 from bot.store import QuizItem, Store
 from knowledge.cloze import ClozeDrafter
-from knowledge.index import KeywordIndex
+from knowledge.keyword import KeywordIndex
 from knowledge.models import Chunk
 from knowledge.quizgen import (
     ChatModel,

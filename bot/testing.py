@@ -21,9 +21,9 @@ from bot.app import App
 from bot.config import Settings
 from bot.messages import IncomingMessage, Reply
 from knowledge.generation import Turn
-from knowledge.index import tokenize
 from knowledge.loaders import load_course
 from knowledge.models import ScoredChunk
+from knowledge.text import tokenize
 
 
 class HashEmbedder:

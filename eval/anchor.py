@@ -16,8 +16,8 @@ from langchain_text_splitters import RecursiveCharacterTextSplitter
 from rank_bm25 import BM25Okapi
 
 from knowledge.embedders import MiniLMEmbedder, USEEmbedder
-from knowledge.index import tokenize
 from knowledge.models import Course
+from knowledge.text import tokenize
 
 
 @dataclass(frozen=True)

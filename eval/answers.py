@@ -27,9 +27,9 @@ from eval.common import Question, app_with_courses, console, progress, read_ques
 from eval.grounding import DATASETS, Case, collect, rates
 from knowledge.generation import build_messages, make_generator
 from knowledge.generation.packaged import SMOLLM2_135M
-from knowledge.index import tokenize
 from knowledge.local_llm import LocalGenerator
 from knowledge.models import ScoredChunk, SearchFilter
+from knowledge.text import tokenize
 
 LANGUAGES = {
     "en": ("quizzes.en.jsonl", "iot-en", "lessons/en"),

@@ -13,10 +13,9 @@ from knowledge.extractive import ExtractiveGenerator
 from knowledge.generation import Generator, Turn, attribute, clean_answer
 from knowledge.generation.deadline import AnswerLine, LineFull, TextSink, generate_within
 from knowledge.grounding import Evidence, assess
-from knowledge.index import tokenize
 from knowledge.models import ScoredChunk, SearchFilter
 from knowledge.retrieval import Retriever, rank_lessons
-from knowledge.text import detect_language, strip_noise
+from knowledge.text import detect_language, strip_noise, tokenize
 
 log = logging.getLogger(__name__)
 

@@ -24,12 +24,11 @@ from collections.abc import Iterator, Sequence
 from typing import Protocol
 
 from knowledge.extractive import split_sentences
-from knowledge.index import tokenize
 from knowledge.keyterms import CourseTerms, PoolTerm, Term
 from knowledge.models import Chunk
 from knowledge.quizgen import BLANK, CLOZE_PROMPTS, Checker, DraftItem, DraftRejected, fold
 from knowledge.quizrubric import figure_reference, same_stem
-from knowledge.text import CJK
+from knowledge.text import CJK, tokenize
 
 _NEEDS_CONTEXT = re.compile(
     r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also|First"

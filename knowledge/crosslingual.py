@@ -23,8 +23,7 @@ from functools import lru_cache
 
 import jieba
 
-from knowledge.index import STOPWORDS, tokenize
-from knowledge.text import CJK
+from knowledge.text import CJK, STOPWORDS, tokenize
 
 log = logging.getLogger(__name__)
 

@@ -10,9 +10,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from knowledge.generation import NO_PASSAGES, Turn, answer_language, shorten
-from knowledge.index import tokenize
 from knowledge.models import ScoredChunk
-from knowledge.text import CJK
+from knowledge.text import CJK, tokenize
 
 
 @dataclass(frozen=True)

@@ -29,9 +29,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from knowledge.crosslingual import translate_query
-from knowledge.index import tokenize
 from knowledge.models import ScoredChunk
-from knowledge.text import CJK, detect_language
+from knowledge.text import CJK, detect_language, tokenize
 
 
 @dataclass(frozen=True)

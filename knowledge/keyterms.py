@@ -18,10 +18,9 @@ from dataclasses import dataclass, field
 import jieba.posseg
 
 from knowledge.extractive import split_sentences
-from knowledge.index import tokenize
 from knowledge.models import Chunk
 from knowledge.quizrubric import COMMON
-from knowledge.text import CJK
+from knowledge.text import CJK, tokenize
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*|\d+(?:[.,]\d+)?")
 _CODE_SPAN = re.compile(r"`[^`]*`|\b[a-z][a-z0-9+.-]*://\S+", re.I)  # code and URLs

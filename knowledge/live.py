@@ -11,8 +11,10 @@ import threading
 from collections.abc import Callable, Sequence
 
 from knowledge.chunking import index_text
-from knowledge.index import KeywordIndex, VectorIndex, tokenize
+from knowledge.index import VectorIndex
+from knowledge.keyword import KeywordIndex
 from knowledge.models import Chunk, SearchFilter
+from knowledge.text import tokenize
 
 
 class LiveRecords:

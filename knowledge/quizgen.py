@@ -24,10 +24,9 @@ from langchain_core.prompts import ChatPromptTemplate
 
 from knowledge.extractive import split_sentences
 from knowledge.generation import shorten
-from knowledge.index import tokenize
 from knowledge.models import Chunk
 from knowledge.quizrubric import answer_leak, figure_reference, filler_blank, kind_mismatch, length_giveaway
-from knowledge.text import CJK
+from knowledge.text import CJK, tokenize
 
 REASONS = {
     "malformed": "the model's reply is not a usable JSON item",

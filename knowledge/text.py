@@ -1,8 +1,11 @@
-"""Text helpers every part of the knowledge package shares: which language a text is in."""
+"""Text helpers every part of the knowledge package shares: language, chat noise, keyword tokens."""
 
 from __future__ import annotations
 
+import logging
 import re
+
+import jieba
 
 CJK = re.compile(r"[\u3400-\u9fff]")
 """One CJK ideograph (the unified block and extension A)."""
@@ -88,3 +91,48 @@ def strip_noise(question: str) -> str:
     text = _CJK_FILLER_RUN.sub(" ", _leading_chinese_name(text))
     text = re.sub(r"\s+", " ", text)
     return re.sub(r"^[\s,.;:!?，。！？、—–-]+|[\s,;:—–-]+$", "", text)
+
+
+# -- keyword tokens --------------------------------------------------------------------------
+
+jieba.setLogLevel(logging.WARNING)
+_TOKEN = re.compile(r"[a-z0-9]+(?:['’][a-z]+)?|[\u3400-\u9fff]+")
+STOPWORDS = frozenset(
+    """a an the and or but if of at by for with about against between into through during before after
+    above below to from up down in out on off over under again further then once here there when where why
+    how all any both each few more most other some such no nor not only own same so than too very s t can
+    will just don should now is are was were be been being have has had having do does did doing i me my we
+    our you your he him his she her it its they them their what which who whom this that these those am
+    would could also may might must shall
+    的 了 是 在 和 与 或 也 都 就 而 及 以 之 其 这 那 个 们 吗 呢 吧 啊
+    什么 怎么 如何 为什么 哪些 哪个 一个 可以
+    能 会 要 把 被 对 从 向 到 中 上 下 为 有 没有 不 我 你 他 她 它 我们 你们 他们
+    下列 以下 哪 哪一项 哪一个 哪种 哪项 哪里 怎样 怎么样 是否 还是 应该 应当 需要 正确 错误 选项 请问 关于
+    一下 多少 几个 时候 时 后 前 最 更""".split()
+)
+
+
+def _stem(word: str) -> str:
+    """A light English suffix stripper: enough to match plural and -ing/-ed forms."""
+    if len(word) <= 3 or word.isdigit():
+        return word
+    for suffix, replacement in (("ies", "y"), ("sses", "ss"), ("ing", ""), ("ed", ""), ("es", ""), ("s", "")):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            if suffix == "s" and word.endswith(("ss", "us", "is")):
+                break
+            word = word[: -len(suffix)] + replacement
+            break
+    # "measure", "measures", "measured" and "measuring" all become "measur".
+    return word[:-1] if word.endswith("e") and len(word) > 4 else word
+
+
+def tokenize(text: str) -> list[str]:
+    """Lowercase word tokens for BM25; Chinese runs are segmented with jieba (search mode)."""
+    tokens: list[str] = []
+    for match in _TOKEN.finditer(text.lower()):
+        word = match.group()
+        if CJK.match(word):
+            tokens.extend(w for w in jieba.lcut_for_search(word) if w not in STOPWORDS)
+        elif word not in STOPWORDS:
+            tokens.append(_stem(word))
+    return tokens

@@ -38,10 +38,10 @@ import numpy as np
 from bot.store import LessonRow, Store
 from knowledge.embedders import Embedder
 from knowledge.extractive import split_sentences
-from knowledge.index import tokenize
 from knowledge.keyterms import NounEvidence, chinese_terms, english_terms
 from knowledge.models import Chunk
 from knowledge.quizrubric import same_stem
+from knowledge.text import tokenize
 
 KEYWORDS = 5
 CANDIDATES = 20

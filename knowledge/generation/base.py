@@ -18,9 +18,8 @@ from typing import Any, Protocol, runtime_checkable
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
-from knowledge.index import tokenize
 from knowledge.models import ScoredChunk
-from knowledge.text import CJK
+from knowledge.text import CJK, tokenize
 
 log = logging.getLogger(__name__)
 

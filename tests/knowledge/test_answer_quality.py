@@ -81,7 +81,7 @@ def test_novelty_judges_each_word_of_a_chinese_phrase():
     # "传感器数据" is course vocabulary, "编码器" (an encoder) is not and is rare: the phrase is novel
     # although most of its words are known; a phrase of known and common words is not.
     from knowledge.grounding import novelty
-    from knowledge.index import tokenize
+    from knowledge.text import tokenize
 
     course = set(tokenize("物联网 设备 平台 传感器 数据 测量"))
 

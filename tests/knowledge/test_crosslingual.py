@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from knowledge.crosslingual import translate_query
 from knowledge.grounding import assess
-from knowledge.index import KeywordIndex
+from knowledge.keyword import KeywordIndex
 from knowledge.models import Chunk, ScoredChunk
 
 

@@ -182,8 +182,9 @@ def test_keyword_scores_are_rank_bm25s_over_the_sparse_matrix():
     import numpy as np
     from rank_bm25 import BM25Okapi
 
-    from knowledge.index import KeywordIndex, tokenize
+    from knowledge.keyword import KeywordIndex
     from knowledge.models import Chunk
+    from knowledge.text import tokenize
 
     texts = [
         "A sensor reads the world; an actuator changes it. Sensors send readings over MQTT.",

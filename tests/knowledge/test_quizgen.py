@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 
 from knowledge.cloze import ClozeDrafter
-from knowledge.index import KeywordIndex
 from knowledge.keyterms import CourseTerms
+from knowledge.keyword import KeywordIndex
 from knowledge.models import Chunk
 from knowledge.quizgen import (
     BLANK,
