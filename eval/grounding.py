@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
+from bot.config import Settings
 from eval.common import Question, app_with_courses, console, progress, read_questions, write_report
 from knowledge.grounding import DEFAULT_WEIGHTS, Evidence, Weights
 
@@ -236,12 +237,18 @@ def _report(out: Path, groups, weights, threshold: float, grid, held_out) -> Non
         ax.plot(grid, [c[1] for c in curve], linestyle="--", label=f"{name}: covered refused")
     for name, (refused, wrong) in held_out.items():
         lines.append(f"| held out: {name} | {refused:.2f} | {wrong:.2f} |")
-    lines += ["", "| set | n | refused at the threshold |", "|---|---|---|"]
+    shipped = Settings.load(env={}).grounding_threshold
+    lines += [
+        "",
+        f"| set | n | refused at the threshold | refused as shipped (product weights, {shipped}) |",
+        "|---|---|---|---|",
+    ]
     for cases in groups.values():
         for set_name in dict.fromkeys(c.set_name for c in cases):
             these = [c for c in cases if c.set_name == set_name]
             refused = sum(c.evidence.score(weights) < threshold for c in these) / len(these)
-            lines.append(f"| {set_name} | {len(these)} | {refused:.2f} |")
+            product = sum(c.evidence.score(DEFAULT_WEIGHTS) < shipped for c in these) / len(these)
+            lines.append(f"| {set_name} | {len(these)} | {refused:.2f} | {product:.2f} |")
     lines += [
         "",
         "Separation of covered from uncovered (AUC):",

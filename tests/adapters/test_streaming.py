@@ -41,14 +41,20 @@ def _fast_updates(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(slack_stream, "INTERVAL_S", 0.01)
 
 
-async def test_the_console_prints_the_answer_as_it_is_written(testbot):
-    out = io.StringIO()
-    console = ConsoleAdapter(testbot.app.bot, Console(file=out, width=200), user="streamer")
-    [reply] = await console.say("What is phishing?")
-    printed = out.getvalue()
-    draft = reply.text.split(" [1]")[0]
-    assert reply.citations and printed.index(draft[:20]) < printed.rindex("[1]")
-    assert printed.count(draft[:20]) == 2  # streamed once, then the checked reply
+async def test_the_console_shows_the_answer_as_it_is_written_then_once(testbot):
+    for terminal in (True, False):
+        out = io.StringIO()
+        console = ConsoleAdapter(
+            testbot.app.bot, Console(file=out, width=200, force_terminal=terminal), user="streamer"
+        )
+        [reply] = await console.say("What is phishing?")
+        printed = out.getvalue()
+        draft = reply.text.split(" [1]")[0]
+        assert reply.citations and printed.count("Sources:") == 1
+        if terminal:  # the draft was drawn as it grew, then the cited reply printed
+            assert printed.index(draft[:20]) < printed.rindex("Sources:")
+        else:  # no terminal: no draft, only the reply
+            assert printed.count(draft[:20]) == 1
 
 
 async def test_a_slack_dm_edits_the_placeholder_then_replaces_it_with_the_cited_answer(testbot, slack):
