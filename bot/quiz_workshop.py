@@ -18,13 +18,13 @@ from bot.store import QuizItem, Store
 from knowledge.cloze import ClozeDrafter
 from knowledge.keyword import KeywordIndex
 from knowledge.models import Chunk
+from knowledge.quiz_llm import LLMDrafter
 from knowledge.quizgen import (
     ChatModel,
     Checker,
     Drafter,
     DraftItem,
     DraftRejected,
-    LLMDrafter,
     Rejection,
     draft_items,
     pick_chunks,

@@ -26,16 +26,8 @@ from rich.table import Table
 from eval.common import app_with_courses, console, progress, write_report
 from knowledge.cloze import ClozeDrafter
 from knowledge.models import SearchFilter
-from knowledge.quizgen import (
-    BLANK,
-    REASONS,
-    Checker,
-    Drafter,
-    DraftItem,
-    DraftRejected,
-    LLMDrafter,
-    pick_chunks,
-)
+from knowledge.quiz_llm import LLMDrafter
+from knowledge.quizgen import BLANK, REASONS, Checker, Drafter, DraftItem, DraftRejected, pick_chunks
 from knowledge.quizrubric import (
     answer_leak,
     chance_share,

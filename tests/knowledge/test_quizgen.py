@@ -11,17 +11,8 @@ from knowledge.cloze import ClozeDrafter
 from knowledge.keyterms import CourseTerms
 from knowledge.keyword import KeywordIndex
 from knowledge.models import Chunk
-from knowledge.quizgen import (
-    BLANK,
-    Checker,
-    DraftItem,
-    DraftRejected,
-    LLMDrafter,
-    draft_items,
-    first_json_object,
-    parse_item,
-    pick_chunks,
-)
+from knowledge.quiz_llm import LLMDrafter, first_json_object, parse_item
+from knowledge.quizgen import BLANK, Checker, DraftItem, DraftRejected, draft_items, pick_chunks
 from tests.knowledge.test_generation import fake_openai, openai_generator  # noqa: F401 - a fixture
 
 
