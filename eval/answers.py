@@ -5,7 +5,8 @@
   to see whether retrieval helps, with none) and a model-free baseline that picks the option whose
   key terms the passages hold most (IDF-weighted). Chance is the mean of 1 / number of options.
 * Citation accuracy: the share of answers (``AnswerChain.answer``) whose citations include the
-  question's lesson, per back end.
+  question's lesson, per back end; with the share of grounded answers that are the back end's own
+  words (they passed the support check and were not replaced by quoted passages) and answer times.
 * Refusals: covered quiz questions against ``eval/datasets/uncovered.jsonl`` (or any question file),
   the refusal curve over the grounding threshold with the configured value marked.
 """
@@ -75,6 +76,9 @@ class Results:
     quiz: dict[tuple[str, str], Tally] = field(default_factory=dict)
     chance: dict[str, float] = field(default_factory=dict)
     citations: dict[tuple[str, str], tuple[Tally, int]] = field(default_factory=dict)
+    own_words: dict[tuple[str, str], Tally] = field(default_factory=dict)
+    """Grounded answers that are the back end's own words (passed the support check, not quoted)."""
+    seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
     refusals: dict[str, tuple[float, float]] = field(default_factory=dict)
     threshold: float = 0.0
     judged: dict[tuple[str, bool], Tally] = field(default_factory=dict)  # "no" replies of covered / not
@@ -176,15 +180,20 @@ def citation_accuracy(chain, name: str, questions: dict[str, list[Question]], re
     """Share of answers whose citations include the question's lesson (refusals count as misses)."""
     for language, items in questions.items():
         course_id = LANGUAGES[language][1]
-        tally, refused = Tally(), 0
+        tally, refused, own, seconds = Tally(), 0, Tally(), []
         with progress() as bar:
             task = bar.add_task(f"citations {name} {language}", total=len(items))
             for q in items:
                 answer = chain.answer(q.question, SearchFilter(course_ids=(course_id,)))
                 refused += not answer.grounded
                 tally.add(any(c.lesson_id == q.lesson_id for c in answer.citations))
+                if answer.grounded:
+                    own.add("fallback" not in answer.backend)
+                seconds.append(answer.latency_ms / 1000)
                 bar.advance(task)
         results.citations[(language, name)] = (tally, refused)
+        results.own_words[(language, name)] = own
+        results.seconds[(language, name)] = seconds
 
 
 def refusal_curve(
@@ -322,9 +331,15 @@ def report(results: Results) -> str:
         table.add_row(language, name, str(tally), chance)
     console.print(table)
     lines += ["", "## Citation accuracy (citations include the question's lesson)", ""]
-    lines += ["| language | back end | citation accuracy | refused |", "|---|---|---|---|"]
+    lines += [
+        "| language | back end | citation accuracy | refused | own words, supported | answer p50 / p95 s |",
+        "|---|---|---|---|---|---|",
+    ]
     for (language, name), (tally, refused) in sorted(results.citations.items()):
-        lines.append(f"| {language} | {name} | {tally} | {refused} |")
+        own = results.own_words.get((language, name), Tally())
+        seconds = results.seconds.get((language, name)) or [float("nan")]
+        p50, p95 = np.percentile(seconds, 50), np.percentile(seconds, 95)
+        lines.append(f"| {language} | {name} | {tally} | {refused} | {own} | {p50:.1f} / {p95:.1f} |")
     lines += ["", f"## Refusals at the configured grounding threshold {results.threshold:.2f}", ""]
     lines += [
         "| group | uncovered refused | covered wrongly refused | goal (>= 0.90, <= 0.05) |",
