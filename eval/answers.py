@@ -206,13 +206,19 @@ def refusal_curve(
         "zh": [q for q in uncovered if q.qid.startswith("zh")],
     }
     covered = {lang: read_questions(corpus / spec[0]) for lang, spec in LANGUAGES.items()}
+
+    def only(course_id: str) -> SearchFilter:
+        return SearchFilter(course_ids=(course_id,))
+
     groups: dict[str, list[Case]] = {
-        "English": collect(app, covered["en"], "iot-en", True, "covered en")
-        + collect(app, unc["en"], "iot-en", False, "uncovered en"),
-        "Chinese": collect(app, covered["zh"], "iot-zh", True, "covered zh")
-        + collect(app, unc["zh"], "iot-zh", False, "uncovered zh"),
-        "Chinese question, English lessons": collect(app, covered["zh"], "iot-en", True, "covered zh>en")
-        + collect(app, unc["zh"], "iot-en", False, "uncovered zh>en"),
+        "English": collect(app, covered["en"], True, "covered en", only("iot-en"))
+        + collect(app, unc["en"], False, "uncovered en", only("iot-en")),
+        "Chinese": collect(app, covered["zh"], True, "covered zh", only("iot-zh"))
+        + collect(app, unc["zh"], False, "uncovered zh", only("iot-zh")),
+        "Chinese question, English lessons": collect(
+            app, covered["zh"], True, "covered zh>en", only("iot-en")
+        )
+        + collect(app, unc["zh"], False, "uncovered zh>en", only("iot-en")),
     }
     grid = np.round(np.arange(0.05, 0.96, 0.025), 3)
     import matplotlib

@@ -18,6 +18,7 @@ import numpy as np
 from bot.config import Settings
 from eval.common import Question, app_with_courses, console, progress, read_questions, write_report
 from knowledge.grounding import DEFAULT_WEIGHTS, Evidence, Weights
+from knowledge.models import SearchFilter
 
 DATASETS = Path(__file__).parent / "datasets"
 SAMPLES = Path(__file__).resolve().parent.parent / "bot" / "sample_courses"
@@ -34,13 +35,15 @@ class Case:
     best_bm25: float = 0.0
 
 
-def collect(app, questions: list[Question], covered: bool, set_name: str) -> list[Case]:  # noqa: ANN001
-    """Grounding signals for every question, asked of the whole catalogue (no filter)."""
+def collect(  # noqa: ANN001
+    app, questions: list[Question], covered: bool, set_name: str, search_filter: SearchFilter | None = None
+) -> list[Case]:
+    """Grounding signals for every question, asked of the whole catalogue (or what the filter admits)."""
     cases = []
     with progress() as bar:
         task = bar.add_task(set_name, total=len(questions))
         for q in questions:
-            hits, evidence = app.answers.evidence(q.question)
+            hits, evidence = app.answers.evidence(q.question, search_filter)
             bm25 = max((h.keyword_score or 0.0 for h in hits), default=0.0)
             cases.append(Case(set_name, covered, evidence, q.question, bm25))
             bar.advance(task)
