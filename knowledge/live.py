@@ -110,8 +110,11 @@ class LiveRecords:
         return self._live.get((chunk.course_id, chunk.lesson_id)) == version
 
     def has_copy_in(self, chunk: Chunk, language: str, search_filter: SearchFilter | None = None) -> bool:
-        """Whether ``chunk``'s lesson has a translation in ``language`` that the filter admits."""
-        self.refresh()
+        """Whether ``chunk``'s lesson has a translation in ``language`` that the filter admits.
+
+        Like :meth:`is_live`, it reads the catalogue as the caller's last :meth:`refresh` left it (it is
+        asked once per hit, and a refresh asks the store for the catalogue's generation).
+        """
         group = self._translations.get((chunk.course_id, chunk.lesson_id))
         copies = self._copies.get(group, []) if group else []
         return any(

@@ -251,9 +251,8 @@ class FusedRetriever:
             return [], []
         english = replace(base, languages=("en",))
         hits = self.keyword.records.keyword.search_groups(translate_query(query), depth, english)
-        return [ScoredChunk(c, s, keyword_score=s) for c, s in hits], [self.translated_keyword_weight] * len(
-            hits
-        )
+        scored = [ScoredChunk(c, s, keyword_score=s) for c, s in hits]
+        return scored, [self.translated_keyword_weight] * len(scored)
 
     def _key(self, chunk: Chunk) -> tuple[str, str]:
         # A page of no lesson stands for itself (each module overview is its own candidate).
