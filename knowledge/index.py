@@ -99,6 +99,10 @@ class VectorIndex(Protocol):
         """The ``k`` nearest records passing the filter, with cosine similarity (inner product)."""
         ...
 
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ids of the ``k`` nearest records, unfiltered, with cosine similarity (inner product)."""
+        ...
+
     def count(self) -> int:
         """How many records are stored."""
         ...
@@ -210,6 +214,20 @@ class ChromaIndex:
                 got["ids"][0], got["documents"][0], got["metadatas"][0], got["distances"][0], strict=True
             )
         ]
+
+    def nearest(self, vector: np.ndarray, k: int) -> list[tuple[str, float]]:
+        """The ids of the ``k`` nearest records, unfiltered, with cosine similarity (inner product).
+
+        Several times faster than :meth:`query`: Chroma neither applies a metadata filter nor reads
+        texts back, so a caller that holds the live records in memory filters and looks them up there.
+        """
+        if k <= 0:
+            return []
+        got = self._collection.query(
+            query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k, include=["distances"]
+        )
+        pairs = zip(got["ids"][0], got["distances"][0], strict=True)
+        return [(rid, 1.0 - float(dist)) for rid, dist in pairs]
 
     def count(self) -> int:
         """How many records are stored."""

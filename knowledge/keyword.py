@@ -109,16 +109,15 @@ class KeywordIndex:
         if self._weights is None or not total:
             return [0.0] * len(chunks)
         known = [t for t in terms if t in self._terms]
-        present = self._weights[:, [self._terms[t] for t in known]].tocsr() if known else None
-        shares = []
-        for chunk in chunks:
-            row = self._rows.get(chunk.chunk_id)
-            if row is None or present is None:
-                shares.append(0.0)
-                continue
-            held = present[row].indices
-            shares.append(sum(weights[known[j]] for j in held) / total)
-        return shares
+        rows = np.asarray([self._rows.get(c.chunk_id, -1) for c in chunks], dtype=np.int64)
+        shares = np.zeros(len(chunks))
+        indexed = rows >= 0
+        if known and indexed.any():
+            # one slice of the matrix for all chunks: each stored entry means "the chunk holds the term"
+            held = self._weights[:, [self._terms[t] for t in known]].tocsr()[rows[indexed]]
+            held.data = np.ones_like(held.data)
+            shares[indexed] = held @ np.asarray([weights[t] for t in known]) / total
+        return shares.tolist()
 
     def search(
         self, query: str, k: int, search_filter: SearchFilter | None = None

@@ -40,6 +40,7 @@ class LiveRecords:
         self._kinds: set[tuple[str, str, bool, str]] = set()
         self._translations: dict[tuple[str, str], tuple[str, str]] = {}
         self._copies: dict[tuple[str, str], list[Chunk]] = {}
+        self._by_id: dict[str, Chunk] = {}
         self._tokens: dict[str, list[str]] = {}
         """Each live record's keyword tokens, kept across rebuilds: tokenising (jieba above all) is
         most of a rebuild, and an ingestion changes few lessons."""
@@ -68,6 +69,7 @@ class LiveRecords:
                 )
             chunks = [r.chunk for r in records]
             self._live = live
+            self._by_id = {r.record_id: r.chunk for r in records}
             self._kinds = {(c.course_id, c.track, c.premium, c.language) for c in chunks}
             self._translations = translation_groups(chunks)
             self._copies = {}
@@ -108,6 +110,10 @@ class LiveRecords:
     def is_live(self, chunk: Chunk, version: str) -> bool:
         """Whether a record belongs to the live version of its lesson."""
         return self._live.get((chunk.course_id, chunk.lesson_id)) == version
+
+    def chunk(self, record_id: str) -> Chunk | None:
+        """A live record's chunk; ``None`` for a record of no live version (as of the last refresh)."""
+        return self._by_id.get(record_id)
 
     def has_copy_in(self, chunk: Chunk, language: str, search_filter: SearchFilter | None = None) -> bool:
         """Whether ``chunk``'s lesson has a translation in ``language`` that the filter admits.

@@ -11,6 +11,7 @@ from chromadb.config import Settings as ChromaSettings
 
 from bot.store import Store
 from bot.testing import HashEmbedder
+from knowledge import retrieval
 from knowledge.chunking import Chunker
 from knowledge.index import ChromaIndex, IndexMismatch
 from knowledge.ingest import Ingestor
@@ -141,7 +142,7 @@ def test_crash_mid_ingest_leaves_the_old_version_whole(tmp_path, course_dir):
     assert any("pass-sentence" in h.chunk.text for h in reopened.retriever.retrieve("pass-sentence", k=5))
 
 
-def test_premium_is_filtered_inside_the_index_query(tmp_path, course_dir):
+def test_premium_never_reaches_a_learner_who_is_not_entitled(tmp_path, course_dir):
     parts = Parts(tmp_path / "data")
     parts.ingestor.ingest(
         load_course(course_dir, CourseOverrides(course_id="paid", track="pro", premium=True))
@@ -156,6 +157,34 @@ def test_premium_is_filtered_inside_the_index_query(tmp_path, course_dir):
     assert {h.chunk.course_id for h in parts.retriever.retrieve("phishing", 20, only)} <= {
         "security-basics-zh"
     }
+
+
+@pytest.mark.parametrize("k", [1, 3, 12])
+@pytest.mark.parametrize("unfiltered_tries", [0, 2])  # 0: straight to the index's filtered query
+def test_dense_search_filtered_in_memory_finds_what_the_index_filter_finds(
+    tmp_path, course_dir, k, unfiltered_tries, monkeypatch
+):
+    """Dense search asks the index for the nearest ids and filters them in memory; however few chunks
+    a filter admits, it finds chunks as near as the index's own filtered query finds."""
+    parts = Parts(tmp_path / "data")
+    parts.ingestor.ingest(
+        load_course(course_dir, CourseOverrides(course_id="paid", track="pro", premium=True))
+    )
+    parts.ingestor.ingest(load_course(SAMPLES / "security-basics-zh"))
+    monkeypatch.setattr(retrieval, "_UNFILTERED_TRIES", unfiltered_tries)
+    dense = DenseRetriever(parts.records, parts.embedder)
+    vector = parts.embedder.embed_query("how do I report a phishing email")
+    for search_filter in (
+        None,
+        SearchFilter(allow_premium=False),
+        SearchFilter(course_ids=("paid",)),
+        SearchFilter(course_ids=("security-basics-zh",), languages=("zh",)),
+    ):
+        got = dense.retrieve("how do I report a phishing email", k=k, search_filter=search_filter)
+        expected = parts.index.query(vector, k, search_filter)
+        # the same similarities (chunks that tie may come in either order), all admitted
+        assert [round(h.score, 5) for h in got] == [round(score, 5) for _, score in expected]
+        assert all(search_filter is None or search_filter.admits(h.chunk) for h in got)
 
 
 def test_querying_with_another_embedder_names_reindex(tmp_path, course_dir):
