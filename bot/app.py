@@ -31,6 +31,7 @@ from knowledge.generation.deadline import AnswerLine
 from knowledge.index import COLLECTION, ChromaIndex, Record, rebuild
 from knowledge.ingest import Ingestor
 from knowledge.models import Chunk
+from knowledge.query_translation import QueryTranslator
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
 
 if TYPE_CHECKING:
@@ -87,7 +88,7 @@ class App:
         >>> app.retriever.retrieve("What is MQTT?")
     """
 
-    KEPT_ON_REINDEX = frozenset({"store", "chroma", "chunker", "generator", "health"})
+    KEPT_ON_REINDEX = frozenset({"store", "chroma", "chunker", "generator", "answer_line", "health"})
     """The built parts that do not depend on the embedder; :meth:`reindex` rebuilds every other one."""
 
     def __init__(
@@ -172,8 +173,20 @@ class App:
 
     @cached_property
     def retriever(self) -> FusedRetriever:
-        """The default retriever: dense and keyword fused."""
-        return FusedRetriever(self.dense_retriever, self.keyword_retriever)
+        """The default retriever: dense and keyword fused, with the answer model's translations."""
+        return FusedRetriever(self.dense_retriever, self.keyword_retriever, translator=self.query_translator)
+
+    @cached_property
+    def query_translator(self) -> QueryTranslator | None:
+        """The answer model as a translator of questions (``None``: no LLM, or switched off)."""
+        if not self.settings.translate_questions or not callable(getattr(self.generator, "chat", None)):
+            return None
+        return QueryTranslator(self.generator, self.answer_line)
+
+    @cached_property
+    def answer_line(self) -> AnswerLine:
+        """The bounded line for the answer model, shared by answers and question translations."""
+        return AnswerLine(self.settings.max_waiting_questions)
 
     @cached_property
     def generator(self) -> Generator:
@@ -204,7 +217,7 @@ class App:
             threshold=self.settings.grounding_threshold,
             top_k=self.settings.top_k,
             deadline_s=self.settings.answer_deadline_s,
-            line=AnswerLine(self.settings.max_waiting_questions),
+            line=self.answer_line,
         )
 
     def prepare_search(self) -> None:

@@ -52,6 +52,11 @@ class Settings:
         "auto", "How the local model runs: `auto`, `llamacpp` (GGUF, CPU) or `transformers`."
     )
     llm_threads: int = _setting(1, "CPU threads llama.cpp uses for the local model.")
+    translate_questions: bool = _setting(
+        True,
+        "Let the answer model translate a question when the learner's catalogue has lessons only in "
+        "another language (one short generation; skipped while the model is busy).",
+    )
     answer_deadline_s: float = _setting(
         30.0, "Seconds a generated answer may take; past it the learner gets the quoted passages."
     )

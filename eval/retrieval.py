@@ -16,6 +16,7 @@ MRR@10; latency per question for the product's retrievers. Misses go to ``retrie
 
 from __future__ import annotations
 
+import copy
 import json
 import shutil
 import time
@@ -28,8 +29,8 @@ from rich.table import Table
 
 from eval.anchor import AnchorPipeline
 from eval.common import IOT, Question, app_with_courses, console, progress, read_questions, write_report
+from knowledge.fusion import lesson_ranking
 from knowledge.loaders import CourseOverrides, load_course
-from knowledge.retrieval import lesson_ranking
 
 DATASETS = Path(__file__).parent / "datasets"
 PARTIAL_MODULES = ("1-getting-started", "2-farm", "3-transport")
@@ -172,8 +173,13 @@ def run(corpus: Path, embedders: list[str], out: Path, work: Path, quick: bool =
         )
         for qset in sets:
             app = apps[qset.catalogue]
+            untranslated = copy.copy(app.retriever)
+            untranslated.translator = None
             methods: dict[str, Callable[[Question], list[tuple[str, str]]]] = {
                 f"Learnbot ({embedder})": lambda q, app=app: app.retriever.lessons(q.question, 10),
+                f"Learnbot, no LLM translation ({embedder})": lambda q, r=untranslated: r.lessons(
+                    q.question, 10
+                ),
                 f"dense only ({embedder})": lambda q, app=app: _ranked(app.dense_retriever, q),
                 "BM25 only (product chunks)": lambda q, app=app: _ranked(app.keyword_retriever, q),
             }

@@ -10,11 +10,12 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Protocol
 
 from knowledge.extractive import ExtractiveGenerator
+from knowledge.fusion import rank_lessons
 from knowledge.generation import Generator, Turn, attribute, clean_answer
 from knowledge.generation.deadline import AnswerLine, LineFull, TextSink, generate_within
 from knowledge.grounding import Evidence, assess
 from knowledge.models import ScoredChunk, SearchFilter
-from knowledge.retrieval import Retriever, rank_lessons
+from knowledge.retrieval import Retriever
 from knowledge.text import detect_language, strip_noise, tokenize
 
 log = logging.getLogger(__name__)

@@ -41,6 +41,7 @@ class LiveRecords:
         self._translations: dict[tuple[str, str], tuple[str, str]] = {}
         self._copies: dict[tuple[str, str], list[Chunk]] = {}
         self._by_id: dict[str, Chunk] = {}
+        self._lessons: list[Chunk] = []
         self._tokens: dict[str, list[str]] = {}
         """Each live record's keyword tokens, kept across rebuilds: tokenising (jieba above all) is
         most of a rebuild, and an ingestion changes few lessons."""
@@ -70,6 +71,8 @@ class LiveRecords:
             chunks = [r.chunk for r in records]
             self._live = live
             self._by_id = {r.record_id: r.chunk for r in records}
+            firsts = {(c.course_id, c.lesson_id): c for c in reversed(chunks) if c.lesson_id}
+            self._lessons = list(firsts.values())
             self._kinds = {(c.course_id, c.track, c.premium, c.language) for c in chunks}
             self._translations = translation_groups(chunks)
             self._copies = {}
@@ -114,6 +117,23 @@ class LiveRecords:
     def chunk(self, record_id: str) -> Chunk | None:
         """A live record's chunk; ``None`` for a record of no live version (as of the last refresh)."""
         return self._by_id.get(record_id)
+
+    def untranslated_languages(self, language: str, search_filter: SearchFilter | None = None) -> list[str]:
+        """The other languages of admitted lessons that have no admitted copy in ``language``, sorted.
+
+        Such lessons are reached from a question in ``language`` only across languages.
+        """
+        self.refresh()
+        found: set[str] = set()
+        for chunk in self._lessons:
+            if (
+                chunk.language != language
+                and chunk.language not in found
+                and (search_filter is None or search_filter.admits(chunk))
+                and not self.has_copy_in(chunk, language, search_filter)
+            ):
+                found.add(chunk.language)
+        return sorted(found)
 
     def has_copy_in(self, chunk: Chunk, language: str, search_filter: SearchFilter | None = None) -> bool:
         """Whether ``chunk``'s lesson has a translation in ``language`` that the filter admits.

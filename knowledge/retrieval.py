@@ -6,29 +6,20 @@ and only what the :class:`SearchFilter` admits (premium filtering happens before
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
 
 from knowledge.crosslingual import translate_query
 from knowledge.definitions import asked_abbreviation, expansion_sentence
 from knowledge.embedders import Embedder
-from knowledge.live import LiveRecords, translation_groups
+from knowledge.fusion import fuse_chunks, lesson_scores
+from knowledge.live import LiveRecords
 from knowledge.models import Chunk, ScoredChunk, SearchFilter
+from knowledge.query_translation import QueryTranslator
 from knowledge.text import detect_language
 
-__all__ = [
-    "DenseRetriever",
-    "FusedRetriever",
-    "KeywordRetriever",
-    "LiveRecords",
-    "Retriever",
-    "fuse_chunks",
-    "lesson_ranking",
-    "lesson_scores",
-    "rank_lessons",
-    "translation_groups",
-]
+__all__ = ["DenseRetriever", "FusedRetriever", "KeywordRetriever", "LiveRecords", "Retriever"]
 
 _UNFILTERED_TRIES = 2
 """Unfiltered nearest-id queries (each 4x deeper) before a narrow filter goes into the index query."""
@@ -148,6 +139,11 @@ class FusedRetriever:
     question shares few words with an English lesson), so the keyword side's weight drops to
     ``cross_lingual_keyword_weight`` for such passages.
 
+    With a ``translator`` (the answer model), a question is also read in each language that holds
+    lessons with no copy in its own, and that reading's rankings vote at ``translation_weight``: as a
+    second question of equal standing, its dense and keyword votes together count as much as the
+    original's and the dictionary's.
+
     Example:
         >>> FusedRetriever(dense, keyword).retrieve("what does a sensor do?", k=5)
     """
@@ -163,6 +159,8 @@ class FusedRetriever:
         overview_weight: float = 0.5,
         passages_per_lesson: int = 4,
         translated_keyword_weight: float = 1.0,
+        translator: QueryTranslator | None = None,
+        translation_weight: float = 2.0,
     ) -> None:
         self.dense = dense
         self.keyword = keyword
@@ -173,6 +171,8 @@ class FusedRetriever:
         self.overview_weight = overview_weight
         self.passages_per_lesson = passages_per_lesson
         self.translated_keyword_weight = translated_keyword_weight
+        self.translator = translator
+        self.translation_weight = translation_weight
 
     def retrieve(
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None
@@ -243,6 +243,18 @@ class FusedRetriever:
     ) -> list[tuple[list[ScoredChunk], list[float]]]:
         """Every ranking this retriever fuses, each with a weight per chunk."""
         language = detect_language(query)
+        lists = self._own_lists(query, language, depth, search_filter)
+        if language != "en" and self.translated_keyword_weight:
+            lists.append(self._translated(query, depth, search_filter))
+        if self.translator is not None:
+            for other in self.dense.records.untranslated_languages(language, search_filter):
+                lists += self._model_translated(query, other, depth, search_filter)
+        return lists
+
+    def _own_lists(
+        self, query: str, language: str, depth: int, search_filter: SearchFilter | None
+    ) -> list[tuple[list[ScoredChunk], list[float]]]:
+        """The dense rankings and the keyword ranking of ``query`` as written."""
         lists = self.dense.ranked_lists(query, depth, search_filter)
         keyword = self.keyword.retrieve(query, depth, search_filter)
         # A keyword match counts as much as it covers the question: a chunk that shares one common
@@ -254,10 +266,27 @@ class FusedRetriever:
             * (self.keyword_weight if h.chunk.language == language else self.cross_lingual_keyword_weight)
             for h, share in zip(keyword, shares, strict=True)
         ]
-        lists = [*lists, (keyword, weights)]
-        if language != "en" and self.translated_keyword_weight:
-            lists.append(self._translated(query, depth, search_filter))
-        return lists
+        return [*lists, (keyword, weights)]
+
+    def _model_translated(
+        self, query: str, language: str, depth: int, search_filter: SearchFilter | None
+    ) -> list[tuple[list[ScoredChunk], list[float]]]:
+        """The rankings of the answer model's translation of ``query`` into ``language``.
+
+        They only vote: their hits carry no similarity scores, so the evidence that decides whether to
+        answer (:mod:`knowledge.grounding`) stays measured on the question the learner wrote.
+        """
+        assert self.translator is not None
+        translated = self.translator.translate(query, language)
+        if not translated:
+            return []
+        return [
+            (
+                [ScoredChunk(h.chunk, h.score) for h in hits],
+                [w * self.translation_weight for w in weights],
+            )
+            for hits, weights in self._own_lists(translated, language, depth, search_filter)
+        ]
 
     def _translated(
         self, query: str, depth: int, search_filter: SearchFilter | None
@@ -307,77 +336,3 @@ class FusedRetriever:
 
 def _weighted(hits: list[ScoredChunk], weight: float) -> tuple[list[ScoredChunk], list[float]]:
     return hits, [weight] * len(hits)
-
-
-def fuse_chunks(
-    lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], rrf_k: int = 60
-) -> list[ScoredChunk]:
-    """Chunks of several rankings by weighted reciprocal rank, best first; dense and keyword scores kept."""
-    fused: dict[str, float] = {}
-    chunks: dict[str, Chunk] = {}
-    dense: dict[str, float] = {}
-    keyword: dict[str, float] = {}
-    for hits, weights in lists:
-        for rank, (hit, weight) in enumerate(zip(hits, weights, strict=True)):
-            cid = hit.chunk.chunk_id
-            chunks[cid] = hit.chunk
-            if hit.dense_score is not None:
-                dense[cid] = max(dense.get(cid, -1.0), hit.dense_score)
-            if hit.keyword_score is not None:
-                keyword[cid] = hit.keyword_score
-            fused[cid] = fused.get(cid, 0.0) + weight / (rrf_k + rank + 1)
-    return [
-        ScoredChunk(chunks[c], fused[c], dense_score=dense.get(c), keyword_score=keyword.get(c))
-        for c in sorted(fused, key=lambda c: -fused[c])
-    ]
-
-
-def rank_lessons(hits: Sequence[ScoredChunk]) -> list[tuple[str, str]]:
-    """Distinct ``(course_id, lesson_id)`` in the order their best chunk appears (no-lesson pages skipped)."""
-    seen: list[tuple[str, str]] = []
-    for hit in hits:
-        key = (hit.chunk.course_id, hit.chunk.lesson_id)
-        if hit.chunk.lesson_id and key not in seen:
-            seen.append(key)
-    return seen
-
-
-def lesson_scores(
-    ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]],
-    per_lesson: int = 3,
-    rrf_k: int = 5,
-    key: Callable[[Chunk], tuple[str, str]] | None = None,
-) -> dict[tuple[str, str], float]:
-    """Each lesson's evidence from several ranked chunk lists.
-
-    Each list gives a lesson ``weight / (rrf_k + rank)`` for its best chunk, half that for the next,
-    and so on for its first ``per_lesson`` chunks.
-
-    Args:
-        ranked_lists: ``(chunks best first, a weight per chunk)`` for each retriever.
-        per_lesson: How many chunks of one lesson count in each list.
-        rrf_k: The reciprocal-rank constant (small: the top ranks matter most).
-        key: The candidate a chunk counts for; by default its lesson, and pages of no lesson are skipped.
-    """
-    scores: dict[tuple[str, str], float] = {}
-    for hits, weights in ranked_lists:
-        counted: dict[tuple[str, str], int] = {}
-        for rank, (hit, weight) in enumerate(zip(hits, weights, strict=True), start=1):
-            if key is None and not hit.chunk.lesson_id:
-                continue
-            name = key(hit.chunk) if key else (hit.chunk.course_id, hit.chunk.lesson_id)
-            if counted.get(name, 0) >= per_lesson:
-                continue
-            # Each further chunk of a lesson adds half as much as the one before: several passages are
-            # better evidence than one, but three weak ones must not outweigh one exact match.
-            scores[name] = scores.get(name, 0.0) + weight * 0.5 ** counted.get(name, 0) / (rrf_k + rank)
-            counted[name] = counted.get(name, 0) + 1
-    return scores
-
-
-def lesson_ranking(
-    ranked_lists: Sequence[tuple[Sequence[ScoredChunk], Sequence[float]]], per_lesson: int = 3, rrf_k: int = 5
-) -> list[tuple[str, str]]:
-    """Lessons by :func:`lesson_scores`, best first (pages that belong to no lesson are skipped)."""
-    scores = lesson_scores(ranked_lists, per_lesson, rrf_k)
-    return sorted(scores, key=lambda key: -scores[key])

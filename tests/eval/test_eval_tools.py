@@ -9,9 +9,9 @@ from pathlib import Path
 
 from eval.common import read_questions
 from eval.grounding import Case, fit, rates
+from knowledge.fusion import lesson_ranking
 from knowledge.grounding import Evidence
 from knowledge.models import Chunk, ScoredChunk
-from knowledge.retrieval import lesson_ranking
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -10,8 +10,8 @@ import pytest
 
 from bot.testing import TestBot
 from knowledge.extractive import ExtractiveGenerator
+from knowledge.live import translation_groups
 from knowledge.models import Chunk, ScoredChunk
-from knowledge.retrieval import translation_groups
 from knowledge.text import strip_noise
 
 SAMPLES = Path(__file__).resolve().parents[2] / "bot" / "sample_courses"
