@@ -39,6 +39,8 @@ from knowledge.quizrubric import (
 )
 
 COURSE = "iot-en"
+LANGUAGES = ("en", "zh")
+"""The IoT course's languages: each is ingested as its own course, ``iot-<language>``."""
 
 
 @dataclass
@@ -145,20 +147,36 @@ def measure(app, drafter: Drafter, chunks: list) -> DrafterScore:  # noqa: ANN00
     return score
 
 
-def run(corpus: Path, out: Path, work: Path | None, chunks: int, use_llm: bool = True) -> list[DrafterScore]:
-    """Ingest the English IoT lessons (USE embedder), draft with each drafter, write ``quizgen.md``."""
+def run(
+    corpus: Path,
+    out: Path,
+    work: Path | None,
+    chunks: int,
+    use_llm: bool = True,
+    languages: tuple[str, ...] = ("en",),
+) -> list[DrafterScore]:
+    """Ingest the IoT lessons of each language (USE embedder), draft with each drafter, write ``quizgen.md``.
+
+    Every drafter is scored per language (``extractive (zh)``); the report lists every passed draft so a
+    person can read and grade them.
+    """
+    scores: list[DrafterScore] = []
     with tempfile.TemporaryDirectory(prefix="learnbot-quizgen-") as tmp:
-        app = app_with_courses(
-            work or Path(tmp), "use", {COURSE: corpus / "lessons" / "en"}, generator="local"
-        )
-        course_chunks = app.quizzes.course_chunks(COURSE)
-        picked = pick_chunks(course_chunks, chunks)
-        console.print(f"{len(picked)} chunks from {len({c.lesson_id for c in picked})} lessons")
-        drafters: list[Drafter] = [ClozeDrafter(course_chunks, app.live_records.keyword)]
-        if use_llm:
-            drafters.insert(0, LLMDrafter(app.generator))
-        scores = [measure(app, drafter, picked) for drafter in drafters]
-    _report(scores, out, len(picked))
+        courses = {f"iot-{language}": corpus / "lessons" / language for language in languages}
+        app = app_with_courses(work or Path(tmp), "use", courses, generator="local")
+        for language in languages:
+            course_chunks = app.quizzes.course_chunks(f"iot-{language}")
+            picked = pick_chunks(course_chunks, chunks)
+            lessons = len({c.lesson_id for c in picked})
+            console.print(f"{language}: {len(picked)} chunks from {lessons} lessons")
+            drafters: list[Drafter] = [ClozeDrafter(course_chunks, app.live_records.keyword)]
+            if use_llm:
+                drafters.insert(0, LLMDrafter(app.generator))
+            for drafter in drafters:
+                score = measure(app, drafter, picked)
+                score.name = f"{drafter.name} ({language})" if len(languages) > 1 else drafter.name
+                scores.append(score)
+    _report(scores, out, chunks, ", ".join(f"iot-{language}" for language in languages))
     return scores
 
 
@@ -166,8 +184,8 @@ def _share(n: int, total: int) -> str:
     return f"{n / total:.0%} ({n}/{total})" if total else "-"
 
 
-def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
-    table = Table(title=f"Generated quiz drafts on {COURSE} ({chunks} chunks)")
+def _report(scores: list[DrafterScore], out: Path, chunks: int, courses: str = COURSE) -> None:
+    table = Table(title=f"Generated quiz drafts on {courses} (up to {chunks} chunks each)")
     headers = [
         "drafter",
         "parsed",
@@ -182,9 +200,10 @@ def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
     lines = [
         "# Generated quiz items",
         "",
-        f"{chunks} chunks of the English IoT course, picked like `learnbot quiz generate` picks them (each",
-        "lesson in turn). Each drafter drafts alone (no fallback). *Supported*: retrieving with the",
-        "question plus the correct option puts the source chunk's lesson in the top 3 (fused retriever,",
+        f"Up to {chunks} chunks of each IoT course ({courses}), picked like `learnbot quiz generate`",
+        "picks them (each lesson in turn). Each drafter drafts alone (no fallback).",
+        "*Supported*: retrieving with the question plus the correct option puts the source chunk's",
+        "lesson in the top 3 (fused retriever,",
         "USE embedder).",
         "",
         "| " + " | ".join(headers) + " |",
@@ -235,3 +254,12 @@ def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
     console.print(table)
     path = write_report(out, "quizgen.md", "\n".join(lines) + "\n")
     console.print(f"report: {path}")
+    drafts = ["# Every passed draft, to read and grade (correct option in bold)", ""]
+    for s in scores:
+        drafts += [f"## {s.name}", ""]
+        for n, draft in enumerate(s.accepted, 1):
+            options = "; ".join(f"**{o}**" if i == draft.answer else o for i, o in enumerate(draft.options))
+            drafts.append(f"{n}. {draft.question} — {options}  ({draft.chunk.lesson_id})")
+            drafts.append(f"   {draft.explanation}")
+        drafts.append("")
+    console.print(f"drafts: {write_report(out, 'quizgen-drafts.md', chr(10).join(drafts) + chr(10))}")
