@@ -50,8 +50,17 @@ COMMON = frozenset(
 """General words no teacher would blank: they belong to every lesson and teach none (common adjectives too,
 which the course text alone cannot always tell from nouns)."""
 
+COMMON_ZH = frozenset(
+    """事情 东西 时候 时间 方法 方式 问题 情况 理想情况 部分 地方 内容 结果 信息 人们 原因 例子 示例 步骤
+    过程 作用 能力 类型 种类 工作 需求 事物 概念 功能 条件 技术 系统 代码 数据 文件 计划 决策 程度 区别
+    优势 优点 缺点 好处 目的 目标 办法 选择 方面 领域 世界 公司 用户 人员 时期 阶段 部件 细节 数量 单位
+    红色 绿色 蓝色 黄色 白色 黑色 颜色""".split()
+)
+"""General Chinese nouns no teacher would blank (jieba tags colours as nouns too)."""
+
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,7}s?$")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+|[\u3400-\u9fff]+")
+_BLANK_IN_PARENTHESES = re.compile(r"[(（]\s*_{3,}\s*[)）]")
 _SMALL = frozenset("a an and of for the to in on with by".split())
 
 
@@ -90,6 +99,8 @@ def answer_leak(question: str, correct: str) -> str:
     ``"translation"`` leaks through ``"Translator"``; ``"CSV"`` through ``"Comma Separated Values"``;
     ``"Comma Separated Values"`` through ``"(CSV)"``. Only the answer's content words count (not "the").
     """
+    if _BLANK_IN_PARENTHESES.search(question):
+        return "a blank in parentheses, next to the phrase it abbreviates or expands"
     answer_words = [w for w in _words(correct) if w.lower() not in _SMALL and len(w) >= 2]
     question_words = _words(question)
     if not answer_words:
@@ -175,6 +186,8 @@ def kind_mismatch(options: Sequence[str], answer: int) -> str:
 
 def filler_blank(answer: str) -> str:
     """A blanked answer that is a common word, an adverb, or an adjective or verb form, not a key term."""
+    if answer.strip() in COMMON_ZH:
+        return f"{answer!r} is a common word"
     words = answer.split()
     if len(words) != 1 or not re.fullmatch(r"[A-Za-z-]+", answer):
         return ""  # phrases, names with digits, numbers and Chinese are judged elsewhere
