@@ -34,8 +34,10 @@ from knowledge.quizrubric import (
     figure_reference,
     filler_blank,
     kind_mismatch,
+    leans_on_context,
     length_giveaway,
     longest_share,
+    split_blank,
 )
 
 COURSE = "iot-en"
@@ -59,6 +61,8 @@ class DrafterScore:
     failures: list[tuple[str, str]] = field(default_factory=list)
     flags: Counter[str] = field(default_factory=Counter)
     """Rubric rule -> parsed drafts that break it."""
+    clean: int = 0
+    """Parsed drafts that break no rule of the rubric."""
 
     def kinds(self) -> Counter[str]:
         """Accepted items by kind: blank, definition, use, other."""
@@ -76,6 +80,8 @@ RUBRIC = {
     "leak": "the question gives the answer away (stem, expansion)",
     "length": "the correct option stands out by length",
     "kind": "the correct option is of another kind than every distractor",
+    "context": "the blanked sentence leans on one before it",
+    "split": "the blank cuts a word or stands twice for one answer",
 }
 """The rubric rules a program can check: name -> what a teacher would say."""
 
@@ -99,6 +105,8 @@ def rubric_flags(draft: DraftItem) -> list[str]:
         "leak": answer_leak(draft.question.split(":", 1)[-1], draft.correct),
         "length": length_giveaway(draft.options, draft.answer),
         "kind": kind_mismatch(draft.options, draft.answer),
+        "context": leans_on_context(draft.question),
+        "split": split_blank(draft.question),
     }
     return [name for name, broken in rules.items() if broken]
 
@@ -129,7 +137,9 @@ def measure(app, drafter: Drafter, chunks: list) -> DrafterScore:  # noqa: ANN00
                 continue
             score.seconds += time.perf_counter() - started
             score.parsed += 1
-            score.flags.update(rubric_flags(draft))
+            broken = rubric_flags(draft)
+            score.flags.update(broken)
+            score.clean += not broken
             is_supported = supported(app, draft)
             score.supported_parsed += is_supported
             try:
@@ -235,11 +245,13 @@ def _report(scores: list[DrafterScore], out: Path, chunks: int, courses: str = C
         longest, chance = s.longest()
         kinds = ", ".join(f"{kind} {n}" for kind, n in s.kinds().most_common())
         lines.append(
-            f"- **{s.name}**: {flags}; passed items by kind: {kinds or 'none'}; correct option the longest "
+            f"- **{s.name}**: {flags}; every rule passed by {_share(s.clean, s.parsed)}; "
+            f"passed items by kind: {kinds or 'none'}; correct option the longest "
             f"in {longest:.0%} of passed items (chance {chance:.0%})"
         )
         console.print(
-            f"{s.name} rubric: {flags}; kinds: {kinds}; longest {longest:.0%} (chance {chance:.0%})"
+            f"{s.name} rubric: {flags}; all rules {_share(s.clean, s.parsed)}; kinds: {kinds}; "
+            f"longest {longest:.0%} (chance {chance:.0%})"
         )
     lines += ["", "Rules: " + "; ".join(f"*{k}*: {v}" for k, v in RUBRIC.items()) + "."]
     lines += ["", "## Examples", ""]

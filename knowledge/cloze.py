@@ -27,14 +27,9 @@ from knowledge.extractive import split_sentences
 from knowledge.keyterms import CourseTerms, Term
 from knowledge.models import Chunk
 from knowledge.quizgen import BLANK, CLOZE_PROMPTS, Checker, DraftItem, DraftRejected
-from knowledge.quizrubric import figure_reference
+from knowledge.quizrubric import NEEDS_CONTEXT, ZH_NEEDS_CONTEXT, figure_reference
 from knowledge.text import CJK, tokenize
 
-_NEEDS_CONTEXT = re.compile(
-    r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also|First|Below|Above"
-    r"|Second|Finally|Instead|Otherwise|However|Therefore|After all|In this case|In that case"
-    r"|(?:An|Another|One) example is)\b"
-)
 _POINTS_AWAY = re.compile(
     r"\b(?:this|that|these|the following|the above|the previous|the next)\s+(?:line|code|step|command"
     r"|file|function|method|folder|snippet|setting|value|example|section)s?\b|\bthe code\b"
@@ -50,10 +45,6 @@ _STEPS = re.compile(
     r"|this repo|repo|click|select|for example|for instance|notebook)\b|\w\.(?:com|org|net|io)\b|\be\.g\.",
     re.I,
 )
-_ZH_NEEDS_CONTEXT = re.compile(
-    r"^(?:这|那|此|该|它|其|他|她|然后|另外|同时|因此|所以|但是|但|不过|而且|例如|比如|首先|其次|最后|接下来|现在)"
-)
-"""A Chinese sentence that means nothing without the one before ("这些车辆……", "例如，……")."""
 _ZH_STEPS = re.compile(r"如下|以下|下面|上面|这里|本课|本节|你将|我们将|点击|勾选|单击|按钮|复选框|选项卡")
 _SPEECH = re.compile(r"\"[^\"]*\"|“[^”]*”|「[^」]*」")
 """Quoted speech or labels ("Set a timer for 3 minutes"): an example, not the lesson's point."""
@@ -107,7 +98,7 @@ def good_sentence(sentence: str) -> bool:
         return (
             12 <= len(sentence) <= 160
             and not sentence.endswith(("：", ":", "？", "?"))
-            and not _ZH_NEEDS_CONTEXT.match(sentence)
+            and not ZH_NEEDS_CONTEXT.match(sentence)
             and not _ZH_STEPS.search(sentence)
             and CJK.match(sentence) is not None  # not an emoji call-out or a list scrap
         )
@@ -116,7 +107,7 @@ def good_sentence(sentence: str) -> bool:
         and len(sentence.split()) >= 6
         and not sentence.endswith((":", "?"))
         and (sentence[0].isupper() or sentence[0].isdigit())
-        and not _NEEDS_CONTEXT.match(sentence)  # "It is ..." means nothing without the sentence before
+        and not NEEDS_CONTEXT.match(sentence)  # "It is ..." means nothing without the sentence before
         and not _POINTS_AWAY.search(sentence)
         and not _INTERFACE.search(sentence)
     )
@@ -204,6 +195,8 @@ class ClozeDrafter:
             if single and entry.per_lesson[chunk.lesson_id] < 2:
                 return 0.0  # a lesson's key noun comes back in the lesson; "price" said once is colour
             score *= 0.5 + entry.per_lesson[chunk.lesson_id] / entry.count  # the lesson's own terms first
+            if term.kind == "cjk" and not entry.marked:
+                return 0.0  # never after 的 or a measure word in the whole course: not used as a noun
         if entry is None or entry.count < 2:
             if term.kind in ("noun", "noun-plural", "cjk") and term.words == 1 and self.long_course:
                 return 0.0  # a common noun used once in the whole course is not what the lesson teaches

@@ -76,6 +76,8 @@ class DistractorPicker:
                 and len(entry.lessons) > self.course.lessons / 2
             ):
                 continue  # in most lessons ("code", "data"): no lesson's term, so a vague option
+            if self.min_count > 1 and term.kind == "cjk" and not entry.marked:
+                continue  # never after 的 or a measure word: a verb or a scrap jieba tagged a noun (请参阅)
             alike = self.similarity(answer, entry) if answer is not None else 0.0
             place = _place(entry, chunk.lesson_id, module)
             ranked.append(

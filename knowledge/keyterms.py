@@ -52,6 +52,9 @@ _CJK_FUNCTION = frozenset(
 """One-character words that may follow a term; any other lone character glued to it (框 of 边界框) is
 part of a longer word, so the term is not whole."""
 _CJK_NOT_IN_TERM = frozenset("时们等")
+CJK_NOUN_MARKS = frozenset("的个种些类套台款张条项位每各这那")
+"""Characters a Chinese noun follows (的, measure words, determiners); not 其 or 该, which also end
+pronouns and words before a verb (将其部署, 应该)."""
 CJK_COMPOUND = 8
 """The longest Chinese compound (in characters) asked as one term."""
 
@@ -89,6 +92,8 @@ class PoolTerm:
     forms: Counter[str] = field(default_factory=Counter)
     context: Counter[str] = field(default_factory=Counter)
     """The other key words of the sentences it stands in: terms used alike are of the same kind."""
+    marked: int = 0
+    """Times a Chinese term stood after 的 or a measure word (一个控制器): a noun, not a mis-tagged verb."""
 
 
 @dataclass
@@ -334,6 +339,7 @@ class CourseTerms:
                 entry = self.pool[term.kind].setdefault(term.key, PoolTerm(term.kind))
                 own = set(term.key.split())
                 entry.context.update(w for w in words if w not in own and w not in term.key)
+                entry.marked += term.kind == "cjk" and sentence[term.start - 1 : term.start] in CJK_NOUN_MARKS
                 entry.count += 1
                 entry.wholes += term.whole
                 entry.chunks.add(chunk.chunk_id)
