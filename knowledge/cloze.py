@@ -63,6 +63,11 @@ _CALLED_BEFORE = re.compile(
 )
 _ZH_CALLED_BEFORE = re.compile(r"^(.{6,}?)(?:被)?(?:称为|称作|叫做)$")
 _END = re.compile(r"^\s*[.!。！]?\s*$")
+_PERSONAL = re.compile(r"\b(?:you|your|you're|yourself|we|our|us|I)\b", re.I)
+_ZH_PERSONAL = re.compile(r"你|您|我们|咱们")
+_STATEMENT = 170
+_ZH_STATEMENT = 90
+"""The longest sentence (characters) blanked: a longer one buries its term in detail."""
 _VERB_BEFORE = {"can", "could", "will", "would", "should", "must", "may", "might", "to", "you", "we", "they"}
 _EMPHASIS = re.compile(r"\*{1,2}([^*]+)\*{1,2}")
 _ARTICLE_ONLY = re.compile(r"^\s*(?:An?|The)?\s*$")
@@ -111,6 +116,23 @@ def good_sentence(sentence: str) -> bool:
         and not _POINTS_AWAY.search(sentence)
         and not _INTERFACE.search(sentence)
     )
+
+
+def statement(sentence: str) -> bool:
+    """A fact worth a blank: short, not addressed to the learner ("you can ..."), not an aside.
+
+    Facts about the subject matter are stated in the third person; "you"/"你" sentences mostly walk
+    the learner through a task, and long sentences bury the term in detail.
+    """
+    if CJK.search(sentence):
+        return len(sentence) <= _ZH_STATEMENT and not _ZH_PERSONAL.search(sentence)
+    return len(sentence) <= _STATEMENT and not _PERSONAL.search(sentence)
+
+
+def _subject_bonus(sentence: str, term: Term) -> float:
+    """A term that opens its sentence ("SPI is full-duplex") is what the sentence is about."""
+    opening = sentence[: term.start].strip(" \"'“(")
+    return 0.5 if not opening or _ARTICLE_ONLY.match(opening) else 0.0
 
 
 def item_forms(sentence: str, term: Term) -> Iterator[tuple[str, str]]:
@@ -229,7 +251,9 @@ class ClozeDrafter:
                 if base <= 0:
                     continue
                 for kind, body in item_forms(sentence, term):
-                    score = base + BONUS[kind] + 0.3 / (1 + n)
+                    if kind == "blank" and not statement(sentence):
+                        continue
+                    score = base + BONUS[kind] + 0.3 / (1 + n) + _subject_bonus(sentence, term)
                     candidates.append((score, n, term.start, -len(term.surface), sentence, term, kind, body))
         checker = Checker()
         for *_, sentence, term, kind, body in sorted(candidates, key=lambda c: (-c[0], *c[1:4])):

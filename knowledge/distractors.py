@@ -5,8 +5,8 @@ same kind of thing (a device for a device, a protocol for a protocol), from the 
 module, close in length. With no model at hand, "the same kind of thing" is read off the course
 itself: terms that stand among the same words ("the relay switches the pump", "the LED lights when
 the pin is high") are used alike, so the cosine of their context vectors (IDF-weighted) ranks
-candidates. Terms of the source chunk come last (they might be true of it too), and a word of the
-question, a one-off scrap or a variant of the answer ("sensor" for "soil sensor") never comes.
+candidates. Terms of the source chunk lose a little (they might be true of it too), and a word of
+the question, a one-off scrap or a variant of the answer ("sensor" for "soil sensor") never comes.
 """
 
 from __future__ import annotations
@@ -80,10 +80,10 @@ class DistractorPicker:
                 continue  # never after 的 or a measure word: a verb or a scrap jieba tagged a noun (请参阅)
             alike = self.similarity(answer, entry) if answer is not None else 0.0
             place = _place(entry, chunk.lesson_id, module)
+            nearby = bool(words & chunk_terms)  # in the source chunk: a little more likely true of it too
             ranked.append(
                 (
-                    bool(words & chunk_terms),
-                    -round((alike + 0.1 * (place == 0) + 0.05 * (place == 1)) * 20),
+                    -round((alike + 0.1 * (place == 0) + 0.05 * (place == 1) - 0.1 * nearby) * 20),
                     abs(len(key.split()) - len(term.key.split())),
                     round(abs(math.log(len(entry.surface) / len(term.surface))) * 2),
                     hashlib.sha256(f"{chunk.chunk_id}:{key}".encode()).hexdigest(),

@@ -55,6 +55,9 @@ _CJK_NOT_IN_TERM = frozenset("时们等")
 CJK_NOUN_MARKS = frozenset("的个种些类套台款张条项位每各这那")
 """Characters a Chinese noun follows (的, measure words, determiners); not 其 or 该, which also end
 pronouns and words before a verb (将其部署, 应该)."""
+CONTEXT_WINDOW = 3
+NEAR_WEIGHT = 3
+"""Words this close to a term count this many times more in its context: they say what kind it is."""
 CJK_COMPOUND = 8
 """The longest Chinese compound (in characters) asked as one term."""
 
@@ -339,6 +342,11 @@ class CourseTerms:
                 entry = self.pool[term.kind].setdefault(term.key, PoolTerm(term.kind))
                 own = set(term.key.split())
                 entry.context.update(w for w in words if w not in own and w not in term.key)
+                near = (
+                    tokenize(sentence[: term.start])[-CONTEXT_WINDOW:]
+                    + tokenize(sentence[term.end :])[:CONTEXT_WINDOW]
+                )
+                entry.context.update({w: NEAR_WEIGHT for w in near if w not in own})
                 entry.marked += term.kind == "cjk" and sentence[term.start - 1 : term.start] in CJK_NOUN_MARKS
                 entry.count += 1
                 entry.wholes += term.whole
