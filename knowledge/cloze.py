@@ -45,7 +45,11 @@ _STEPS = re.compile(
     r"|this repo|repo|click|select|for example|for instance|notebook)\b|\w\.(?:com|org|net|io)\b|\be\.g\.",
     re.I,
 )
-_ZH_STEPS = re.compile(r"如下|以下|下面|上面|这里|本课|本节|你将|我们将|点击|勾选|单击|按钮|复选框|选项卡")
+_ZH_STEPS = re.compile(
+    r"如下|以下|下面|上面|这里|本课|本节|你将|我们将|点击|勾选|单击|按钮|复选框|选项卡"
+    r"|^(?:收集|打开|创建|添加|选择|运行|安装|设置|确保|记住|注意|查看|阅读|访问|下载|配置|编写|将|把|使用)"
+)
+"""A Chinese step or instruction: screen words, or an imperative verb first (收集……, 将……添加到)."""
 _SPEECH = re.compile(r"\"[^\"]*\"|“[^”]*”|「[^」]*」")
 """Quoted speech or labels ("Set a timer for 3 minutes"): an example, not the lesson's point."""
 _PARENTHETICAL = re.compile(r"^\s*(?:\([^)]{1,60}\)|（[^）]{1,60}）)")
@@ -63,11 +67,21 @@ _CALLED_BEFORE = re.compile(
 )
 _ZH_CALLED_BEFORE = re.compile(r"^(.{6,}?)(?:被)?(?:称为|称作|叫做)$")
 _END = re.compile(r"^\s*[.!。！]?\s*$")
-_PERSONAL = re.compile(r"\b(?:you|your|you're|yourself|we|our|us|I)\b", re.I)
+_PERSONAL = re.compile(
+    r"^(?:You|We|I|Let)\b|\b(?:you|we)(?:'ll|'re|\s+(?:can|could|will|would|should|need|must|may|might|have|want|are))\b"
+)
 _ZH_PERSONAL = re.compile(r"你|您|我们|咱们")
-_STATEMENT = 170
+_CONDITION = re.compile(
+    r"^(?:If|When|Whenever|After|Before|How|Although|Though|While|Whilst|Because|Since|Unless|Until)\b"
+)
+_ZH_CONDITION = re.compile(
+    r"^(?:如果|假如|假设|当|虽然|尽管|因为|由于|一旦|只要|除非|直到|想一想|想想|思考|考虑|请|尝试)"
+)
+"""A sentence that opens with a condition or an aside (or asks the learner to think): its fact is not
+plain enough for a blank."""
+_STATEMENT = 150
 _ZH_STATEMENT = 90
-"""The longest sentence (characters) blanked: a longer one buries its term in detail."""
+"""The longest sentences (characters) blanked: a longer one buries its term in detail."""
 _VERB_BEFORE = {"can", "could", "will", "would", "should", "must", "may", "might", "to", "you", "we", "they"}
 _EMPHASIS = re.compile(r"\*{1,2}([^*]+)\*{1,2}")
 _ARTICLE_ONLY = re.compile(r"^\s*(?:An?|The)?\s*$")
@@ -119,14 +133,18 @@ def good_sentence(sentence: str) -> bool:
 
 
 def statement(sentence: str) -> bool:
-    """A fact worth a blank: short, not addressed to the learner ("you can ..."), not an aside.
+    """A fact worth a blank: short, not a step for the learner ("you can ..."), not a condition.
 
-    Facts about the subject matter are stated in the third person; "you"/"你" sentences mostly walk
-    the learner through a task, and long sentences bury the term in detail.
+    "You can …", "we will …" and "你……" sentences mostly walk the learner through a task; a sentence
+    opening with a condition ("If …", "如果……") states no plain fact; a long one buries its term.
     """
     if CJK.search(sentence):
-        return len(sentence) <= _ZH_STATEMENT and not _ZH_PERSONAL.search(sentence)
-    return len(sentence) <= _STATEMENT and not _PERSONAL.search(sentence)
+        return (
+            len(sentence) <= _ZH_STATEMENT
+            and not _ZH_PERSONAL.search(sentence)
+            and not _ZH_CONDITION.match(sentence)
+        )
+    return len(sentence) <= _STATEMENT and not _PERSONAL.search(sentence) and not _CONDITION.match(sentence)
 
 
 def _subject_bonus(sentence: str, term: Term) -> float:
@@ -192,6 +210,8 @@ class ClozeDrafter:
         self.course = CourseTerms(course_chunks, good_sentence)
         # in a long course a noun used once is more likely a scrap than a term; a short one has few repeats
         self.long_course = len(course_chunks) >= 30
+        self._text = "\n".join(chunk.text for chunk in course_chunks)
+        self._bound: dict[str, bool] = {}
         self.distractors = DistractorPicker(self.course, self.idf, 2 if self.long_course else 1)
 
     def idf(self, key: str) -> float:
@@ -278,6 +298,8 @@ class ClozeDrafter:
             seen = len(pattern.findall(sentence)) if language == "en" else sentence.count(term.surface)
             if seen > 1:
                 return None  # two blanks for one answer, or the answer inside another word (结构化)
+            if language == "zh" and self._bound_to_next(sentence, term):
+                return None
             blanked = (
                 pattern.sub(BLANK, sentence) if language == "en" else sentence.replace(term.surface, BLANK)
             )
@@ -305,6 +327,23 @@ class ClozeDrafter:
         explanation = f"课程原文：「{sentence}」" if language == "zh" else f'The lesson says: "{sentence}"'
         question, explanation = _EMPHASIS.sub(r"\1", question), _EMPHASIS.sub(r"\1", explanation)
         return DraftItem(question, tuple(options), options.index(answer), explanation, chunk, self.name)
+
+    def _bound_to_next(self, sentence: str, term: Term) -> bool:
+        """Whether a Chinese term is bound to the characters after it, so not a whole answer.
+
+        Bound: the course mostly writes it as part of a longer word (边缘 of 边缘计算), or it is a verb
+        jieba tagged a noun (部署到云端: a noun takes no 到 after it).
+        """
+        following = sentence[term.end : term.end + 2]
+        if following[:1] == "到":
+            return True
+        if len(following) < 2 or not all(CJK.match(ch) for ch in following):
+            return False
+        pair = term.surface + following
+        if pair not in self._bound:
+            together, alone = self._text.count(pair), self._text.count(term.surface)
+            self._bound[pair] = together >= 3 and together >= 0.25 * alone
+        return self._bound[pair]
 
     def _stands_alone(self, sentence: str, term: Term) -> bool:
         """Every place of the term is a whole phrase: no "smart" left before a blanked "timer"."""

@@ -45,7 +45,7 @@ COMMON = frozenset(
     raw global private remote manual automatic similar specific common general single multiple various
     several entire extra external internal physical digital virtual standard basic available possible
     important useful typical certain sure great little long short true false ready upsides hood copy
-    copies""".split()
+    copies component components element elements capability capabilities""".split()
 )
 """General words no teacher would blank: they belong to every lesson and teach none (common adjectives too,
 which the course text alone cannot always tell from nouns)."""
@@ -57,7 +57,8 @@ NEEDS_CONTEXT = re.compile(
 )
 """An English sentence that means nothing without the one before ("It is ...", "These ...")."""
 ZH_NEEDS_CONTEXT = re.compile(
-    r"^(?:这|那|此|该|它|其|他|她|然后|另外|同时|因此|所以|但是|但|不过|而且|例如|比如|首先|其次|最后|接下来|现在)"
+    r"^(?:这|那|此|该|它|其|他|她|然后|另外|同时|因此|所以|但是|但|不过|而且|例如|比如|首先|其次|最后|接下来|现在"
+    r"|相反|然而|此外|同样|类似地|不同之处)"
 )
 """A Chinese sentence that means nothing without the one before ("这些车辆……", "例如，……")."""
 _BLANKS = re.compile(r"_{3,}")
@@ -68,7 +69,7 @@ COMMON_ZH = frozenset(
     """事情 东西 时候 时间 方法 方式 问题 情况 理想情况 部分 地方 内容 结果 信息 人们 原因 例子 示例 步骤
     过程 作用 能力 类型 种类 工作 需求 事物 概念 功能 条件 技术 系统 代码 数据 文件 计划 决策 程度 区别
     优势 优点 缺点 好处 目的 目标 办法 选择 方面 领域 世界 公司 用户 人员 时期 阶段 部件 细节 数量 单位
-    红色 绿色 蓝色 黄色 白色 黑色 颜色""".split()
+    形式 形状 样子 红色 绿色 蓝色 黄色 白色 黑色 颜色""".split()
 )
 """General Chinese nouns no teacher would blank (jieba tags colours as nouns too)."""
 
