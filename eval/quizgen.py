@@ -1,5 +1,8 @@
 """``python -m eval quizgen``: how good are generated quiz drafts on the IoT course?
 
+Each language asked for (``--language en --language zh``) is ingested as its own course and scored
+alone; ``quizgen-drafts.md`` lists every passed draft with its source sentence, for a human read.
+
 Chunks are picked as ``learnbot quiz generate`` picks them (each lesson in turn). Each drafter
 drafts one item per chunk with no fallback, so each is measured alone:
 

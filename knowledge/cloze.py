@@ -7,10 +7,10 @@
 - **fill in the blank**: a key sentence with its most salient key term blanked.
 
 The answer is always a key term (:mod:`knowledge.keyterms`: a noun phrase, a name, a number, a
-Chinese compound), never a common word; sentences that point at a figure or hold code are skipped.
-Distractors are key terms of the same course and kind (a name for a name, a plural noun for a plural
-noun), from the same lesson or module first, close in length to the answer, and sharing no word with
-the question.
+Chinese compound), never a common word; sentences that point at a figure, hold code, give a step or
+lean on the sentence before are skipped, and a blank goes only in a short plain statement.
+Distractors (:mod:`knowledge.distractors`) are key terms of the same course and kind, the ones the
+course uses most like the answer first.
 """
 
 from __future__ import annotations
