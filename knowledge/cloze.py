@@ -70,7 +70,8 @@ _END = re.compile(r"^\s*[.!。！]?\s*$")
 _PERSONAL = re.compile(
     r"^(?:You|We|I|Let)\b|\b(?:you|we)(?:'ll|'re|\s+(?:can|could|will|would|should|need|must|may|might|have|want|are))\b"
 )
-_ZH_PERSONAL = re.compile(r"你|您|我们|咱们")
+_ZH_PERSONAL = re.compile(r"你|您|我们|咱们|这种|这些|这个|这样的|此类|上述")
+"""The learner as the one who acts, or a pointer to what came before (这种架构): no plain fact."""
 _CONDITION = re.compile(
     r"^(?:If|When|Whenever|After|Before|How|Although|Though|While|Whilst|Because|Since|Unless|Until)\b"
 )
@@ -342,7 +343,7 @@ class ClozeDrafter:
         pair = term.surface + following
         if pair not in self._bound:
             together, alone = self._text.count(pair), self._text.count(term.surface)
-            self._bound[pair] = together >= 3 and together >= 0.25 * alone
+            self._bound[pair] = together >= 3 and together >= 0.2 * alone
         return self._bound[pair]
 
     def _stands_alone(self, sentence: str, term: Term) -> bool:

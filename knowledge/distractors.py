@@ -20,6 +20,9 @@ from knowledge.models import Chunk
 from knowledge.quizrubric import same_stem
 from knowledge.text import tokenize
 
+ALIKE = 0.18
+"""The least likeness (context cosine plus the same-lesson bonus) a third or later distractor needs."""
+
 
 class DistractorPicker:
     """Picks same-kind course terms as wrong options, the ones used most like the answer first.
@@ -66,6 +69,8 @@ class DistractorPicker:
             words = set(key.split())
             if key == term.key or words & asked or entry.chunks == {chunk.chunk_id} or not entry.wholes:
                 continue
+            if entry.kind == "cjk" and entry.surface in question:
+                continue
             if same_stem(head, key.split()[-1]) or term.key in key or key in term.key:
                 continue  # "sensor" and "soil sensor" are one answer twice
             if entry.count < self.min_count or len(entry.chunks) < self.min_count:
@@ -91,7 +96,9 @@ class DistractorPicker:
                 )
             )
         chosen: list[str] = []
-        for *_, surface in sorted(ranked):
+        for rank, *_, surface in sorted(ranked):
+            if len(chosen) >= 2 and -rank < ALIKE * 20:
+                break  # a third option unlike the answer ("Russia" beside MongoDB) is worse than none
             taken = [term.surface, *chosen]
             if any(same_stem(surface.split()[-1], t.split()[-1]) for t in taken):
                 continue

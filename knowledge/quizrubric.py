@@ -69,7 +69,7 @@ COMMON_ZH = frozenset(
     """事情 东西 时候 时间 方法 方式 问题 情况 理想情况 部分 地方 内容 结果 信息 人们 原因 例子 示例 步骤
     过程 作用 能力 类型 种类 工作 需求 事物 概念 功能 条件 技术 系统 代码 数据 文件 计划 决策 程度 区别
     优势 优点 缺点 好处 目的 目标 办法 选择 方面 领域 世界 公司 用户 人员 时期 阶段 部件 细节 数量 单位
-    形式 形状 样子 红色 绿色 蓝色 黄色 白色 黑色 颜色""".split()
+    形式 形状 样子 风险 红色 绿色 蓝色 黄色 白色 黑色 颜色""".split()
 )
 """General Chinese nouns no teacher would blank (jieba tags colours as nouns too)."""
 
