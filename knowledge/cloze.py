@@ -51,7 +51,7 @@ _ZH_STEPS = re.compile(
 )
 """A Chinese step or instruction: screen words, or an imperative verb first (收集……, 将……添加到)."""
 _SPEECH = re.compile(r"\"[^\"]*\"|“[^”]*”|「[^」]*」")
-"""Quoted speech or labels ("Set a timer for 3 minutes"): an example, not the lesson's point."""
+"""Quoted speech or labels ("Turn the lights on"): an example, not the lesson's point."""
 _PARENTHETICAL = re.compile(r"^\s*(?:\([^)]{1,60}\)|（[^）]{1,60}）)")
 _DEFINES = re.compile(r"\s+(?:is|are)\s+((?:an?|the|one of the)\s+.{12,}?)[.!]?$")
 _USED_TO = re.compile(r"\s+(?:is|are|can be)\s+used\s+to\s+(\w.{10,}?)[.!]?$")
@@ -291,7 +291,7 @@ class ClozeDrafter:
     def _item(self, chunk: Chunk, sentence: str, term: Term, kind: str, body: str) -> DraftItem | None:
         language = "zh" if CJK.search(sentence) else "en"
         if any(m.start() <= term.start < m.end() for m in _SPEECH.finditer(sentence)):
-            return None  # a quoted example ("Set a timer for 3 minutes"), not the lesson's point
+            return None  # a quoted example ("Turn the lights on"), not the lesson's point
         if language == "en" and not self._stands_alone(sentence, term):
             return None
         if kind == "blank":
