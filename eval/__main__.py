@@ -167,12 +167,16 @@ def quizgen(
     llm: bool = typer.Option(True, "--llm/--no-llm", help="Also measure the local LLM drafter (slow on CPU)"),
     out: Path = OUT,
     work: Path = typer.Option(None, help="Data dir to keep the index in (default: a temporary one)."),
+    language: list[str] = typer.Option(["en"], help="Course language(s): en, zh (repeat for both)."),
 ) -> None:
     """Generated quiz drafts: share rejected by the checks, share supported by retrieval (LLM, extractive)."""
     from eval import quizgen as quizgen_eval
 
     _require(corpus)
-    quizgen_eval.run(corpus, out, work, chunks, llm)
+    unknown = set(language) - set(quizgen_eval.LANGUAGES)
+    if unknown:
+        raise typer.BadParameter(f"unknown language(s): {', '.join(sorted(unknown))}")
+    quizgen_eval.run(corpus, out, work, chunks, llm, tuple(language))
 
 
 @app.command(name="backup")

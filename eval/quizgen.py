@@ -1,5 +1,8 @@
 """``python -m eval quizgen``: how good are generated quiz drafts on the IoT course?
 
+Each language asked for (``--language en --language zh``) is ingested as its own course and scored
+alone; ``quizgen-drafts.md`` lists every passed draft with its source sentence, for a human read.
+
 Chunks are picked as ``learnbot quiz generate`` picks them (each lesson in turn). Each drafter
 drafts one item per chunk with no fallback, so each is measured alone:
 
@@ -34,11 +37,15 @@ from knowledge.quizrubric import (
     figure_reference,
     filler_blank,
     kind_mismatch,
+    leans_on_context,
     length_giveaway,
     longest_share,
+    split_blank,
 )
 
 COURSE = "iot-en"
+LANGUAGES = ("en", "zh")
+"""The IoT course's languages: each is ingested as its own course, ``iot-<language>``."""
 
 
 @dataclass
@@ -57,6 +64,8 @@ class DrafterScore:
     failures: list[tuple[str, str]] = field(default_factory=list)
     flags: Counter[str] = field(default_factory=Counter)
     """Rubric rule -> parsed drafts that break it."""
+    clean: int = 0
+    """Parsed drafts that break no rule of the rubric."""
 
     def kinds(self) -> Counter[str]:
         """Accepted items by kind: blank, definition, use, other."""
@@ -74,6 +83,8 @@ RUBRIC = {
     "leak": "the question gives the answer away (stem, expansion)",
     "length": "the correct option stands out by length",
     "kind": "the correct option is of another kind than every distractor",
+    "context": "the blanked sentence leans on one before it",
+    "split": "the blank cuts a word or stands twice for one answer",
 }
 """The rubric rules a program can check: name -> what a teacher would say."""
 
@@ -97,6 +108,8 @@ def rubric_flags(draft: DraftItem) -> list[str]:
         "leak": answer_leak(draft.question.split(":", 1)[-1], draft.correct),
         "length": length_giveaway(draft.options, draft.answer),
         "kind": kind_mismatch(draft.options, draft.answer),
+        "context": leans_on_context(draft.question),
+        "split": split_blank(draft.question),
     }
     return [name for name, broken in rules.items() if broken]
 
@@ -127,7 +140,9 @@ def measure(app, drafter: Drafter, chunks: list) -> DrafterScore:  # noqa: ANN00
                 continue
             score.seconds += time.perf_counter() - started
             score.parsed += 1
-            score.flags.update(rubric_flags(draft))
+            broken = rubric_flags(draft)
+            score.flags.update(broken)
+            score.clean += not broken
             is_supported = supported(app, draft)
             score.supported_parsed += is_supported
             try:
@@ -145,20 +160,36 @@ def measure(app, drafter: Drafter, chunks: list) -> DrafterScore:  # noqa: ANN00
     return score
 
 
-def run(corpus: Path, out: Path, work: Path | None, chunks: int, use_llm: bool = True) -> list[DrafterScore]:
-    """Ingest the English IoT lessons (USE embedder), draft with each drafter, write ``quizgen.md``."""
+def run(
+    corpus: Path,
+    out: Path,
+    work: Path | None,
+    chunks: int,
+    use_llm: bool = True,
+    languages: tuple[str, ...] = ("en",),
+) -> list[DrafterScore]:
+    """Ingest the IoT lessons of each language (USE embedder), draft with each drafter, write ``quizgen.md``.
+
+    Every drafter is scored per language (``extractive (zh)``); the report lists every passed draft so a
+    person can read and grade them.
+    """
+    scores: list[DrafterScore] = []
     with tempfile.TemporaryDirectory(prefix="learnbot-quizgen-") as tmp:
-        app = app_with_courses(
-            work or Path(tmp), "use", {COURSE: corpus / "lessons" / "en"}, generator="local"
-        )
-        course_chunks = app.quizzes.course_chunks(COURSE)
-        picked = pick_chunks(course_chunks, chunks)
-        console.print(f"{len(picked)} chunks from {len({c.lesson_id for c in picked})} lessons")
-        drafters: list[Drafter] = [ClozeDrafter(course_chunks, app.live_records.keyword)]
-        if use_llm:
-            drafters.insert(0, LLMDrafter(app.generator))
-        scores = [measure(app, drafter, picked) for drafter in drafters]
-    _report(scores, out, len(picked))
+        courses = {f"iot-{language}": corpus / "lessons" / language for language in languages}
+        app = app_with_courses(work or Path(tmp), "use", courses, generator="local")
+        for language in languages:
+            course_chunks = app.quizzes.course_chunks(f"iot-{language}")
+            picked = pick_chunks(course_chunks, chunks)
+            lessons = len({c.lesson_id for c in picked})
+            console.print(f"{language}: {len(picked)} chunks from {lessons} lessons")
+            drafters: list[Drafter] = [ClozeDrafter(course_chunks, app.live_records.keyword)]
+            if use_llm:
+                drafters.insert(0, LLMDrafter(app.generator))
+            for drafter in drafters:
+                score = measure(app, drafter, picked)
+                score.name = f"{drafter.name} ({language})" if len(languages) > 1 else drafter.name
+                scores.append(score)
+    _report(scores, out, chunks, ", ".join(f"iot-{language}" for language in languages))
     return scores
 
 
@@ -166,8 +197,8 @@ def _share(n: int, total: int) -> str:
     return f"{n / total:.0%} ({n}/{total})" if total else "-"
 
 
-def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
-    table = Table(title=f"Generated quiz drafts on {COURSE} ({chunks} chunks)")
+def _report(scores: list[DrafterScore], out: Path, chunks: int, courses: str = COURSE) -> None:
+    table = Table(title=f"Generated quiz drafts on {courses} (up to {chunks} chunks each)")
     headers = [
         "drafter",
         "parsed",
@@ -182,9 +213,10 @@ def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
     lines = [
         "# Generated quiz items",
         "",
-        f"{chunks} chunks of the English IoT course, picked like `learnbot quiz generate` picks them (each",
-        "lesson in turn). Each drafter drafts alone (no fallback). *Supported*: retrieving with the",
-        "question plus the correct option puts the source chunk's lesson in the top 3 (fused retriever,",
+        f"Up to {chunks} chunks of each IoT course ({courses}), picked like `learnbot quiz generate`",
+        "picks them (each lesson in turn). Each drafter drafts alone (no fallback).",
+        "*Supported*: retrieving with the question plus the correct option puts the source chunk's",
+        "lesson in the top 3 (fused retriever,",
         "USE embedder).",
         "",
         "| " + " | ".join(headers) + " |",
@@ -216,11 +248,13 @@ def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
         longest, chance = s.longest()
         kinds = ", ".join(f"{kind} {n}" for kind, n in s.kinds().most_common())
         lines.append(
-            f"- **{s.name}**: {flags}; passed items by kind: {kinds or 'none'}; correct option the longest "
+            f"- **{s.name}**: {flags}; every rule passed by {_share(s.clean, s.parsed)}; "
+            f"passed items by kind: {kinds or 'none'}; correct option the longest "
             f"in {longest:.0%} of passed items (chance {chance:.0%})"
         )
         console.print(
-            f"{s.name} rubric: {flags}; kinds: {kinds}; longest {longest:.0%} (chance {chance:.0%})"
+            f"{s.name} rubric: {flags}; all rules {_share(s.clean, s.parsed)}; kinds: {kinds}; "
+            f"longest {longest:.0%} (chance {chance:.0%})"
         )
     lines += ["", "Rules: " + "; ".join(f"*{k}*: {v}" for k, v in RUBRIC.items()) + "."]
     lines += ["", "## Examples", ""]
@@ -235,3 +269,12 @@ def _report(scores: list[DrafterScore], out: Path, chunks: int) -> None:
     console.print(table)
     path = write_report(out, "quizgen.md", "\n".join(lines) + "\n")
     console.print(f"report: {path}")
+    drafts = ["# Every passed draft, to read and grade (correct option in bold)", ""]
+    for s in scores:
+        drafts += [f"## {s.name}", ""]
+        for n, draft in enumerate(s.accepted, 1):
+            options = "; ".join(f"**{o}**" if i == draft.answer else o for i, o in enumerate(draft.options))
+            drafts.append(f"{n}. {draft.question} — {options}  ({draft.chunk.lesson_id})")
+            drafts.append(f"   {draft.explanation}")
+        drafts.append("")
+    console.print(f"drafts: {write_report(out, 'quizgen-drafts.md', chr(10).join(drafts) + chr(10))}")

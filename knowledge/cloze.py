@@ -7,15 +7,14 @@
 - **fill in the blank**: a key sentence with its most salient key term blanked.
 
 The answer is always a key term (:mod:`knowledge.keyterms`: a noun phrase, a name, a number, a
-Chinese compound), never a common word; sentences that point at a figure or hold code are skipped.
-Distractors are key terms of the same course and kind (a name for a name, a plural noun for a plural
-noun), from the same lesson or module first, close in length to the answer, and sharing no word with
-the question.
+Chinese compound), never a common word; sentences that point at a figure, hold code, give a step or
+lean on the sentence before are skipped, and a blank goes only in a short plain statement.
+Distractors (:mod:`knowledge.distractors`) are key terms of the same course and kind, the ones the
+course uses most like the answer first.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
 import random
 import re
@@ -23,18 +22,14 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import Protocol
 
+from knowledge.distractors import DistractorPicker
 from knowledge.extractive import split_sentences
-from knowledge.keyterms import CourseTerms, PoolTerm, Term
+from knowledge.keyterms import CourseTerms, Term
 from knowledge.models import Chunk
-from knowledge.quizgen import BLANK, CLOZE_PROMPTS, Checker, DraftItem, DraftRejected, fold
-from knowledge.quizrubric import figure_reference, same_stem
+from knowledge.quizgen import BLANK, CLOZE_PROMPTS, Checker, DraftItem, DraftRejected
+from knowledge.quizrubric import NEEDS_CONTEXT, ZH_NEEDS_CONTEXT, figure_reference
 from knowledge.text import CJK, tokenize
 
-_NEEDS_CONTEXT = re.compile(
-    r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also|First"
-    r"|Second|Finally|Instead|Otherwise|However|Therefore|After all|In this case|In that case"
-    r"|(?:An|Another|One) example is)\b"
-)
 _POINTS_AWAY = re.compile(
     r"\b(?:this|that|these|the following|the above|the previous|the next)\s+(?:line|code|step|command"
     r"|file|function|method|folder|snippet|setting|value|example|section)s?\b|\bthe code\b"
@@ -47,9 +42,17 @@ _INTERFACE = re.compile(r"\b(?:gr[ae]yed out|re-?enabled|drop-?down|check-?box|t
 """The state of a screen ("The button will be greyed out whilst training"): a detail, not the lesson."""
 _STEPS = re.compile(
     r"\b(?:you will|you'll|you can now|we will|let's|in this lesson|this lesson|this page|this course"
-    r"|this repo|repo|click|select)\b|\w\.(?:com|org|net|io)\b",
+    r"|this repo|repo|click|select|for example|for instance|notebook)\b|\w\.(?:com|org|net|io)\b|\be\.g\.",
     re.I,
 )
+_ZH_STEPS = re.compile(
+    r"如下|以下|下面|上面|这里|本课|本节|你将|我们将|点击|勾选|单击|按钮|复选框|选项卡"
+    r"|^(?:收集|打开|创建|添加|选择|运行|安装|设置|确保|记住|注意|查看|阅读|访问|下载|配置|编写|将|把|使用)"
+)
+"""A Chinese step or instruction: screen words, or an imperative verb first (收集……, 将……添加到)."""
+_SPEECH = re.compile(r"\"[^\"]*\"|“[^”]*”|「[^」]*」")
+"""Quoted speech or labels ("Turn the lights on"): an example, not the lesson's point."""
+_PARENTHETICAL = re.compile(r"^\s*(?:\([^)]{1,60}\)|（[^）]{1,60}）)")
 _DEFINES = re.compile(r"\s+(?:is|are)\s+((?:an?|the|one of the)\s+.{12,}?)[.!]?$")
 _USED_TO = re.compile(r"\s+(?:is|are|can be)\s+used\s+to\s+(\w.{10,}?)[.!]?$")
 _LETS = re.compile(r"\s+(?:lets|allows|enables)\s+you\s+to\s+(\w.{10,}?)[.!]?$")
@@ -59,6 +62,27 @@ _YOU_CAN = re.compile(r",\s+you\s+can\s+(\w.{10,}?)[.!]?$")
 _USE_BEFORE = re.compile(r"\b[Uu]se\s+(?:an?\s+|the\s+)?$")
 _USE_TO = re.compile(r"\s+to\s+(\w.{10,}?)[.!]?$")
 _ZH_DEFINES = re.compile(r"^(?:是|指)(?:一种|一个|一类)?(.{6,}?)[。！]?$")
+_CALLED_BEFORE = re.compile(
+    r"^(?:An?|The)\s+(\w.{12,}?)\s+(?:is|are)\s+(?:called|known\s+as)\s+(?:an?\s+|the\s+)?$"
+)
+_ZH_CALLED_BEFORE = re.compile(r"^(.{6,}?)(?:被)?(?:称为|称作|叫做)$")
+_END = re.compile(r"^\s*[.!。！]?\s*$")
+_PERSONAL = re.compile(
+    r"^(?:You|We|I|Let)\b|\b(?:you|we)(?:'ll|'re|\s+(?:can|could|will|would|should|need|must|may|might|have|want|are))\b"
+)
+_ZH_PERSONAL = re.compile(r"你|您|我们|咱们|这种|这些|这个|这样的|此类|上述")
+"""The learner as the one who acts, or a pointer to what came before (这种架构): no plain fact."""
+_CONDITION = re.compile(
+    r"^(?:If|When|Whenever|After|Before|How|Although|Though|While|Whilst|Because|Since|Unless|Until)\b"
+)
+_ZH_CONDITION = re.compile(
+    r"^(?:如果|假如|假设|当|虽然|尽管|因为|由于|一旦|只要|除非|直到|想一想|想想|思考|考虑|请|尝试)"
+)
+"""A sentence that opens with a condition or an aside (or asks the learner to think): its fact is not
+plain enough for a blank."""
+_STATEMENT = 150
+_ZH_STATEMENT = 90
+"""The longest sentences (characters) blanked: a longer one buries its term in detail."""
 _VERB_BEFORE = {"can", "could", "will", "would", "should", "must", "may", "might", "to", "you", "we", "they"}
 _EMPHASIS = re.compile(r"\*{1,2}([^*]+)\*{1,2}")
 _ARTICLE_ONLY = re.compile(r"^\s*(?:An?|The)?\s*$")
@@ -91,24 +115,57 @@ def good_sentence(sentence: str) -> bool:
     if figure_reference(sentence) or "`" in sentence or " - " in sentence or _STEPS.search(sentence):
         return False
     if CJK.search(sentence):
-        return 12 <= len(sentence) <= 160 and not sentence.endswith(("：", ":", "？", "?"))
+        return (
+            12 <= len(sentence) <= 160
+            and not sentence.endswith(("：", ":", "？", "?"))
+            and not ZH_NEEDS_CONTEXT.match(sentence)
+            and not _ZH_STEPS.search(sentence)
+            and CJK.match(sentence) is not None  # not an emoji call-out or a list scrap
+        )
     return (
         40 <= len(sentence) <= 220
         and len(sentence.split()) >= 6
         and not sentence.endswith((":", "?"))
         and (sentence[0].isupper() or sentence[0].isdigit())
-        and not _NEEDS_CONTEXT.match(sentence)  # "It is ..." means nothing without the sentence before
+        and not NEEDS_CONTEXT.match(sentence)  # "It is ..." means nothing without the sentence before
         and not _POINTS_AWAY.search(sentence)
         and not _INTERFACE.search(sentence)
     )
 
 
+def statement(sentence: str) -> bool:
+    """A fact worth a blank: short, not a step for the learner ("you can ..."), not a condition.
+
+    "You can …", "we will …" and "你……" sentences mostly walk the learner through a task; a sentence
+    opening with a condition ("If …", "如果……") states no plain fact; a long one buries its term.
+    """
+    if CJK.search(sentence):
+        return (
+            len(sentence) <= _ZH_STATEMENT
+            and not _ZH_PERSONAL.search(sentence)
+            and not _ZH_CONDITION.match(sentence)
+        )
+    return len(sentence) <= _STATEMENT and not _PERSONAL.search(sentence) and not _CONDITION.match(sentence)
+
+
+def _subject_bonus(sentence: str, term: Term) -> float:
+    """A term that opens its sentence ("SPI is full-duplex") is what the sentence is about."""
+    opening = sentence[: term.start].strip(" \"'“(")
+    return 0.5 if not opening or _ARTICLE_ONLY.match(opening) else 0.0
+
+
 def item_forms(sentence: str, term: Term) -> Iterator[tuple[str, str]]:
     """The kinds of item a sentence supports for ``term``: ``(kind, body)``; a blank always."""
     before, after = sentence[: term.start], sentence[term.end :]
+    after = _PARENTHETICAL.sub("", after, count=1)  # "MQTT (Message Queueing ...) is a protocol"
+    if term.kind == "cjk":
+        after = after.lstrip()
     if term.kind == "cjk":
         match = _ZH_DEFINES.match(after) if not before.strip() else None
         if match:
+            yield "define", match.group(1)
+        match = _ZH_CALLED_BEFORE.match(before) if _END.match(after) else None
+        if match and not re.search(r"[，,；;]", match.group(1)):  # "……的设备称为执行器。"
             yield "define", match.group(1)
     elif term.kind != "number":
         at_start = _ARTICLE_ONLY.match(before)
@@ -124,6 +181,9 @@ def item_forms(sentence: str, term: Term) -> Iterator[tuple[str, str]]:
             match = _YOU_CAN.match(after)
             if match:
                 yield "use", match.group(1)
+        match = _CALLED_BEFORE.match(before) if _END.match(after) else None
+        if match:  # "A device that turns a signal into motion is called an actuator."
+            yield "define", f"a {match.group(1)}" if before[:1] == "A" else match.group(1)
         match = _APPOSITIVE.match(after)  # "Twilio, a communications platform, ..."
         if match:
             yield "define", match.group(1)
@@ -151,6 +211,9 @@ class ClozeDrafter:
         self.course = CourseTerms(course_chunks, good_sentence)
         # in a long course a noun used once is more likely a scrap than a term; a short one has few repeats
         self.long_course = len(course_chunks) >= 30
+        self._text = "\n".join(chunk.text for chunk in course_chunks)
+        self._bound: dict[str, bool] = {}
+        self.distractors = DistractorPicker(self.course, self.idf, 2 if self.long_course else 1)
 
     def idf(self, key: str) -> float:
         """How rare a term is across the index (a multi-word key counts its rarest word)."""
@@ -171,10 +234,14 @@ class ClozeDrafter:
         if entry is not None and term.kind != "number" and self.long_course and self.course.lessons >= 5:
             if len(entry.lessons) > self.course.lessons / 2:
                 return 0.0  # in most lessons of the course ("data", "code"): no lesson's key term
-            if term.words == 1 and term.kind.startswith("noun") and entry.per_lesson[chunk.lesson_id] < 2:
+            single = term.words == 1 and (term.kind.startswith("noun") or term.kind == "cjk")
+            if single and entry.per_lesson[chunk.lesson_id] < 2:
                 return 0.0  # a lesson's key noun comes back in the lesson; "price" said once is colour
+            score *= 0.5 + entry.per_lesson[chunk.lesson_id] / entry.count  # the lesson's own terms first
+            if term.kind == "cjk" and not entry.marked:
+                return 0.0  # never after 的 or a measure word in the whole course: not used as a noun
         if entry is None or entry.count < 2:
-            if term.kind in ("noun", "noun-plural") and term.words == 1 and self.long_course:
+            if term.kind in ("noun", "noun-plural", "cjk") and term.words == 1 and self.long_course:
                 return 0.0  # a common noun used once in the whole course is not what the lesson teaches
             score *= 0.6
         elif term.words > 1 and not self.course.nouns.is_noun(term.surface.split()[0]):
@@ -205,7 +272,9 @@ class ClozeDrafter:
                 if base <= 0:
                     continue
                 for kind, body in item_forms(sentence, term):
-                    score = base + BONUS[kind] + 0.3 / (1 + n)
+                    if kind == "blank" and not statement(sentence):
+                        continue
+                    score = base + BONUS[kind] + 0.3 / (1 + n) + _subject_bonus(sentence, term)
                     candidates.append((score, n, term.start, -len(term.surface), sentence, term, kind, body))
         checker = Checker()
         for *_, sentence, term, kind, body in sorted(candidates, key=lambda c: (-c[0], *c[1:4])):
@@ -221,10 +290,17 @@ class ClozeDrafter:
 
     def _item(self, chunk: Chunk, sentence: str, term: Term, kind: str, body: str) -> DraftItem | None:
         language = "zh" if CJK.search(sentence) else "en"
+        if any(m.start() <= term.start < m.end() for m in _SPEECH.finditer(sentence)):
+            return None  # a quoted example ("Turn the lights on"), not the lesson's point
         if language == "en" and not self._stands_alone(sentence, term):
             return None
         if kind == "blank":
             pattern = re.compile(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", re.I)
+            seen = len(pattern.findall(sentence)) if language == "en" else sentence.count(term.surface)
+            if seen > 1:
+                return None  # two blanks for one answer, or the answer inside another word (结构化)
+            if language == "zh" and self._bound_to_next(sentence, term):
+                return None
             blanked = (
                 pattern.sub(BLANK, sentence) if language == "en" else sentence.replace(term.surface, BLANK)
             )
@@ -238,7 +314,7 @@ class ClozeDrafter:
             question = PROMPTS[kind][language].format(
                 body=body[:1].lower() + body[1:] if body[1:2].islower() else body
             )
-        distractors = self._distractors(term, question, chunk)
+        distractors = self.distractors.pick(term, question, chunk, self.options - 1)
         if len(distractors) < 2:
             return None
         initial = kind == "blank" and not sentence[: term.start].strip(" \"'“(")
@@ -253,6 +329,23 @@ class ClozeDrafter:
         question, explanation = _EMPHASIS.sub(r"\1", question), _EMPHASIS.sub(r"\1", explanation)
         return DraftItem(question, tuple(options), options.index(answer), explanation, chunk, self.name)
 
+    def _bound_to_next(self, sentence: str, term: Term) -> bool:
+        """Whether a Chinese term is bound to the characters after it, so not a whole answer.
+
+        Bound: the course mostly writes it as part of a longer word (边缘 of 边缘计算), or it is a verb
+        jieba tagged a noun (部署到云端: a noun takes no 到 after it).
+        """
+        following = sentence[term.end : term.end + 2]
+        if following[:1] == "到":
+            return True
+        if len(following) < 2 or not all(CJK.match(ch) for ch in following):
+            return False
+        pair = term.surface + following
+        if pair not in self._bound:
+            together, alone = self._text.count(pair), self._text.count(term.surface)
+            self._bound[pair] = together >= 3 and together >= 0.2 * alone
+        return self._bound[pair]
+
     def _stands_alone(self, sentence: str, term: Term) -> bool:
         """Every place of the term is a whole phrase: no "smart" left before a blanked "timer"."""
         nouns = self.course.nouns
@@ -266,73 +359,3 @@ class ClozeDrafter:
             if after and tokenize(after.group(1)) and nouns.is_noun(after.group(1)):
                 return False
         return True
-
-    def _distractors(self, term: Term, question: str, chunk: Chunk) -> list[str]:
-        """Same-kind course terms sharing no word with the question; same lesson, module and length first.
-
-        Terms of the source chunk come last: they might be true of it too.
-        """
-        asked = set(tokenize(question.replace(BLANK, " ")))
-        chunk_terms = set(tokenize(chunk.text))
-        head = term.key.split()[-1]
-        target = self.idf(term.key)
-        module = chunk.lesson_id.split("/")[0]
-        ranked = []
-        for key, entry in self.course.pool.get(term.kind, {}).items():
-            words = set(key.split())
-            if key == term.key or words & asked or entry.chunks == {chunk.chunk_id} or not entry.wholes:
-                continue
-            if same_stem(head, key.split()[-1]) or term.key in key or key in term.key:
-                continue  # "sensor" and "soil sensor" are one answer twice
-            if (
-                term.kind in ("noun", "noun-plural")
-                and entry.count < 2
-                and len(words) == 1
-                and self.long_course
-            ):
-                continue  # a one-off word is as likely a scrap as a term
-            if term.kind == "number":
-                distance = abs(math.log1p(_number(entry.surface)) - math.log1p(_number(term.surface)))
-            else:
-                distance = abs(self.idf(key) - target)
-            ranked.append(
-                (
-                    bool(words & chunk_terms),
-                    _place(entry, chunk.lesson_id, module),
-                    abs(len(key.split()) - len(term.key.split())),
-                    round(abs(math.log(len(entry.surface) / len(term.surface))) * 2),
-                    round(distance),
-                    hashlib.sha256(f"{chunk.chunk_id}:{key}".encode()).hexdigest(),
-                    entry.surface,
-                )
-            )
-        chosen: list[str] = []
-        for *_, surface in sorted(ranked):
-            taken = [term.surface, *chosen]
-            if fold(surface) in {fold(c) for c in taken} or any(
-                same_stem(surface.split()[-1], t.split()[-1]) for t in taken
-            ):
-                continue
-            chosen.append(surface)
-            if len(chosen) == self.options - 1:
-                break
-        return chosen
-
-
-def key_surface(entry: PoolTerm) -> str:
-    """The usual written form of a pool term."""
-    return entry.surface
-
-
-def _place(entry: PoolTerm, lesson_id: str, module: str) -> int:
-    """0 in the same lesson, 1 in the same module (``2-farm/...``), 2 elsewhere in the course."""
-    if lesson_id in entry.lessons:
-        return 0
-    return 1 if any(lesson.split("/")[0] == module for lesson in entry.lessons) else 2
-
-
-def _number(text: str) -> float:
-    try:
-        return float(text.replace(",", ""))
-    except ValueError:
-        return 0.0

@@ -19,12 +19,12 @@ import jieba.posseg
 
 from knowledge.extractive import split_sentences
 from knowledge.models import Chunk
-from knowledge.quizrubric import COMMON
+from knowledge.quizrubric import COMMON, COMMON_ZH
 from knowledge.text import CJK, tokenize
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:-[A-Za-z0-9]+)*|\d+(?:[.,]\d+)?")
 _CODE_SPAN = re.compile(r"`[^`]*`|\b[a-z][a-z0-9+.-]*://\S+", re.I)  # code and URLs
-_GLUE = "./@\\:_`"  # a term touching these is part of a URL, a path, an address or code
+_GLUE = "./@\\:_`$"  # a term touching these is part of a URL, a path, an address or code
 DETERMINERS = frozenset(
     "a an the your our their its his her my any every each some many".split()  # not "this": a pronoun too
 )
@@ -39,7 +39,27 @@ FUNCTION_WORDS = frozenset(
     five six seven eight nine ten include includes including""".split()
 )
 _NOT_NOUN = re.compile(r"(?:ly|ed|ful|ous|ive|able|ible|less|est)$")
-_CJK_NOUN = ("n", "nz", "nr", "ns", "nt", "nw", "eng")  # not "vn": 编程, 测量 start clauses, not names
+_CJK_NOUN = ("n", "nz", "ns", "nt", "nw", "eng")  # not "vn": 编程, 测量 start clauses, not names
+# not "nr" (a person's name): in a course it is mostly a mis-tag ("向云" of "向云提供商")
+_CJK_CONTINUES = ("vn",)
+"""Tags that may continue a compound but not start one (智能 + 设备)."""
+_CJK_PREPOSITION = "对向把被给从在用将"
+"""A preposition jieba glued to the noun after it ("对模型"): not part of the term."""
+_CJK_FUNCTION = frozenset(
+    "的地得了着过是在和与或及为到从向对把被给中上下内外里时等也都就而且将会能可要让使由以于之其并"
+    "仅只还才又再已"
+)
+"""One-character words that may follow a term; any other lone character glued to it (框 of 边界框) is
+part of a longer word, so the term is not whole."""
+_CJK_NOT_IN_TERM = frozenset("时们等")
+CJK_NOUN_MARKS = frozenset("的个种些类套台款张条项位每各这那")
+"""Characters a Chinese noun follows (的, measure words, determiners); not 其 or 该, which also end
+pronouns and words before a verb (将其部署, 应该)."""
+CONTEXT_WINDOW = 3
+NEAR_WEIGHT = 3
+"""Words this close to a term count this many times more in its context: they say what kind it is."""
+CJK_COMPOUND = 8
+"""The longest Chinese compound (in characters) asked as one term."""
 
 
 @dataclass(frozen=True)
@@ -73,6 +93,10 @@ class PoolTerm:
     lessons: set[str] = field(default_factory=set)
     per_lesson: Counter[str] = field(default_factory=Counter)
     forms: Counter[str] = field(default_factory=Counter)
+    context: Counter[str] = field(default_factory=Counter)
+    """The other key words of the sentences it stands in: terms used alike are of the same kind."""
+    marked: int = 0
+    """Times a Chinese term stood after 的 or a measure word (一个控制器): a noun, not a mis-tagged verb."""
 
 
 @dataclass
@@ -246,24 +270,51 @@ def english_terms(sentence: str, nouns: NounEvidence) -> list[Term]:
 
 
 def chinese_terms(sentence: str) -> list[Term]:
-    """Nouns of a Chinese sentence (jieba's tags), adjacent nouns joined into one compound."""
+    """Nouns of a Chinese sentence (jieba's tags), adjacent nouns joined into one compound.
+
+    A noun glued to Latin letters or digits ("Arduino框架"), to a lone character of a longer word
+    (边界 of 边界框) or cut from a compound longer than :data:`CJK_COMPOUND` characters is a part, not
+    a whole term: it is not blanked.
+    """
     found: list[Term] = []
-    at, run, run_start = 0, "", 0
-    for pair in jieba.posseg.lcut(sentence):
-        start = sentence.find(pair.word, at)
+    at, run, run_start, glued = 0, "", 0, False
+
+    def close() -> None:
+        if len(run) >= 2 and tokenize(run) and run not in COMMON_ZH:
+            end = run_start + len(run)
+            touching = sentence[run_start - 1 : run_start] + sentence[end : end + 1]
+            whole = not glued and not re.search(r"[A-Za-z0-9]", touching)
+            found.append(Term(run, run, "cjk", run_start, end, whole))
+
+    pairs = [(p.word, p.flag) for p in jieba.posseg.lcut(sentence)]
+    for n, (word, flag) in enumerate(pairs):
+        start = sentence.find(word, at)
         if start < 0:
             continue
-        at = start + len(pair.word)
-        noun = pair.flag in _CJK_NOUN and CJK.search(pair.word)
-        if noun and (not run or run_start + len(run) == start) and len(run) + len(pair.word) <= 6:
-            run_start = start if not run else run_start
-            run += pair.word
+        at = start + len(word)
+        if len(word) >= 3 and word[0] in _CJK_PREPOSITION and flag in _CJK_NOUN:
+            word, start = word[1:], start + 1
+        noun = flag in _CJK_NOUN and bool(CJK.search(word)) and word not in _CJK_NOT_IN_TERM
+        following, tag = pairs[n + 1] if n + 1 < len(pairs) else ("", "")
+        glued_after = (
+            len(following) == 1
+            and bool(CJK.match(following))
+            and tag[:1] in ("n", "v", "k", "a", "b")
+            and following not in _CJK_FUNCTION
+        )
+        if (noun or flag in _CJK_CONTINUES) and run and run_start + len(run) == start:
+            if len(run) + len(word) <= CJK_COMPOUND:
+                run += word
+                glued = glued_after
+                continue
+            glued = True  # a compound too long to ask whole: its parts are no answer either
+            close()
+            run, run_start = word, start
             continue
-        if len(run) >= 2 and tokenize(run):
-            found.append(Term(run, run, "cjk", run_start, run_start + len(run)))
-        run, run_start = (pair.word, start) if noun else ("", 0)
-    if len(run) >= 2 and tokenize(run):
-        found.append(Term(run, run, "cjk", run_start, run_start + len(run)))
+        close()
+        glued = noun and glued_after
+        run, run_start = (word, start) if noun else ("", 0)
+    close()
     return found
 
 
@@ -286,8 +337,17 @@ class CourseTerms:
         for chunk, sentence in sentences:
             if not prose(sentence):
                 continue  # captions, credits and code lines name people and files, not course terms
+            words = tokenize(sentence)
             for term in self.terms(sentence):
                 entry = self.pool[term.kind].setdefault(term.key, PoolTerm(term.kind))
+                own = set(term.key.split())
+                entry.context.update(w for w in words if w not in own and w not in term.key)
+                near = (
+                    tokenize(sentence[: term.start])[-CONTEXT_WINDOW:]
+                    + tokenize(sentence[term.end :])[:CONTEXT_WINDOW]
+                )
+                entry.context.update({w: NEAR_WEIGHT for w in near if w not in own})
+                entry.marked += term.kind == "cjk" and sentence[term.start - 1 : term.start] in CJK_NOUN_MARKS
                 entry.count += 1
                 entry.wholes += term.whole
                 entry.chunks.add(chunk.chunk_id)

@@ -21,7 +21,15 @@ from langchain_core.messages import BaseMessage
 
 from knowledge.extractive import split_sentences
 from knowledge.models import Chunk
-from knowledge.quizrubric import answer_leak, figure_reference, filler_blank, kind_mismatch, length_giveaway
+from knowledge.quizrubric import (
+    answer_leak,
+    figure_reference,
+    filler_blank,
+    kind_mismatch,
+    leans_on_context,
+    length_giveaway,
+    split_blank,
+)
 from knowledge.text import CJK, tokenize
 
 REASONS = {
@@ -34,6 +42,8 @@ REASONS = {
     "figure": "the item refers to an image or figure the learner cannot see",
     "filler": "the blank is a common word or not a noun, not a key term of the lesson",
     "giveaway": "the correct option stands out by its length or its kind",
+    "context": "the item leans on a sentence or a screen the learner has not seen",
+    "split": "the blank cuts a word or compound, or stands twice for one answer",
 }
 """Why a draft is rejected: reason -> what it means (reports and ``learnbot quiz generate`` use these)."""
 
@@ -146,8 +156,8 @@ class Checker:
         ``ignore`` is a question not to count as a duplicate (the item's own text, when editing).
 
         Raises:
-            DraftRejected: ``options``, ``figure``, ``filler``, ``unsupported``, ``trivial``,
-                ``giveaway`` or ``duplicate``.
+            DraftRejected: ``options``, ``figure``, ``filler``, ``context``, ``split``, ``unsupported``,
+                ``trivial``, ``giveaway`` or ``duplicate``.
         """
         self.check_options(item.options, item.answer)
         figure = figure_reference(item.question, *item.options)
@@ -156,6 +166,12 @@ class Checker:
         filler = filler_blank(item.correct) if BLANK in item.question else ""
         if filler:
             raise DraftRejected("filler", filler)
+        context = leans_on_context(item.question)
+        if context:
+            raise DraftRejected("context", f"starts with {context!r}")
+        split = split_blank(item.question)
+        if split:
+            raise DraftRejected("split", split)
         share = support(item.correct, item.chunk)
         if share < self.min_support:
             raise DraftRejected(

@@ -45,13 +45,37 @@ COMMON = frozenset(
     raw global private remote manual automatic similar specific common general single multiple various
     several entire extra external internal physical digital virtual standard basic available possible
     important useful typical certain sure great little long short true false ready upsides hood copy
-    copies""".split()
+    copies component components element elements capability capabilities""".split()
 )
 """General words no teacher would blank: they belong to every lesson and teach none (common adjectives too,
 which the course text alone cannot always tell from nouns)."""
 
+NEEDS_CONTEXT = re.compile(
+    r"^(?:It|This|These|That|Those|They|Them|He|She|Here|There|Such|Then|Now|Once|Next|Also|First|Below|Above"
+    r"|Second|Finally|Instead|Otherwise|However|Therefore|After all|In this case|In that case"
+    r"|(?:An|Another|One) example is)\b"
+)
+"""An English sentence that means nothing without the one before ("It is ...", "These ...")."""
+ZH_NEEDS_CONTEXT = re.compile(
+    r"^(?:这|那|此|该|它|其|他|她|然后|另外|同时|因此|所以|但是|但|不过|而且|例如|比如|首先|其次|最后|接下来|现在"
+    r"|相反|然而|此外|同样|类似地|不同之处)"
+)
+"""A Chinese sentence that means nothing without the one before ("这些车辆……", "例如，……")."""
+_BLANKS = re.compile(r"_{3,}")
+_GLUED_BLANK = re.compile(r"[A-Za-z0-9$]_{3,}|_{3,}[A-Za-z0-9]")
+_PROMPT = re.compile(r"^(?:Fill in the blank:|填空：)\s*[\"“]?")
+
+COMMON_ZH = frozenset(
+    """事情 东西 时候 时间 方法 方式 问题 情况 理想情况 部分 地方 内容 结果 信息 人们 原因 例子 示例 步骤
+    过程 作用 能力 类型 种类 工作 需求 事物 概念 功能 条件 技术 系统 代码 数据 文件 计划 决策 程度 区别
+    优势 优点 缺点 好处 目的 目标 办法 选择 方面 领域 世界 公司 用户 人员 时期 阶段 部件 细节 数量 单位
+    形式 形状 样子 风险 红色 绿色 蓝色 黄色 白色 黑色 颜色""".split()
+)
+"""General Chinese nouns no teacher would blank (jieba tags colours as nouns too)."""
+
 _ACRONYM = re.compile(r"^[A-Z][A-Z0-9]{1,7}s?$")
 _WORDS = re.compile(r"[A-Za-z][A-Za-z0-9]*|\d+|[\u3400-\u9fff]+")
+_BLANK_IN_PARENTHESES = re.compile(r"[(（]\s*_{3,}\s*[)）]")
 _SMALL = frozenset("a an and of for the to in on with by".split())
 
 
@@ -62,6 +86,24 @@ def figure_reference(*texts: str) -> str:
         if match:
             return match.group()
     return ""
+
+
+def leans_on_context(question: str) -> str:
+    """For a fill-in-the-blank item: the opening words that point at a sentence the learner has not seen."""
+    if not _BLANKS.search(question):
+        return ""
+    sentence = _PROMPT.sub("", question.strip())
+    match = NEEDS_CONTEXT.match(sentence) or ZH_NEEDS_CONTEXT.match(sentence)
+    return match.group() if match else ""
+
+
+def split_blank(question: str) -> str:
+    """A blank that cuts a word ("Arduino_____", "US_____$") or stands twice for one answer, else ``""``."""
+    blanks = len(_BLANKS.findall(question))
+    if blanks > 1:
+        return f"{blanks} blanks for one answer"
+    glued = _GLUED_BLANK.search(question)
+    return f"the blank is glued to a word: {glued.group()!r}" if glued else ""
 
 
 def same_stem(a: str, b: str) -> bool:
@@ -90,6 +132,8 @@ def answer_leak(question: str, correct: str) -> str:
     ``"translation"`` leaks through ``"Translator"``; ``"CSV"`` through ``"Comma Separated Values"``;
     ``"Comma Separated Values"`` through ``"(CSV)"``. Only the answer's content words count (not "the").
     """
+    if _BLANK_IN_PARENTHESES.search(question):
+        return "a blank in parentheses, next to the phrase it abbreviates or expands"
     answer_words = [w for w in _words(correct) if w.lower() not in _SMALL and len(w) >= 2]
     question_words = _words(question)
     if not answer_words:
@@ -175,6 +219,8 @@ def kind_mismatch(options: Sequence[str], answer: int) -> str:
 
 def filler_blank(answer: str) -> str:
     """A blanked answer that is a common word, an adverb, or an adjective or verb form, not a key term."""
+    if answer.strip() in COMMON_ZH:
+        return f"{answer!r} is a common word"
     words = answer.split()
     if len(words) != 1 or not re.fullmatch(r"[A-Za-z-]+", answer):
         return ""  # phrases, names with digits, numbers and Chinese are judged elsewhere
