@@ -167,20 +167,20 @@ class TeamsStore(StoreBase):
     def team_activity(self, learner_ids: Sequence[int]) -> TeamActivity:
         """What a digest reads about these learners: each table once, in batches of ids."""
         return TeamActivity(
-            events=self.bulk_rows(
+            events=self._bulk_rows(
                 "progress_events", "learner_id, course_id, kind, at, lesson_id", learner_ids
             ),
-            attempts=self.bulk_rows(
+            attempts=self._bulk_rows(
                 "quiz_attempts", "learner_id, course_id, correct, at, item_id", learner_ids
             ),
-            cards=self.bulk_rows(  # SQLite reads the two card fields recall needs, not Python's json
+            cards=self._bulk_rows(  # SQLite reads the two card fields recall needs, not Python's json
                 "review_cards",
                 "learner_id, course_id, json_extract(card, '$.stability'), "
                 "json_extract(card, '$.last_review'), due",
                 learner_ids,
             ),
-            enrolled=self.bulk_rows("enrollments", "learner_id, course_id, enrolled_at", learner_ids),
-            asked=self.bulk_rows("questions_log", "learner_id, question, grounded, created_at", learner_ids),
+            enrolled=self._bulk_rows("enrollments", "learner_id, course_id, enrolled_at", learner_ids),
+            asked=self._bulk_rows("questions_log", "learner_id, question, grounded, created_at", learner_ids),
         )
 
     def insert_activity(self, rows: Mapping[str, list[dict[str, Any]]]) -> None:
@@ -200,7 +200,9 @@ class TeamsStore(StoreBase):
             for table, new in rows.items():
                 self.db[table].insert_all(new, batch_size=2000)
 
-    def bulk_rows(self, table: str, columns: str, learner_ids: Sequence[int], where: str = "") -> list[tuple]:
+    def _bulk_rows(
+        self, table: str, columns: str, learner_ids: Sequence[int], where: str = ""
+    ) -> list[tuple]:
         """``columns`` of ``table`` for many learners at once (``where`` adds a condition)."""
         if table not in {"quiz_attempts", "review_cards", "progress_events", "enrollments", "questions_log"}:
             raise ValueError(f"no bulk read of {table}")
