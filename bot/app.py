@@ -33,6 +33,8 @@ from knowledge.ingest import Ingestor
 from knowledge.models import Chunk
 from knowledge.query_translation import QueryTranslator
 from knowledge.retrieval import DenseRetriever, FusedRetriever, KeywordRetriever, LiveRecords
+from recommender.service import Recommender
+from recommender.tags import ContentTags
 
 if TYPE_CHECKING:
     from bot.jobs.pushes import JobDeps
@@ -252,6 +254,12 @@ class App:
         )
 
     @cached_property
+    def recommender(self) -> Recommender:
+        """Next lessons with reasons, over the store's learner records and the lessons' content tags."""
+        tags = ContentTags(self.store, self.lesson_chunks, lambda: self.embedder)
+        return Recommender(self.store, tags, lambda: self.embedder)
+
+    @cached_property
     def bot(self) -> Router:
         """The conversation router (every chat adapter hands it messages)."""
         s = self.settings
@@ -268,7 +276,7 @@ class App:
             ),
             admins=admins,
             lesson_chunks=self.lesson_chunks,
-            embedder=lambda: self.embedder,
+            recommender=self.recommender,
         )
         bot.premium.terms = s.premium_terms or bot.premium.terms
         bot.premium.support = s.premium_support or bot.premium.support
@@ -312,7 +320,7 @@ class App:
             max_pushes_per_day=s.max_pushes_per_day,
             nudge_after_days=s.nudge_after_days,
             questions_retention_days=s.questions_retention_days,
-            recommend=lambda learner, now: self.bot.recommend.recommender.recommend(learner, 3, now),
+            recommend=lambda learner, now: self.recommender.recommend(learner, 3, now),
         )
 
     def learning_scheduler(self, adapters: Mapping[str, ChatAdapter]) -> LearningScheduler:

@@ -17,10 +17,11 @@ from fsrs import Card, Rating, State
 
 from bot.lesson_sections import LessonView, course_url, lesson_pages, section_images
 from bot.reviews import Feel, new_card, rating_for, retrievability, review, utc, zone
-from bot.store import LessonRow, QuizItem, Store, iso
+from bot.store import QuizItem, Store, iso
 from knowledge.answer import Citation
 from knowledge.models import Chunk
 from knowledge.text import tokenize
+from recommender.records import LessonRow
 
 LessonChunks = Callable[[str, str], Sequence[Chunk]]
 """Returns the live chunks of ``(course_id, lesson_id)`` (the composition root reads the index)."""

@@ -23,11 +23,11 @@ from urllib.parse import urljoin
 
 from bot.chat.callbacks import lesson_data, page_data
 from bot.messages import Button, Reply
-from bot.store import LessonRow
 from knowledge.answer import Citation
 from knowledge.chunking import split_blocks, split_sections
 from knowledge.loaders import outside_reason
 from knowledge.models import Chunk
+from recommender.records import LessonRow
 
 PAGE_CHARS = 2400
 """A page's text at most: Slack's section block holds 3,000 characters; the rest is for the header,

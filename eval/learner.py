@@ -181,7 +181,7 @@ def team_shares(model: RiskModel, seed: int = 3) -> dict[str, float]:
     """Share listed as at risk in two simulated teams of 200 at day 40 (the product's own inputs).
 
     *Healthy*: on pace (a lesson a week, give or take one), 60-95% right, active in the last 5 days,
-    reviews at most 3 days late. *Mixed*: :func:`recommender.simulate.populate_store`'s timing
+    reviews at most 3 days late. *Mixed*: :func:`eval.cohort.populate_store`'s timing
     population (skill 40-95%, random diligence with reviews, histories that stop early).
     """
     import random
@@ -189,9 +189,9 @@ def team_shares(model: RiskModel, seed: int = 3) -> dict[str, float]:
     from datetime import UTC, datetime, timedelta
 
     from bot.store import Store
+    from eval.cohort import populate_store
     from recommender.digest import build_digest
     from recommender.profile import course_snapshot
-    from recommender.simulate import populate_store
 
     rng = random.Random(seed)
     now = datetime(2026, 3, 30, 9, 0, tzinfo=UTC)

@@ -38,8 +38,9 @@ from pathlib import Path
 
 from rich.table import Table
 
-from bot.store import LessonRow, Store
+from bot.store import Store
 from bot.testing import FakeAdapter, HashEmbedder
+from eval.cohort import populate_store
 from eval.common import console, progress, write_report
 from recommender.collaborative import Collaborative, Key
 from recommender.recommend import (
@@ -51,7 +52,8 @@ from recommender.recommend import (
     ready,
     violates,
 )
-from recommender.simulate import SimLearner, populate_store, simulate
+from recommender.records import LessonRow
+from recommender.simulate import SimLearner, simulate
 
 K = 5
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from bot.reviews import scheduler_for
-from bot.store import Store
+from fsrs import Scheduler
+
+from recommender.records import LearnerRecords
 from recommender.risk import LESSON_PACE_DAYS, Risk, RiskModel, Snapshot
 
 RECENT_ANSWERS = 3
@@ -23,8 +24,10 @@ RECENT_ANSWERS = 3
 OVERDUE_AFTER = timedelta(days=3)
 """A review due longer ago than this counts as overdue (the OULAD analogue: a missed deadline).
 A few days' slack: FSRS due times are soft, unlike an assessment deadline."""
-_SCHEDULER = scheduler_for(0.9)
-_DECAY, _FACTOR = _SCHEDULER._DECAY, _SCHEDULER._FACTOR  # retrievability needs only these two
+# Retrievability needs only these two, which come from FSRS's parameters, not the desired retention.
+# py-fsrs directly, like the learning loop's scheduler (bot.reviews): no arrow back into bot.
+_SCHEDULER = Scheduler(desired_retention=0.9)
+_DECAY, _FACTOR = _SCHEDULER._DECAY, _SCHEDULER._FACTOR
 
 
 def recall(card: Mapping[str, object], now: datetime) -> float | None:
@@ -166,9 +169,13 @@ class Profile:
 
 
 def build_profile(
-    store: Store, learner_id: int, now: datetime, model: RiskModel | None = None, recent_questions: int = 10
+    store: LearnerRecords,
+    learner_id: int,
+    now: datetime,
+    model: RiskModel | None = None,
+    recent_questions: int = 10,
 ) -> Profile:
-    """A learner's profile from the store (one learner: a handful of small queries)."""
+    """A learner's profile from the records (one learner: a handful of small queries)."""
     item_lesson = {item.item_id: item.lesson_id for item in store.quiz_items(status=None)}
     lessons: dict[tuple[str, str], LessonState] = {}
 
@@ -200,10 +207,7 @@ def build_profile(
     logged = store.questions(learner_id)
     times = [a for a, _ in activity] + [q["created_at"] for q in logged]
     last_active = max(times) if times else None
-    enrolled = {
-        row["course_id"]: row["enrolled_at"]
-        for row in store.db["enrollments"].rows_where("learner_id = ?", [learner_id])
-    }
+    enrolled = store.enrollment_times(learner_id)
     model = model or RiskModel.load()
     sizes = {c: len(store.lessons(c)) for c in enrolled}
     risks = {

@@ -25,11 +25,11 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.store import LessonRow, Store
 from recommender import blend
 from recommender.collaborative import Collaborative, Key
 from recommender.language import translations
 from recommender.profile import Profile
+from recommender.records import CatalogueRecords, LessonRow
 
 WEAK = 0.6
 """Mastery below which a finished prerequisite is suggested for review."""
@@ -89,8 +89,8 @@ class Catalogue:
     """Translations of each course, computed once (:func:`translations`)."""
 
     @classmethod
-    def from_store(cls, store: Store) -> Catalogue:
-        """Every course and lesson of the store."""
+    def from_store(cls, store: CatalogueRecords) -> Catalogue:
+        """Every course and lesson of the store (or anything else that keeps the catalogue)."""
         courses = {c["course_id"]: c for c in store.courses()}
         by_course: dict[str, list[LessonRow]] = {cid: [] for cid in courses}
         for lesson in store.lessons():

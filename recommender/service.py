@@ -1,7 +1,8 @@
-"""The recommender over the store: a learner's state from their profile, the fitted signals, ``/next``.
+"""The recommender over the records: a learner's state from their profile, the fitted signals, ``/next``.
 
-:func:`recommender.recommend.rank` is pure; :class:`Recommender` builds its inputs from the store
-and refits the collaborative model (with its learned blend) when completions grew.
+:func:`recommender.recommend.rank` is pure; :class:`Recommender` builds its inputs from the learner
+records (:class:`recommender.records.LearnerRecords`, which the store satisfies) and refits the
+collaborative model (with its learned blend) when completions grew.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from datetime import datetime
 
 import numpy as np
 
-from bot.store import Store
 from knowledge.embedders import Embedder
 from recommender.collaborative import Collaborative, Key
 from recommender.profile import Profile, build_profile
@@ -24,6 +24,7 @@ from recommender.recommend import (
     fit_collaborative,
     rank,
 )
+from recommender.records import LearnerRecords
 from recommender.risk import RiskModel
 from recommender.tags import ContentTags, LessonTags
 
@@ -32,7 +33,12 @@ REFIT_SECONDS = 3600
 
 
 class Recommender:
-    """Recommendations for learners in the store.
+    """Recommendations for learners in the records.
+
+    Args:
+        store: The learner records (the store satisfies them).
+        tags: The lessons' content tags.
+        embedder: Returns the index's embedder (to match a learner's questions to lessons).
 
     Example:
         >>> recommender = Recommender(store, ContentTags(store, app.lesson_chunks, lambda: app.embedder))
@@ -41,7 +47,7 @@ class Recommender:
     """
 
     def __init__(
-        self, store: Store, tags: ContentTags, embedder: Callable[[], Embedder] | None = None
+        self, store: LearnerRecords, tags: ContentTags, embedder: Callable[[], Embedder] | None = None
     ) -> None:
         self.store = store
         self.tags = tags
@@ -70,10 +76,7 @@ class Recommender:
         histories: dict[int, list[Key]] = {}
         for learner, course, lesson, _ in events:
             histories.setdefault(learner, []).append((course, lesson))
-        courses: dict[int, list[str]] = {}
-        for row in self.store.db.execute("select learner_id, course_id from enrollments").fetchall():
-            courses.setdefault(int(row[0]), []).append(row[1])
-        collab = fit_collaborative(Catalogue.from_store(self.store), histories, courses)
+        collab = fit_collaborative(Catalogue.from_store(self.store), histories, self.store.enrolled_courses())
         self._collab = (time.monotonic(), len(events), collab)
         return collab
 
@@ -126,8 +129,7 @@ class Recommender:
         )
         if course and course.get("language"):
             return str(course["language"])
-        rows = list(self.store.db["learners"].rows_where("id = ?", [profile.learner_id]))
-        return str(rows[0].get("language") or "") if rows else ""
+        return self.store.learner_language(profile.learner_id)
 
     def _question_match(
         self, profile: Profile, tags: Mapping[Key, LessonTags]

@@ -7,7 +7,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from recommender.tags import KEYWORDS, LessonTags, near_duplicate
+from recommender.keywords import KEYWORDS, near_duplicate
+from recommender.tags import LessonTags
 
 
 def course_topics(lessons: Sequence[LessonTags], n: int = 6) -> list[str]:

@@ -19,7 +19,8 @@ from bot.learning import AnswerOutcome, LearningError, LearningLoop, NotDue
 from bot.lesson_sections import LessonView, page_reply
 from bot.messages import Button, Reply
 from bot.reviews import zone
-from bot.store import LessonRow, QuizItem, Store
+from bot.store import QuizItem, Store
+from recommender.records import LessonRow
 
 __all__ = ["LearningChat", "lesson_reply", "when"]
 NOT_ENROLLED = "You are not enrolled in a course yet. /courses lists them; /enroll COURSE starts one."

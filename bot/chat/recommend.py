@@ -19,12 +19,9 @@ from bot.learning import LearningError
 from bot.lesson_sections import first_page_key
 from bot.messages import Button, IncomingMessage, Reply
 from bot.store import Store
-from knowledge.embedders import Embedder
-from knowledge.models import Chunk
 from recommender.digest import build_digest, may_get_digest
 from recommender.recommend import ready
 from recommender.service import Recommender
-from recommender.tags import ContentTags
 from recommender.topics import course_topics
 
 log = logging.getLogger(__name__)
@@ -38,8 +35,7 @@ class RecommendChat:
         store: The store.
         learning: The learning chat (its loop opens lessons).
         is_admin: Whether a message's sender is an admin (admins may get any team's digest).
-        lesson_chunks: The live chunks of a lesson (for tags).
-        embedder: Returns the index's embedder (for tags and question matching).
+        recommender: The recommender (built by the composition root); its content tags show in views.
     """
 
     def __init__(
@@ -47,14 +43,13 @@ class RecommendChat:
         store: Store,
         learning: LearningChat,
         is_admin: Callable[[IncomingMessage], bool],
-        lesson_chunks: Callable[[str, str], list[Chunk]] | None = None,
-        embedder: Callable[[], Embedder] | None = None,
+        recommender: Recommender,
     ) -> None:
         self.store = store
         self.learning = learning
         self.is_admin = is_admin
-        self.tags = ContentTags(store, lesson_chunks, embedder)
-        self.recommender = Recommender(store, self.tags, embedder)
+        self.recommender = recommender
+        self.tags = recommender.tags
 
     def commands(self, existing: dict[str, Handler]) -> dict[str, Handler]:
         """``/next`` and ``/digest``, and ``/courses`` and ``/lesson`` with tags added."""

@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime, timedelta
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from bot import streaming
 from bot.chat.context import ChatContext, ConversationState, Handler
@@ -37,6 +37,7 @@ from knowledge.answer import Answer, AnswerChain
 from knowledge.generation import Turn
 from knowledge.loaders import detect_language
 from knowledge.models import SearchFilter
+from recommender.service import Recommender
 
 log = logging.getLogger(__name__)
 _Capability = TypeVar("_Capability")
@@ -79,7 +80,8 @@ class Router:
         clock: Callable[[], float] = time.monotonic,
         lesson_chunks: LessonChunks | None = None,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
-        embedder: Callable[[], Any] | None = None,
+        *,
+        recommender: Recommender,
     ) -> None:
         self.store = store
         self.answers = answers
@@ -113,7 +115,7 @@ class Router:
         self.rights = RightsChat(store, self.forget)  # /mydata, /forget
         self.commands.update(self.rights.commands())
         self.buttons.update(self.rights.buttons())
-        self.recommend = RecommendChat(store, self.learning, self.is_admin, lesson_chunks, embedder)
+        self.recommend = RecommendChat(store, self.learning, self.is_admin, recommender)
         self.commands.update(self.recommend.commands(self.commands))  # /next /digest; tags in views
         self.buttons.update(self.recommend.buttons(self.buttons))
 

@@ -104,12 +104,10 @@ def digest(
 @commands.command()
 def tags(course: str = typer.Argument("", help="One course id (default: all)")) -> None:
     """Compute the lessons' content tags (keywords, difficulty) where missing, and list them."""
-    from recommender.tags import ContentTags
-
     app = common.open_app()
     if course and app.store.course(course) is None:
         raise common.CliError(f"there is no course {course!r}")
-    content = ContentTags(app.store, app.lesson_chunks, lambda: app.embedder)
+    content = app.recommender.tags
     computed = content.ensure(course or None)
     table = Table("course", "lesson", "keywords", "difficulty")
     for (course_id, lesson_id), t in content.tags(course or None).items():

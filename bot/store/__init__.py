@@ -17,7 +17,7 @@ from bot.store.people import PeopleStore
 from bot.store.premium import PremiumStore
 from bot.store.pushes import ActiveHours, LearnerClock, Push, PushCandidate, PushStore
 from bot.store.rights import RightsStore
-from bot.store.rows import Attempt, LearnerSettings, LessonRow, QuizItem, ReviewCardRow
+from bot.store.rows import Attempt, LearnerSettings, QuizItem, ReviewCardRow
 from bot.store.schema import MERGED_BY_LEARNER, MIGRATIONS, apply_migration
 from bot.store.teams import TeamsStore
 
@@ -30,7 +30,6 @@ __all__ = [
     "Attempt",
     "LearnerClock",
     "LearnerSettings",
-    "LessonRow",
     "Push",
     "PushCandidate",
     "QuizItem",

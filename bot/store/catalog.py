@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from bot.store.base import NEXT_QUIZ_SEQ, StoreBase, quiz_item_id, utcnow
-from bot.store.rows import LessonRow
+from recommender.records import LessonRow
 
 
 class CatalogStore(StoreBase):

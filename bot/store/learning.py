@@ -41,6 +41,11 @@ class LearningStore(StoreBase):
         ).fetchall()
         return [row[0] for row in rows]
 
+    def enrollment_times(self, learner_id: int) -> dict[str, str]:
+        """Course id -> when the learner enrolled (ISO time), in the order the rows are stored."""
+        rows = self.db["enrollments"].rows_where("learner_id = ?", [learner_id])
+        return {row["course_id"]: row["enrolled_at"] for row in rows}
+
     def add_progress_event(
         self, learner_id: int, course_id: str, lesson_id: str, kind: str, at: datetime
     ) -> None:

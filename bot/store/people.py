@@ -40,6 +40,11 @@ class PeopleStore(StoreBase):
 
     # -- questions log ---------------------------------------------------------------------
 
+    def learner_language(self, learner_id: int) -> str:
+        """The language kept with the learner (``""``: unknown, or no such learner)."""
+        rows = list(self.db["learners"].rows_where("id = ?", [learner_id]))
+        return str(rows[0].get("language") or "") if rows else ""
+
     def log_question(
         self,
         *,

@@ -1,26 +1,13 @@
-"""The records the store hands out, and how they are read from rows."""
+"""The records the store hands out, and how they are read from rows.
+
+Lessons are handed out as :class:`recommender.records.LessonRow`, the record their main reader defines.
+"""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
 from typing import Any
-
-
-@dataclass(frozen=True)
-class LessonRow:
-    """A lesson as stored: what the catalogue and the recommender need, no text."""
-
-    course_id: str
-    lesson_id: str
-    title: str
-    position: int
-    module: str
-    objectives: list[str]
-    minutes: int | None
-    prerequisites: list[str]
-    version: str
-    chunk_count: int
 
 
 @dataclass(frozen=True)

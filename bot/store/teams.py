@@ -7,13 +7,25 @@ in batches), never once per learner.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 from bot.store.base import StoreBase, iso, utcnow
+from recommender.records import TeamActivity
 
 _BATCH = 500  # ids per "in (...)" list, well under SQLite's variable limit
+_ACTIVITY_TABLES = frozenset(
+    {
+        "learners",
+        "enrollments",
+        "progress_events",
+        "quiz_attempts",
+        "review_cards",
+        "questions_log",
+        "team_members",
+    }
+)
 
 
 def _batches(values: Sequence[Any]) -> Iterable[Sequence[Any]]:
@@ -145,7 +157,52 @@ class TeamsStore(StoreBase):
         """How many ``done`` events there are (a cheap check of whether completions grew)."""
         return int(self.db.execute("select count(*) from progress_events where kind = 'done'").fetchone()[0])
 
-    def bulk_rows(self, table: str, columns: str, learner_ids: Sequence[int], where: str = "") -> list[tuple]:
+    def enrolled_courses(self) -> dict[int, list[str]]:
+        """Every learner's enrolled courses (learner id -> course ids, in the order the rows are stored)."""
+        courses: dict[int, list[str]] = {}
+        for row in self.db.execute("select learner_id, course_id from enrollments").fetchall():
+            courses.setdefault(int(row[0]), []).append(row[1])
+        return courses
+
+    def team_activity(self, learner_ids: Sequence[int]) -> TeamActivity:
+        """What a digest reads about these learners: each table once, in batches of ids."""
+        return TeamActivity(
+            events=self._bulk_rows(
+                "progress_events", "learner_id, course_id, kind, at, lesson_id", learner_ids
+            ),
+            attempts=self._bulk_rows(
+                "quiz_attempts", "learner_id, course_id, correct, at, item_id", learner_ids
+            ),
+            cards=self._bulk_rows(  # SQLite reads the two card fields recall needs, not Python's json
+                "review_cards",
+                "learner_id, course_id, json_extract(card, '$.stability'), "
+                "json_extract(card, '$.last_review'), due",
+                learner_ids,
+            ),
+            enrolled=self._bulk_rows("enrollments", "learner_id, course_id, enrolled_at", learner_ids),
+            asked=self._bulk_rows("questions_log", "learner_id, question, grounded, created_at", learner_ids),
+        )
+
+    def insert_activity(self, rows: Mapping[str, list[dict[str, Any]]]) -> None:
+        """Insert many learners' rows at once, table by table, in one transaction.
+
+        For synthetic cohorts (``python -m eval``'s timing runs): ``rows`` maps a table (learners,
+        enrollments, progress_events, quiz_attempts, review_cards, questions_log, team_members) to
+        its new rows, in the order the tables are to be filled.
+
+        Raises:
+            ValueError: a table outside that list.
+        """
+        unknown = set(rows) - _ACTIVITY_TABLES
+        if unknown:
+            raise ValueError(f"no bulk insert into {', '.join(sorted(unknown))}")
+        with self.transaction():
+            for table, new in rows.items():
+                self.db[table].insert_all(new, batch_size=2000)
+
+    def _bulk_rows(
+        self, table: str, columns: str, learner_ids: Sequence[int], where: str = ""
+    ) -> list[tuple]:
         """``columns`` of ``table`` for many learners at once (``where`` adds a condition)."""
         if table not in {"quiz_attempts", "review_cards", "progress_events", "enrollments", "questions_log"}:
             raise ValueError(f"no bulk read of {table}")

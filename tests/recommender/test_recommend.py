@@ -6,10 +6,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.store import LessonRow
 from bot.testing import TestBot
 from recommender.collaborative import Collaborative
 from recommender.recommend import Catalogue, LearnerState, Recommendation, rank, ready, violates
+from recommender.records import LessonRow
 from tests.conftest import SAMPLES
 
 NOW = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)

@@ -7,19 +7,17 @@ from datetime import UTC, datetime
 
 import numpy as np
 
-from bot.store import LessonRow
 from bot.testing import HashEmbedder, TestBot
-from recommender.tags import (
+from recommender.difficulty import (
     MIN_ANSWERS,
-    LessonTags,
     blended_difficulty,
-    choose,
     depths,
-    keywords,
-    terms,
     text_difficulty,
     translation_groups,
 )
+from recommender.keywords import choose, keywords, terms
+from recommender.records import LessonRow
+from recommender.tags import LessonTags
 from recommender.topics import course_topics
 from tests.conftest import SAMPLES
 
