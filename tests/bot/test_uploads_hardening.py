@@ -53,7 +53,7 @@ def test_a_reupload_without_course_toml_updates_the_same_course(testbot):
     )
     assert "Loaded course birds:" in second
     courses = testbot.app.store.courses()
-    assert [c["course_id"] for c in courses] == ["birds"] and courses[0]["lesson_count"] == 2
+    assert [c.course_id for c in courses] == ["birds"] and courses[0].lesson_count == 2
 
 
 def test_a_zipped_course_toml_names_the_course_whatever_the_zip_is_called(testbot):
