@@ -7,9 +7,10 @@ Every update (command, text, button press, document) becomes an :class:`Incoming
 Replies go out through :mod:`adapters.telegram_send`; the token and webhook secret are kept out
 of the logs by :mod:`adapters.telegram_redact`.
 
-Long polling by default; webhook mode when a webhook URL is set, in which case PTB's webhook
-server refuses (403) any request without the secret token header. Outgoing calls go through
-PTB's ``AIORateLimiter`` so the bot keeps to Telegram's flood limits.
+Long polling by default; webhook mode when a webhook URL is set, in which case PTB runs without
+an updater and :mod:`adapters.telegram_webhook` (our aiohttp server, with ``/healthz`` and
+``/metrics`` beside it) refuses (403) any request without the secret token header. Outgoing calls
+go through PTB's ``AIORateLimiter`` so the bot keeps to Telegram's flood limits.
 
 Example:
     >>> [adapter] = app.chat_adapters("telegram")  # TELEGRAM_BOT_TOKEN and the settings
@@ -25,6 +26,7 @@ import logging
 import re
 import weakref
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from urllib.parse import urlsplit
 
@@ -47,6 +49,7 @@ from adapters.telegram_payments import answer_pre_checkout, payment_message
 from adapters.telegram_redact import redact_in_logs
 from adapters.telegram_send import TYPING_AFTER_S, chat_id_of, deliver, typing
 from adapters.telegram_stream import TelegramDraft
+from adapters.telegram_webhook import TelegramWebhook
 from bot.chat.router import Router
 from bot.chat.texts import APOLOGY, COMMANDS, COMMANDS_ZH
 from bot.health import Health
@@ -129,6 +132,7 @@ class TelegramAdapter:
         self.bot_id = token.partition(":")[0]
         self.health = health
         """``/healthz`` and ``/metrics`` (from ``__init__``), served beside the webhook."""
+        self._webhook: TelegramWebhook | None = None
         self._seen: OrderedDict[int, None] = OrderedDict()
         self._chat_locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self.application = self._build(token, concurrency, rate_limit)
@@ -144,6 +148,8 @@ class TelegramAdapter:
             builder = builder.base_url(f"{self.api_root}/bot").base_file_url(f"{self.api_root}/file/bot")
         if rate_limit:
             builder = builder.rate_limiter(AIORateLimiter(max_retries=3))
+        if self.webhook_url:  # our own server receives the updates (adapters.telegram_webhook)
+            builder = builder.updater(None)
         application = builder.build()
         application.add_handler(TypeHandler(Update, self._drop_repeated_update), group=-1)
         application.add_handler(CallbackQueryHandler(self._on_button))
@@ -162,28 +168,22 @@ class TelegramAdapter:
         await self._initialize()
         await self.set_commands()
         await application.start()
-        assert application.updater is not None
-        # PTB retries its own first call (setWebhook / deleteWebhook) this many times, 1 s apart
-        retries = self.start_tries - 1
         try:
             if self.webhook_url:
-                await application.updater.start_webhook(
-                    listen=self.webhook_listen,
-                    port=self.webhook_port,
-                    url_path=urlsplit(self.webhook_url).path.strip("/"),
-                    webhook_url=self.webhook_url,
-                    secret_token=self._webhook_secret,
-                    bootstrap_retries=retries,
-                )
-                if self.health is not None:
-                    self.health.attach_to_ptb(application.updater)
+                await self._serve_webhook()
             else:
+                assert application.updater is not None
+                # PTB retries its own first call (deleteWebhook) this many times, 1 s apart
+                retries = self.start_tries - 1
                 await application.updater.start_polling(timeout=self.poll_timeout, bootstrap_retries=retries)
         except NetworkError as exc:
             await self.stop()  # started but not receiving: serve never got to stop it
             if isinstance(exc, BadRequest):
                 raise
             raise self._unreachable(self.start_tries, exc) from None
+        except Exception:  # e.g. the webhook port is taken
+            await self.stop()
+            raise
         log.info("Telegram adapter running (%s) as @%s", self.mode, application.bot.username)
 
     async def _initialize(self) -> None:
@@ -193,17 +193,33 @@ class TelegramAdapter:
             TelegramUnreachable: every try failed on the network.
             InvalidToken: Telegram refused the token (no point in trying again).
         """
+        try:
+            await self._retried(self.application.initialize)
+        except NetworkError as exc:
+            if isinstance(exc, BadRequest):
+                raise
+            await self.application.bot.shutdown()  # close the HTTP pool PTB opened
+            raise self._unreachable(self.start_tries, exc) from None
+
+    async def _serve_webhook(self) -> None:
+        """Listen for Telegram's POSTs (with health and metrics), then point Telegram at the URL."""
+        self._webhook = TelegramWebhook(
+            self.application, urlsplit(self.webhook_url).path, self._webhook_secret, health=self.health
+        )
+        await self._webhook.start(self.webhook_listen, self.webhook_port)
+        bot = self.application.bot
+        await self._retried(lambda: bot.set_webhook(self.webhook_url, secret_token=self._webhook_secret))
+
+    async def _retried(self, call: Callable[[], Awaitable[object]]) -> None:
+        """``call()``, tried up to ``start_tries`` times with a doubling wait while the network fails."""
         delay = self.retry_delay
         for attempt in range(1, self.start_tries + 1):
             try:
-                await self.application.initialize()
+                await call()
                 return
             except NetworkError as exc:
-                if isinstance(exc, BadRequest):
+                if isinstance(exc, BadRequest) or attempt == self.start_tries:
                     raise
-                if attempt == self.start_tries:
-                    await self.application.bot.shutdown()  # close the HTTP pool PTB opened
-                    raise self._unreachable(attempt, exc) from None
                 log.warning(
                     "could not reach the Telegram Bot API (try %s of %s, again in %.0f s): %s",
                     attempt,
@@ -223,6 +239,9 @@ class TelegramAdapter:
     async def stop(self) -> None:
         """Stop receiving, finish the updates in hand, and close connections. Safe to call twice."""
         application = self.application
+        if self._webhook is not None:
+            await self._webhook.stop()
+            self._webhook = None
         if application.updater is not None and application.updater.running:
             await application.updater.stop()
         if application.running:

@@ -12,7 +12,12 @@ from __future__ import annotations
 
 import logging
 
-_OWN_LOGGERS = ["adapters.telegram", "adapters.telegram_send", "adapters.telegram_payments"]
+_OWN_LOGGERS = [
+    "adapters.telegram",
+    "adapters.telegram_send",
+    "adapters.telegram_payments",
+    "adapters.telegram_webhook",
+]
 
 
 class _Redactor(logging.Filter):
@@ -47,7 +52,7 @@ def redact_in_logs(*secrets: str) -> None:
     A logger's filters see only records logged on that logger itself, so it goes on each one.
     """
     _REDACTOR.secrets.update(s for s in secrets if s)
-    names = ["httpx", "httpcore", "telegram", "telegram.ext", "tornado.access", *_OWN_LOGGERS]
+    names = ["httpx", "httpcore", "telegram", "telegram.ext", *_OWN_LOGGERS]
     names += [n for n in logging.root.manager.loggerDict if n.startswith(("telegram", "httpx"))]
     for name in names:
         logger = logging.getLogger(name)

@@ -4,9 +4,9 @@
 within :data:`CHECK_TIMEOUT_S`, else 503 with what failed (for a load balancer's readiness probe).
 ``/metrics`` is the Prometheus text format of :mod:`bot.metrics` (prometheus-client's registry).
 
-They are served on the same port as the Slack Events API (aiohttp) and the Telegram webhook
-(python-telegram-bot's tornado server); ``LEARNBOT_HEALTH_PORT`` adds a server of their own for
-long polling and Socket Mode, which have no HTTP server.
+They are served on the same port as the Slack Events API and the Telegram webhook (both aiohttp
+servers of ours, through :meth:`Health.add_routes`); ``LEARNBOT_HEALTH_PORT`` adds a server of
+their own for long polling and Socket Mode, which have no HTTP server.
 
 Example:
     >>> health = Health.for_app(app)
@@ -21,7 +21,7 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
@@ -64,7 +64,7 @@ def database_check(path: Path | str) -> Check:
 
 
 class Health:
-    """Readiness checks and the metrics page, servable by aiohttp and by tornado."""
+    """Readiness checks and the metrics page, served by aiohttp."""
 
     def __init__(self, checks: dict[str, Check], timeout: float = CHECK_TIMEOUT_S) -> None:
         self.checks = checks
@@ -109,7 +109,7 @@ class Health:
         """The Prometheus exposition text and its content type."""
         return generate_latest(REGISTRY), CONTENT_TYPE_LATEST
 
-    # -- aiohttp (the Slack Events API server, the standalone server) -----------------------
+    # -- aiohttp (the Slack Events API and Telegram webhook servers, a standalone one) ----
 
     async def _aiohttp_health(self, request: web.Request) -> web.Response:
         code, body = await self.body()
@@ -133,37 +133,3 @@ class Health:
         await web.TCPSite(runner, host, port).start()
         log.info("health and metrics on http://%s:%s%s", host, runner.addresses[0][1], HEALTH_PATH)
         return runner
-
-    # -- tornado (python-telegram-bot's webhook server) ------------------------------------
-
-    def attach_to_ptb(self, updater: Any) -> bool:
-        """Add ``/healthz`` and ``/metrics`` to a running PTB webhook server; False if it has none.
-
-        PTB does not offer extra routes, so this reaches the tornado application behind its
-        ``WebhookServer``; should a PTB release move it, the webhook still works and a warning says
-        to use ``LEARNBOT_HEALTH_PORT``.
-        """
-        import tornado.web
-
-        health = self
-
-        class HealthHandler(tornado.web.RequestHandler):
-            async def get(self) -> None:
-                code, body = await health.body()
-                self.set_status(code)
-                self.set_header("Content-Type", "application/json")
-                self.finish(body)
-
-        class MetricsHandler(tornado.web.RequestHandler):
-            def get(self) -> None:
-                data, content_type = health.metrics()
-                self.set_header("Content-Type", content_type)
-                self.finish(data)
-
-        try:
-            application = updater._httpd._http_server.request_callback  # noqa: SLF001
-            application.add_handlers(r".*", [(HEALTH_PATH, HealthHandler), (METRICS_PATH, MetricsHandler)])
-        except AttributeError:
-            log.warning("could not add /healthz to the Telegram webhook server; set LEARNBOT_HEALTH_PORT")
-            return False
-        return True

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from fsrs import Card, Rating, State
@@ -18,6 +17,7 @@ from fsrs import Card, Rating, State
 from bot.lesson_sections import LessonView, course_url, lesson_pages, section_images
 from bot.reviews import Feel, new_card, rating_for, retrievability, review, utc, zone
 from bot.store import QuizItem, Store, iso
+from bot.store.rows import CourseRow
 from knowledge.answer import Citation
 from knowledge.models import Chunk
 from knowledge.text import tokenize
@@ -107,11 +107,11 @@ class LearningLoop:
 
     # -- courses and lessons -------------------------------------------------------------------
 
-    def find_course(self, name: str) -> dict[str, Any] | None:
+    def find_course(self, name: str) -> CourseRow | None:
         """A course by id or (case-insensitive) title."""
         wanted = name.strip().lower()
         for course in self.store.courses():
-            if wanted in (course["course_id"].lower(), course["title"].lower()):
+            if wanted in (course.course_id.lower(), course.title.lower()):
                 return course
         return None
 
@@ -126,11 +126,11 @@ class LearningLoop:
             raise LearningError(f"there is no course {course_id!r}")
         if not self.store.may_see_course(learner_id, course, now):
             raise LearningError(
-                f"{course['title']} is part of the premium track {course['track']}; /premium unlocks it"
+                f"{course.title} is part of the premium track {course.track}; /premium unlocks it"
             )
         return self.store.enroll(learner_id, course_id, now)
 
-    def enrolled_courses(self, learner_id: int) -> list[dict[str, Any]]:
+    def enrolled_courses(self, learner_id: int) -> list[CourseRow]:
         """The learner's courses, most recently studied first, then in enrollment order.
 
         A premium course counts only while the learner is entitled to its track (at ``clock()``).
@@ -141,10 +141,8 @@ class LearningLoop:
         last_seen: dict[str, str] = {}
         for event in self.store.progress_events(learner_id):
             last_seen[event["course_id"]] = event["at"]
-        order = {c["course_id"]: n for n, c in enumerate(active)}
-        return sorted(
-            active, key=lambda c: (-_sortable(last_seen.get(c["course_id"])), order[c["course_id"]])
-        )
+        order = {c.course_id: n for n, c in enumerate(active)}
+        return sorted(active, key=lambda c: (-_sortable(last_seen.get(c.course_id)), order[c.course_id]))
 
     def done_lessons(self, learner_id: int, course_id: str) -> set[str]:
         """Lessons with a ``done`` event (progress is derived from the append-only events)."""
@@ -154,21 +152,21 @@ class LearningLoop:
 
     def next_lesson(
         self, learner_id: int, course_id: str | None = None
-    ) -> tuple[dict[str, Any], LessonRow] | None:
+    ) -> tuple[CourseRow, LessonRow] | None:
         """The first lesson, in course order, not done and whose prerequisites are all done."""
         courses = self._courses(learner_id, course_id)
         for course in courses:
-            done = self.done_lessons(learner_id, course["course_id"])
-            for lesson in self.store.lessons(course["course_id"]):
+            done = self.done_lessons(learner_id, course.course_id)
+            for lesson in self.store.lessons(course.course_id):
                 if lesson.lesson_id not in done and all(p in done for p in lesson.prerequisites):
                     return course, lesson
         return None
 
     def current_lesson(
         self, learner_id: int, course_id: str | None = None
-    ) -> tuple[dict[str, Any], LessonRow] | None:
+    ) -> tuple[CourseRow, LessonRow] | None:
         """The lesson most recently opened and not yet done, else the next lesson."""
-        courses = {c["course_id"]: c for c in self._courses(learner_id, course_id)}
+        courses = {c.course_id: c for c in self._courses(learner_id, course_id)}
         events = [e for e in self.store.progress_events(learner_id) if e["course_id"] in courses]
         done = {(e["course_id"], e["lesson_id"]) for e in events if e["kind"] == "done"}
         for event in reversed(events):
@@ -198,16 +196,16 @@ class LearningLoop:
         self.store.add_progress_event(learner_id, course_id, lesson_id, "done", now)
         return True
 
-    def lesson_view(self, course: dict[str, Any], lesson: LessonRow) -> LessonView:
+    def lesson_view(self, course: CourseRow, lesson: LessonRow) -> LessonView:
         """The lesson to read in chat: its place in the course, objectives, and its text as pages."""
-        lessons = self.store.lessons(course["course_id"])
+        lessons = self.store.lessons(course.course_id)
         number = next((n for n, row in enumerate(lessons, 1) if row.lesson_id == lesson.lesson_id), 0)
-        chunks = self._chunks(course["course_id"], lesson.lesson_id)
+        chunks = self._chunks(course.course_id, lesson.lesson_id)
         images = section_images(course, chunks, lesson.title)
         pages = lesson_pages(chunks, lesson.title, images=images)
         return LessonView(
-            course["course_id"],
-            course["title"],
+            course.course_id,
+            course.title,
             lesson,
             number,
             len(lessons),
@@ -219,7 +217,7 @@ class LearningLoop:
 
     def next_item(self, learner_id: int, now: datetime, course_id: str | None = None) -> QuizItem | None:
         """The most overdue review, else a new item from a lesson the learner has opened or finished."""
-        courses = [c["course_id"] for c in self._courses(learner_id, course_id)]
+        courses = [c.course_id for c in self._courses(learner_id, course_id)]
         if not courses:
             return None
         due = self.store.due_cards(now, learner_id=learner_id, course_ids=courses, limit=1)
@@ -235,7 +233,7 @@ class LearningLoop:
 
     def next_review_at(self, learner_id: int, course_id: str | None = None) -> datetime | None:
         """When the learner's next card falls due (``None`` without cards)."""
-        courses = {c["course_id"] for c in self._courses(learner_id, course_id)}
+        courses = {c.course_id for c in self._courses(learner_id, course_id)}
         cards = [c for c in self.store.review_cards(learner_id) if c.course_id in courses]
         return datetime.fromisoformat(cards[0].due) if cards else None
 
@@ -308,12 +306,12 @@ class LearningLoop:
         tz = zone(self.store.learner_settings(learner_id).timezone)
         result = []
         for course in self._courses(learner_id, None):
-            course_id = course["course_id"]
+            course_id = course.course_id
             lessons = {row.lesson_id for row in self.store.lessons(course_id)}
             events = self.store.progress_events(learner_id, course_id)
             attempts = self.store.attempts(learner_id, course_id)
             cards = self.store.review_cards(learner_id, course_id)
-            retention = course["desired_retention"] or 0.9
+            retention = course.desired_retention or 0.9
             # FSRS's recall prediction means something only once a card has left its learning steps:
             # right after two wrong answers a card in (re)learning is due in minutes and reads "100%".
             settled = [card for card in (Card.from_dict(c.card) for c in cards) if card.state == State.Review]
@@ -322,7 +320,7 @@ class LearningLoop:
             result.append(
                 CourseProgress(
                     course_id=course_id,
-                    title=course["title"],
+                    title=course.title,
                     lessons_done=len(self.done_lessons(learner_id, course_id) & lessons),
                     lessons_total=len(lessons),
                     attempts=len(attempts),
@@ -337,16 +335,16 @@ class LearningLoop:
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _courses(self, learner_id: int, course_id: str | None) -> list[dict[str, Any]]:
+    def _courses(self, learner_id: int, course_id: str | None) -> list[CourseRow]:
         courses = self.enrolled_courses(learner_id)
-        return [c for c in courses if course_id is None or c["course_id"] == course_id]
+        return [c for c in courses if course_id is None or c.course_id == course_id]
 
     def _lesson(self, course_id: str, lesson_id: str) -> LessonRow | None:
         return next((row for row in self.store.lessons(course_id) if row.lesson_id == lesson_id), None)
 
     def _retention(self, item: QuizItem) -> float:
         course = self.store.course(item.course_id)
-        return float(course["desired_retention"] or 0.9) if course else 0.9
+        return course.desired_retention or 0.9 if course else 0.9
 
     def _chunks(self, course_id: str, lesson_id: str) -> list[Chunk]:
         return list(self.lesson_chunks(course_id, lesson_id)) if self.lesson_chunks else []

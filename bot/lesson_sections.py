@@ -18,11 +18,11 @@ import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
 from urllib.parse import urljoin
 
 from bot.chat.callbacks import lesson_data, page_data
 from bot.messages import Button, Reply
+from bot.store.rows import CourseRow
 from knowledge.answer import Citation
 from knowledge.chunking import split_blocks, split_sections
 from knowledge.loaders import outside_reason
@@ -74,23 +74,21 @@ class LessonView:
     """The course's public address, when its ``course.toml`` names one."""
 
 
-def course_url(course: Mapping[str, Any]) -> str:
+def course_url(course: CourseRow) -> str:
     """The public address of a course: ``url`` in its ``course.toml``, if it is a web address, else "".
 
     Read from the course folder the catalogue row names (``source``) when the lesson is opened, so a
     link added to ``course.toml`` shows without re-ingesting; a moved or removed folder means no link.
     """
     try:
-        spec = tomllib.loads((Path(str(course.get("source") or "")) / "course.toml").read_text("utf-8"))
+        spec = tomllib.loads((Path(course.source) / "course.toml").read_text("utf-8"))
     except (OSError, ValueError):
         return ""
     url = spec.get("url")
     return url.strip() if isinstance(url, str) and _WEB_ADDRESS.fullmatch(url.strip()) else ""
 
 
-def section_images(
-    course: Mapping[str, Any], chunks: Sequence[Chunk], lesson_title: str
-) -> dict[str, list[Image]]:
+def section_images(course: CourseRow, chunks: Sequence[Chunk], lesson_title: str) -> dict[str, list[Image]]:
     """The images of a lesson's Markdown files by section (:func:`lesson_pages`' keys), read from its files.
 
     Ingestion drops image markup from the stored text (noise for search), so the captions and
@@ -98,7 +96,7 @@ def section_images(
     public ``url`` (resolved against the lesson file's folder there), an absolute one keeps its own.
     Only Markdown files inside the course folder are read; anything else has no images here.
     """
-    root = Path(str(course.get("source") or ""))
+    root = Path(course.source)
     base = course_url(course)
     found: dict[str, list[Image]] = {}
     for source in dict.fromkeys(c.source_path for c in chunks):

@@ -165,7 +165,7 @@ class Premium:
         refusal = self._refusal(learner_id, track, now)
         if refusal:
             raise PremiumError(refusal)
-        titles = ", ".join(c["title"] for c in courses)
+        titles = ", ".join(c.title for c in courses)
         if price.subscription:
             days = SUBSCRIPTION_DAYS
             period = f"{days} days; the subscription renews every {days} days until you cancel it"

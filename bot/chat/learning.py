@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.chat.callbacks import course_data, lesson_digest
@@ -20,6 +19,7 @@ from bot.lesson_sections import LessonView, page_reply
 from bot.messages import Button, Reply
 from bot.reviews import zone
 from bot.store import QuizItem, Store
+from bot.store.rows import CourseRow
 from recommender.records import LessonRow
 
 __all__ = ["LearningChat", "lesson_reply", "when"]
@@ -101,15 +101,13 @@ class LearningChat:
             return [Reply(f"I don't know the course {argument!r}. /courses lists the ones you can join.")]
         learner_id = ctx.learner_id
         try:
-            new = self.loop.enroll(learner_id, course["course_id"], self.now())
+            new = self.loop.enroll(learner_id, course.course_id, self.now())
         except LearningError as exc:
             return [Reply(f"Sorry, {exc}.")]
-        start = [[Button("Start the first lesson", course_data("lesson", course["course_id"]))]]
+        start = [[Button("Start the first lesson", course_data("lesson", course.course_id))]]
         if not new:
-            return [Reply(f"You are already enrolled in {course['title']}. /lesson opens your next lesson.")]
-        return [
-            Reply(f"You are enrolled in {course['title']}. /lesson opens your first lesson.", buttons=start)
-        ]
+            return [Reply(f"You are already enrolled in {course.title}. /lesson opens your next lesson.")]
+        return [Reply(f"You are enrolled in {course.title}. /lesson opens your first lesson.", buttons=start)]
 
     async def lesson(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/lesson [COURSE]``: the lesson you are on, at the page you reached (its first page at first)."""
@@ -121,11 +119,9 @@ class LearningChat:
         if found is None:
             return [Reply("You have finished every lesson of your courses. /quiz keeps them fresh.")]
         course, lesson = found
-        self.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, self.now())
+        self.loop.start_lesson(learner_id, course.course_id, lesson.lesson_id, self.now())
         view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
-        return [
-            page_reply(view, self.state.reading.get((learner_id, course["course_id"], lesson.lesson_id), 0))
-        ]
+        return [page_reply(view, self.state.reading.get((learner_id, course.course_id, lesson.lesson_id), 0))]
 
     async def _read_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
         """The "Next section" button: page N of a lesson of an enrolled course the learner may see now."""
@@ -135,10 +131,10 @@ class LearningChat:
         if found is None:
             return [Reply("That button has expired. /lesson shows your current lesson.")]
         course, lesson = found
-        self.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, self.now())
+        self.loop.start_lesson(learner_id, course.course_id, lesson.lesson_id, self.now())
         view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
         index = min(int(page), max(len(view.pages) - 1, 0))
-        self.state.reading[(learner_id, course["course_id"], lesson.lesson_id)] = index
+        self.state.reading[(learner_id, course.course_id, lesson.lesson_id)] = index
         return [page_reply(view, index)]
 
     async def done(self, ctx: ChatContext, argument: str) -> list[Reply]:
@@ -152,8 +148,8 @@ class LearningChat:
             return [Reply("Every lesson of your courses is done already. /progress shows how you are doing.")]
         return self._mark_done(learner_id, found[0], found[1])
 
-    def _mark_done(self, learner_id: int, course: dict[str, Any], lesson: LessonRow) -> list[Reply]:
-        course_id = course["course_id"]
+    def _mark_done(self, learner_id: int, course: CourseRow, lesson: LessonRow) -> list[Reply]:
+        course_id = course.course_id
         try:
             if not self.loop.mark_done(learner_id, course_id, lesson.lesson_id, self.now()):
                 return [Reply(f"{lesson.title} is done already. /lesson opens your next lesson.")]
@@ -162,7 +158,7 @@ class LearningChat:
         self.state.reading.pop((learner_id, course_id, lesson.lesson_id), None)
         done = len(self.loop.done_lessons(learner_id, course_id))
         total = len(self.store.lessons(course_id))
-        text = f"Done: {lesson.title} ({done} of {total} lessons of {course['title']})."
+        text = f"Done: {lesson.title} ({done} of {total} lessons of {course.title})."
         buttons = [Button("Quiz me on it", "quiz:next")]
         upcoming = self.loop.next_lesson(learner_id, course_id)
         if upcoming is None:
@@ -182,20 +178,20 @@ class LearningChat:
     async def _lesson_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
         return await self.lesson(ctx, rest)
 
-    def _resolve_lesson(self, learner_id: int, rest: str) -> tuple[dict[str, Any], LessonRow] | None:
+    def _resolve_lesson(self, learner_id: int, rest: str) -> tuple[CourseRow, LessonRow] | None:
         """The enrolled course and lesson a ``done:`` button names (directly or by digest)."""
         for course in self.loop.enrolled_courses(learner_id):
-            for lesson in self.store.lessons(course["course_id"]):
+            for lesson in self.store.lessons(course.course_id):
                 if rest in (
-                    f"{course['course_id']}:{lesson.lesson_id}",
-                    f"~{lesson_digest(course['course_id'], lesson.lesson_id)}",
+                    f"{course.course_id}:{lesson.lesson_id}",
+                    f"~{lesson_digest(course.course_id, lesson.lesson_id)}",
                 ):
                     return course, lesson
         return None
 
     def _scope(self, learner_id: int, argument: str) -> tuple[str | None, str]:
         """The course a command is about (``None``: all of the learner's), or why it cannot run."""
-        enrolled = [c["course_id"] for c in self.loop.enrolled_courses(learner_id)]
+        enrolled = [c.course_id for c in self.loop.enrolled_courses(learner_id)]
         course = self.loop.find_course(argument) if argument.strip() else None
         # A premium course whose access ended is locked, not "not enrolled": say how to unlock it.
         locked = [course] if course is not None else []
@@ -204,16 +200,16 @@ class LearningChat:
         for row in locked:
             if not self.store.may_see_course(learner_id, row, self.now()):
                 return None, (
-                    f"{row['title']} is a premium course and locked for you now: /premium unlocks "
-                    f"its track ({row['track']})."
+                    f"{row.title} is a premium course and locked for you now: /premium unlocks "
+                    f"its track ({row.track})."
                 )
         if not enrolled:
             return None, NOT_ENROLLED
         if not argument.strip():
             return None, ""
-        if course is None or course["course_id"] not in enrolled:
+        if course is None or course.course_id not in enrolled:
             return None, f"You are not enrolled in {argument.strip()!r}. /courses lists the courses."
-        return course["course_id"], ""
+        return course.course_id, ""
 
     # -- quizzes -------------------------------------------------------------------------------
 

@@ -89,7 +89,7 @@ class PremiumChat:
             price = self.store.price(track)
             access = self.store.access(learner_id, track, now)
             lines.append("")
-            contents = ", ".join(f"{c['title']} ({c['lesson_count']} lessons)" for c in courses)
+            contents = ", ".join(f"{c.title} ({c.lesson_count} lessons)" for c in courses)
             lines.append(f"{track or '(no track)'}: {contents}")
             if access is not None:
                 via = " through your organisation" if access.via_org else ""
@@ -183,5 +183,5 @@ class PremiumChat:
             lines = [f"Your subscription to {paid.track} renewed: unlocked until {day(paid.until)}."]
         if courses:
             lines.append("Now open to you:")
-            lines += [f"- {c['title']} (/enroll {c['course_id']})" for c in courses]
+            lines += [f"- {c.title} (/enroll {c.course_id})" for c in courses]
         return [Reply("\n".join(lines))]

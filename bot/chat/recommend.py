@@ -19,6 +19,7 @@ from bot.learning import LearningError
 from bot.lesson_sections import first_page_key
 from bot.messages import Button, IncomingMessage, Reply
 from bot.store import Store
+from bot.store.rows import CourseRow
 from recommender.digest import build_digest, may_get_digest
 from recommender.recommend import ready
 from recommender.service import Recommender
@@ -80,7 +81,7 @@ class RecommendChat:
             if not self.store.enrollments(learner_id):
                 return [Reply(text)]
             return [Reply("You have finished every lesson open to you. /quiz keeps them fresh.")]
-        titles = {c["course_id"]: c["title"] for c in self.store.courses()}
+        titles = {c.course_id: c.title for c in self.store.courses()}
         lines = ["What to study next:"]
         buttons: list[list[Button]] = []
         for n, rec in enumerate(lessons, 1):
@@ -92,7 +93,8 @@ class RecommendChat:
         for rec in recs:
             if rec.locked:
                 lines.append(f"Premium, locked: {rec.title} ({rec.reason}).")
-                track = (self.store.course(rec.course_id) or {}).get("track", "")
+                course = self.store.course(rec.course_id)
+                track = course.track if course else ""
                 buttons.append([Button(f"Unlock {rec.title}"[:60], f"premium:{track}"[:64])])
         return [Reply("\n".join(lines), buttons=buttons)]
 
@@ -105,30 +107,30 @@ class RecommendChat:
             return [Reply("That button has expired. /next suggests what to study now.")]
         course, lesson = found
         if not self.store.may_see_course(learner_id, course, now):
-            return [Reply(f"{course['title']} is a premium course. /premium shows how to unlock it.")]
+            return [Reply(f"{course.title} is a premium course. /premium shows how to unlock it.")]
         done = {
             e["lesson_id"]
-            for e in self.store.progress_events(learner_id, course["course_id"])
+            for e in self.store.progress_events(learner_id, course.course_id)
             if e["kind"] == "done"
         }
-        lessons = self.store.lessons(course["course_id"])
+        lessons = self.store.lessons(course.course_id)
         if lesson.lesson_id not in done and lesson.lesson_id not in {
             r.lesson_id for r in ready(lessons, done)
         }:
             return [Reply(f"{lesson.title} builds on lessons you have not finished yet. /next suggests one.")]
-        if course["course_id"] not in self.store.enrollments(learner_id):
+        if course.course_id not in self.store.enrollments(learner_id):
             try:
-                self.learning.loop.enroll(learner_id, course["course_id"], now)
+                self.learning.loop.enroll(learner_id, course.course_id, now)
             except LearningError as exc:
                 return [Reply(f"Sorry, {exc}.")]
-        self.learning.loop.start_lesson(learner_id, course["course_id"], lesson.lesson_id, now)
+        self.learning.loop.start_lesson(learner_id, course.course_id, lesson.lesson_id, now)
         view = await asyncio.to_thread(self.learning.loop.lesson_view, course, lesson)
         return [await self._with_tags(lesson_reply(view))]
 
-    def _lesson_for(self, rest: str) -> tuple[dict[str, Any], Any] | None:
+    def _lesson_for(self, rest: str) -> tuple[CourseRow, Any] | None:
         for course in self.store.courses():
-            for lesson in self.store.lessons(course["course_id"]):
-                if lesson_data("open", course["course_id"], lesson.lesson_id) == f"open:{rest}":
+            for lesson in self.store.lessons(course.course_id):
+                if lesson_data("open", course.course_id, lesson.lesson_id) == f"open:{rest}":
                     return course, lesson
         return None
 
@@ -147,8 +149,8 @@ class RecommendChat:
             tags = self.tags.tags()
             lines = replies[0].text.splitlines()
             for course in self.store.courses():
-                course_tags = [t for (cid, _), t in tags.items() if cid == course["course_id"]]
-                marker = f"({course['course_id']}):"
+                course_tags = [t for (cid, _), t in tags.items() if cid == course.course_id]
+                marker = f"({course.course_id}):"
                 index = next((i for i, line in enumerate(lines) if marker in line), None)
                 if index is None or not course_tags:
                     continue

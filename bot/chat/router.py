@@ -237,12 +237,10 @@ class Router:
         lines, locked = ["Courses:"], []
         for c in courses:
             if not self.store.may_see_course(learner_id, c, now):  # an upsell: title only, no content
-                locked.append(f"- [premium, locked] {c['title']} ({c['course_id']}), track {c['track']}")
+                locked.append(f"- [premium, locked] {c.title} ({c.course_id}), track {c.track}")
                 continue
-            mark = " (enrolled)" if c["course_id"] in enrolled else ""
-            lines.append(
-                f"- {c['title']} ({c['course_id']}): {c['lesson_count']} lessons, {c['language']}{mark}"
-            )
+            mark = " (enrolled)" if c.course_id in enrolled else ""
+            lines.append(f"- {c.title} ({c.course_id}): {c.lesson_count} lessons, {c.language}{mark}")
         lines.append("Join one with /enroll COURSE_ID.")
         if locked:
             lines += ["", "Premium (unlock with /premium):", *locked]

@@ -67,14 +67,14 @@ def courses() -> None:
     for c in rows:
         table.add_row(
             *common.cells(
-                c["course_id"],
-                c["title"],
-                c["lesson_count"],
-                c["chunk_count"],
-                c["language"],
-                c["track"] or "-",
-                "yes" if c["premium"] else "no",
-                c["ingested_at"],
+                c.course_id,
+                c.title,
+                c.lesson_count,
+                c.chunk_count,
+                c.language,
+                c.track or "-",
+                "yes" if c.premium else "no",
+                c.ingested_at,
             )
         )
     common.out.print(table if rows else "No courses yet. Load one with `learnbot ingest PATH`.")

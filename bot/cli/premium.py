@@ -72,7 +72,7 @@ def track_list() -> None:
         )
         table.add_row(
             track or "(none)",
-            ", ".join(c["course_id"] for c in courses),
+            ", ".join(c.course_id for c in courses),
             f"{price.stars} Stars" if price else "not for sale",
             period,
             str(price.version) if price else "-",

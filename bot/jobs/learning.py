@@ -61,7 +61,7 @@ def plan_quiz_pushes(deps: JobDeps, now: datetime) -> list[PlannedPush]:
     if not deps.adapters:
         return []
     store, clock = deps.store, LocalClock(now)
-    courses = {c["course_id"]: c for c in store.courses()}
+    courses = {c.course_id: c for c in store.courses()}
     per_day = store.quiz_pushes_per_day(since=now - timedelta(days=2))
     states = store.quiz_push_states(since=now - PACING_WINDOW)
     chosen: dict[int, tuple[str, str, str]] = {}  # learner -> (item, due key, local day)
@@ -179,9 +179,7 @@ def feedback_reply(deps: JobDeps, learner_id: int, monday: date, tz: ZoneInfo, n
         return begin <= datetime.fromisoformat(at) < end
 
     titles = {
-        (c["course_id"], row.lesson_id): row.title
-        for c in store.courses()
-        for row in store.lessons(c["course_id"])
+        (c.course_id, row.lesson_id): row.title for c in store.courses() for row in store.lessons(c.course_id)
     }
     finished = [
         titles.get((e["course_id"], e["lesson_id"]), e["lesson_id"])
@@ -220,8 +218,9 @@ def _with_next_steps(
     recs = [r for r in deps.recommend(learner_id, deps.chat.now()) if not r.locked] if deps.recommend else []
     ahead = next((r for r in recs if r.kind != "review"), None)
     if ahead is not None:  # the recommender's next lesson, with its reason (and a weak lesson to review)
-        course = deps.store.course(ahead.course_id) or {"title": ahead.course_id}
-        text += f"\nNext lesson: {ahead.title} ({course['title']}). Why: {ahead.reason}."
+        course = deps.store.course(ahead.course_id)
+        course_title = course.title if course else ahead.course_id
+        text += f"\nNext lesson: {ahead.title} ({course_title}). Why: {ahead.reason}."
         review = next(
             (r for r in recs if r.kind == "review" and (r.course_id, r.lesson_id) not in (named or set())),
             None,
@@ -231,8 +230,8 @@ def _with_next_steps(
         buttons.append(Button("Next lesson", lesson_data("open", ahead.course_id, ahead.lesson_id)))
     elif upcoming is not None:
         course, lesson = upcoming
-        text += f"\nNext lesson: {lesson.title} ({course['title']})."
-        buttons.append(Button("Next lesson", course_data("lesson", course["course_id"])))
+        text += f"\nNext lesson: {lesson.title} ({course.title})."
+        buttons.append(Button("Next lesson", course_data("lesson", course.course_id)))
     else:
         text += "\nYou have finished every lesson of your courses."
     if due:

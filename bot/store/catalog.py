@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 from bot.store.base import NEXT_QUIZ_SEQ, StoreBase, quiz_item_id, utcnow
+from bot.store.rows import CourseRow
 from recommender.records import LessonRow
 
 
@@ -113,14 +114,15 @@ class CatalogStore(StoreBase):
 
     # -- courses and lessons ---------------------------------------------------------------
 
-    def courses(self) -> list[dict[str, Any]]:
+    def courses(self) -> list[CourseRow]:
         """All courses, oldest first."""
-        return list(self.db["courses"].rows_where(order_by="ingested_at, course_id"))
+        rows = self.db["courses"].rows_where(order_by="ingested_at, course_id")
+        return [CourseRow.from_row(r) for r in rows]
 
-    def course(self, course_id: str) -> dict[str, Any] | None:
-        """One course row, or ``None``."""
+    def course(self, course_id: str) -> CourseRow | None:
+        """One course, or ``None``."""
         rows = list(self.db["courses"].rows_where("course_id = ?", [course_id]))
-        return rows[0] if rows else None
+        return CourseRow.from_row(rows[0]) if rows else None
 
     def lessons(self, course_id: str | None = None) -> list[LessonRow]:
         """Lessons in course order (pages that belong to no lesson are left out)."""

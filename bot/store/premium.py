@@ -18,6 +18,7 @@ from typing import Any
 
 from bot.store.base import iso
 from bot.store.premium_grants import NO_END, GrantStore
+from bot.store.rows import CourseRow
 
 __all__ = ["NO_END", "Access", "Expiring", "PremiumStore", "Price"]
 
@@ -70,9 +71,9 @@ class PremiumStore(GrantStore):
         ).fetchall()
         return frozenset(r[0] for r in rows)
 
-    def may_see_course(self, learner_id: int, course: dict[str, Any], now: datetime) -> bool:
-        """Whether a course (a ``courses`` row) is open to this learner: free, or an entitled track."""
-        return not course["premium"] or course["track"] in self.entitled_tracks(learner_id, now)
+    def may_see_course(self, learner_id: int, course: CourseRow, now: datetime) -> bool:
+        """Whether a course is open to this learner: free, or an entitled track."""
+        return not course.premium or course.track in self.entitled_tracks(learner_id, now)
 
     def access(self, learner_id: int, track: str, now: datetime) -> Access | None:
         """The learner's current access to ``track``: the end of their chain of paid periods or grants."""
@@ -101,11 +102,12 @@ class PremiumStore(GrantStore):
 
     # -- catalogue and prices ------------------------------------------------------------------
 
-    def premium_courses(self) -> dict[str, list[dict[str, Any]]]:
+    def premium_courses(self) -> dict[str, list[CourseRow]]:
         """Premium courses grouped by track, tracks and courses in catalogue order."""
-        tracks: dict[str, list[dict[str, Any]]] = {}
+        tracks: dict[str, list[CourseRow]] = {}
         for row in self.db["courses"].rows_where("premium = 1", order_by="track, ingested_at, course_id"):
-            tracks.setdefault(row["track"] or "", []).append(row)
+            course = CourseRow.from_row(row)
+            tracks.setdefault(course.track, []).append(course)
         return tracks
 
     def set_price(self, track: str, stars: int, period_days: int, subscription: bool, now: datetime) -> Price:

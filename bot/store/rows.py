@@ -6,7 +6,7 @@ Lessons are handed out as :class:`recommender.records.LessonRow`, the record the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 
@@ -61,6 +61,64 @@ class LearnerSettings:
     active_end: int = 21
     paused: bool = False
     language: str = ""
+
+
+@dataclass(frozen=True)
+class CourseRow:
+    """A course as stored: its catalogue entry, no lessons.
+
+    ``course["title"]`` and ``course.get("language")`` still read fields, for ``recommender/``, which
+    reads courses as mappings; new code uses the attributes.
+
+    Example:
+        >>> course = store.course("security-basics")
+        >>> course.title, course.premium, course.track
+    """
+
+    course_id: str
+    title: str
+    language: str = ""
+    track: str = ""
+    premium: bool = False
+    description: str = ""
+    desired_retention: float | None = None
+    """The course's target recall for spaced repetition; None: the default."""
+    source: str = ""
+    """Where the course was loaded from (a folder or file path)."""
+    lesson_count: int = 0
+    chunk_count: int = 0
+    ingested_at: str = ""
+
+    def __getitem__(self, field: str) -> Any:
+        """A field by name, as on the ``dict`` rows this replaces (``KeyError`` if there is none)."""
+        if field not in _COURSE_FIELDS:
+            raise KeyError(field)
+        return getattr(self, field)
+
+    def get(self, field: str, default: Any = None) -> Any:
+        """A field by name, or ``default`` if there is none (as ``dict.get``)."""
+        return getattr(self, field) if field in _COURSE_FIELDS else default
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> CourseRow:
+        """A ``courses`` row as the database returns it (empty text columns may be NULL)."""
+        retention = row.get("desired_retention")
+        return cls(
+            course_id=row["course_id"],
+            title=row.get("title") or "",
+            language=row.get("language") or "",
+            track=row.get("track") or "",
+            premium=bool(row.get("premium")),
+            description=row.get("description") or "",
+            desired_retention=float(retention) if retention is not None else None,
+            source=row.get("source") or "",
+            lesson_count=int(row.get("lesson_count") or 0),
+            chunk_count=int(row.get("chunk_count") or 0),
+            ingested_at=row.get("ingested_at") or "",
+        )
+
+
+_COURSE_FIELDS = frozenset(f.name for f in fields(CourseRow))
 
 
 def _quiz_item(row: dict[str, Any]) -> QuizItem:

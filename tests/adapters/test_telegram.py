@@ -18,6 +18,7 @@ import pytest
 from adapters.fakes.telegram import TOKEN, FakeTelegram, callback_update, document_update, text_update, user
 from adapters.telegram import TelegramAdapter, TelegramUnreachable
 from adapters.telegram_render import MESSAGE_LIMIT, render, utf16_len
+from adapters.telegram_webhook import MAX_BODY
 from bot.chat.texts import COMMANDS
 from bot.messages import Button, IncomingMessage, Reply, StarRefunds
 from bot.testing import TestBot
@@ -328,6 +329,39 @@ async def test_webhook_accepts_only_requests_with_the_secret_token(server, testb
     assert not server.calls_to("getUpdates"), "webhook mode does not poll"
     assert TOKEN not in caplog.text and SECRET not in caplog.text
     assert "[redacted]" in caplog.text
+
+
+@integration
+async def test_the_webhook_server_is_ours_and_refuses_what_is_not_an_update(server, testbot):
+    port = free_port()
+    url = f"http://127.0.0.1:{port}/telegram/updates"
+    webhook = {"webhook_url": url, "webhook_secret": SECRET, "webhook_port": port}
+    good = {"X-Telegram-Bot-Api-Secret-Token": SECRET, "Content-Type": "application/json"}
+    refusals = [
+        ({**good, "X-Telegram-Bot-Api-Secret-Token": SECRET + "x"}, b"{}", 403),
+        (good, b"not json", 400),
+        (good, b'{"no_update_id": true}', 400),
+        ({**good, "Content-Type": "text/plain"}, b"{}", 415),
+        (good, b"[" + b" " * MAX_BODY + b"]", 413),
+    ]
+    async with telegram_stack(testbot.app.bot, server, **webhook) as adapter, aiohttp.ClientSession() as http:
+        assert adapter.application.updater is None, "PTB runs without its own webhook server"
+        for headers, body, status in refusals:
+            async with http.post(url, data=body, headers=headers) as response:
+                assert response.status == status, (body[:20], status)
+        async with http.get(url) as response:
+            assert response.status == 405
+        async with http.post(url + "/", json=text_update(ADA, "/help"), headers=good) as response:
+            assert response.status == 200, "a trailing slash is the same path"
+        await server.wait_for("sendMessage")
+    with socket.socket() as taken:  # the port is in use: start fails, and leaves nothing running
+        taken.bind(("127.0.0.1", port))
+        taken.listen()
+        adapter = TelegramAdapter(testbot.app.bot, token=TOKEN, api_url=server.root, **webhook)
+        with pytest.raises(OSError):
+            await adapter.start()
+        assert not adapter.application.running
+    assert len(server.calls_to("setWebhook")) == 1, "Telegram is pointed at the URL only once it listens"
 
 
 def test_webhook_mode_requires_a_valid_secret(testbot):

@@ -115,7 +115,7 @@ def test_admin_uploads_a_zipped_course_and_hears_what_was_skipped(testbot):
     reply = send(testbot, file=file, user_id="boss")[0].text
     assert calls == [1]
     assert "Loaded course birds" in reply and "02-broken.md" in reply
-    assert any(c["course_id"] == "birds" for c in testbot.app.store.courses())
+    assert any(c.course_id == "birds" for c in testbot.app.store.courses())
 
 
 def test_zip_slip_is_refused(testbot):

@@ -342,7 +342,7 @@ def test_long_lesson_ids_get_a_short_done_button(tmp_path):
     )
     testbot = TestBot.build(tmp_path / "data").at(NOW)
     testbot.ingest(course)
-    course_id = testbot.app.store.courses()[0]["course_id"]
+    course_id = testbot.app.store.courses()[0].course_id
     testbot.say(f"/enroll {course_id}")
     lesson = testbot.say("/lesson")
     data = lesson.buttons[0][0].data

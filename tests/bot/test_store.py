@@ -1,4 +1,7 @@
+import pytest
+
 from bot.store import MIGRATIONS, Store
+from bot.store.rows import CourseRow
 
 
 def test_migrations_are_numbered_and_idempotent(tmp_path):
@@ -62,6 +65,9 @@ def test_commit_course_replaces_lessons_atomically(store_location):
     assert store.catalog_generation() != generation
     assert store.lesson_versions() == {("c", "a"): "v1", ("c", "b"): "v1"}
     assert store.lessons("c")[1].prerequisites == ["a"]
+    assert store.courses() == [store.course("c")]
+    assert store.course("c") == CourseRow("c", "C", "en", "", False, "", 0.9, "/x", 2, 3, "now")
+    assert store.course("missing") is None
     try:
         with store.transaction():
             store.commit_course(course, lessons[:1])
@@ -72,6 +78,20 @@ def test_commit_course_replaces_lessons_atomically(store_location):
     assert store.delete_course("c") is True
     assert store.delete_course("c") is False
     assert store.lesson_versions() == {}
+
+
+def test_a_course_row_reads_nulls_as_empty_and_fields_by_name_for_the_recommender():
+    row = {"course_id": "c", "title": "C", "track": None, "premium": 1, "desired_retention": None}
+    course = CourseRow.from_row(row)
+    assert (course.track, course.premium, course.desired_retention, course.lesson_count) == (
+        "",
+        True,
+        None,
+        0,
+    )
+    assert course["title"] == "C" and course.get("language") == "" and course.get("nope", "-") == "-"
+    with pytest.raises(KeyError):
+        course["nope"]
 
 
 def test_questions_log(store_location):

@@ -53,14 +53,14 @@ def test_a_reupload_without_course_toml_updates_the_same_course(testbot):
     )
     assert "Loaded course birds:" in second
     courses = testbot.app.store.courses()
-    assert [c["course_id"] for c in courses] == ["birds"] and courses[0]["lesson_count"] == 2
+    assert [c.course_id for c in courses] == ["birds"] and courses[0].lesson_count == 2
 
 
 def test_a_zipped_course_toml_names_the_course_whatever_the_zip_is_called(testbot):
     course = {"c/course.toml": 'id = "owls"\ntitle = "Owls"\n', "c/intro.md": "# Intro\n\nOwls hunt."}
     upload(testbot, "export-2024-05-01.zip", _zip(course))
     upload(testbot, "owls-final.zip", _zip(course))
-    assert [c["course_id"] for c in testbot.app.store.courses()] == ["owls"]
+    assert [c.course_id for c in testbot.app.store.courses()] == ["owls"]
 
 
 @pytest.mark.parametrize(
@@ -120,7 +120,7 @@ def test_a_lesson_whose_only_file_is_skipped_is_not_loaded(testbot):
     }
     reply = upload(testbot, "birds.zip", _zip(course))
     assert "lesson owls: left out" in reply
-    assert testbot.app.store.courses()[0]["lesson_count"] == 1
+    assert testbot.app.store.courses()[0].lesson_count == 1
 
 
 def test_a_lone_surrogate_in_chat_is_cleaned_like_a_control_character(testbot):
@@ -141,7 +141,7 @@ def test_a_mac_and_a_windows_upload_of_the_same_zip_update_one_course(testbot):
         archive.writestr("Café basics\\02-crows.md", "# Crows\n\nCrows use tools.")
     reply = upload(testbot, "Café basics.zip", buffer.getvalue())
     assert "Loaded course café-basics: 2 lessons" in reply
-    assert [c["course_id"] for c in testbot.app.store.courses()] == ["café-basics"]
+    assert [c.course_id for c in testbot.app.store.courses()] == ["café-basics"]
     assert {row.lesson_id for row in testbot.app.store.lessons("café-basics")} == {"01-owls", "02-crows"}
 
 
