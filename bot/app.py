@@ -226,9 +226,10 @@ class App:
         """Load the index, and what a Chinese question needs (the bilingual dictionary, jieba's name tagger).
 
         Any learner may ask in Chinese, so both load at start-up (about 5 s and 100 MB together), never
-        inside a first question.
+        inside a first question. So do the embedding models (and MiniLM's ONNX export, ~3 s).
         """
         self.live_records.refresh()
+        self.embedder.embed_query("What does a sensor measure?")
         from knowledge.crosslingual import dictionary
         from knowledge.text import strip_noise
 

@@ -69,8 +69,11 @@ class MiniLMEmbedder:
         """Embed one question, on one thread.
 
         One short text gains nothing from splitting the work, and on a busy machine two threads that
-        wait for each other made a query ~10x slower (800 vs 70 ms with the other core loaded).
+        wait for each other made a query ~10x slower (800 vs 70 ms with the other core loaded). On a
+        CPU it runs as an ONNX Runtime export of the same weights (:mod:`knowledge.onnx_query`).
         """
+        if self._query_encoder is not None:
+            return self._query_encoder.encode(text)
         import torch
 
         threads = torch.get_num_threads()
@@ -79,6 +82,13 @@ class MiniLMEmbedder:
             return self.embed_documents([text])[0]
         finally:
             torch.set_num_threads(threads)
+
+    @cached_property
+    def _query_encoder(self):  # noqa: ANN202
+        """The model exported to ONNX Runtime for single questions (``None``: not available)."""
+        from knowledge.onnx_query import query_encoder
+
+        return query_encoder(self._model) if self.device in (None, "cpu") else None
 
 
 class USEEmbedder:
