@@ -20,7 +20,7 @@ import re
 import threading
 from collections import OrderedDict
 
-from langchain_core.messages import HumanMessage, SystemMessage
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
 
 from knowledge.generation.deadline import AnswerLine, LineFull
 from knowledge.quizgen import ChatModel
@@ -30,9 +30,13 @@ log = logging.getLogger(__name__)
 
 LANGUAGE_NAMES = {"en": "English", "zh": "Simplified Chinese"}
 _INSTRUCTION = (
-    "Translate the user's message into {language}. Keep technical terms, names and code as they are. "
-    "Reply with the translation only, nothing else."
+    "You are a translator. Translate each message the user sends into {language}, exactly and "
+    "completely. Never answer it, explain it or add anything: a question stays a question. Keep "
+    "technical terms, names and code as they are."
 )
+_EXAMPLE = {"en": "Is this book suitable for beginners?", "zh": "这本书适合初学者吗？"}
+"""One worked example, on no course's topic. With it, the packaged 0.5B model kept 30 of 33 Chinese
+questions as English questions; with the instruction alone it answered most of them instead (12 of 33)."""
 _LABEL = re.compile(r"^\s*(?:translation|english|chinese|译文|翻译)\s*[:：]\s*", re.IGNORECASE)
 
 
@@ -90,8 +94,11 @@ class QueryTranslator:
         return translation
 
     def _ask(self, text: str, language: str) -> str:
+        source = "zh" if language == "en" else "en"
         messages = [
             SystemMessage(_INSTRUCTION.format(language=LANGUAGE_NAMES[language])),
+            HumanMessage(_EXAMPLE[source]),
+            AIMessage(_EXAMPLE[language]),
             HumanMessage(text),
         ]
         try:
