@@ -219,6 +219,8 @@ def _sample_course_check(
             if q.qid.startswith(lang)
         ]
         result[course_id] = rates(cases, weights, threshold)
+        shipped = Settings.load(env={}).grounding_threshold
+        result[f"{course_id}, product weights at {shipped}"] = rates(cases, DEFAULT_WEIGHTS, shipped)
     return result
 
 
