@@ -24,7 +24,7 @@ from recommender.recommend import (
     fit_collaborative,
     rank,
 )
-from recommender.records import LearnerRecords
+from recommender.records import CourseRecord, LearnerRecords
 from recommender.risk import RiskModel
 from recommender.tags import ContentTags, LessonTags
 
@@ -84,7 +84,7 @@ class Recommender:
         """The ranking inputs of a learner, from their profile."""
         catalogue_courses = self.store.courses()
         visible = {
-            c["course_id"] for c in catalogue_courses if self.store.may_see_course(profile.learner_id, c, now)
+            c.course_id for c in catalogue_courses if self.store.may_see_course(profile.learner_id, c, now)
         }
         done: dict[str, set[str]] = {}
         for (course_id, lesson_id), s in profile.lessons.items():
@@ -117,18 +117,18 @@ class Recommender:
             similarity=similarity,
             asked=asked,
             topics=topics,
-            language=self._language(profile, {c["course_id"]: c for c in catalogue_courses}),
+            language=self._language(profile, {c.course_id: c for c in catalogue_courses}),
         )
 
-    def _language(self, profile: Profile, courses: Mapping[str, Mapping]) -> str:
+    def _language(self, profile: Profile, courses: Mapping[str, CourseRecord]) -> str:
         """The learner's language: of their questions, else of the course they are on, else their setting."""
         if profile.languages:
             return profile.languages[0]
         course = courses.get(profile.recent_course or "") or next(
             (courses[c] for c in profile.enrolled if c in courses), None
         )
-        if course and course.get("language"):
-            return str(course["language"])
+        if course and course.language:
+            return course.language
         return self.store.learner_language(profile.learner_id)
 
     def _question_match(

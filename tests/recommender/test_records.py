@@ -8,9 +8,11 @@ import inspect
 import pytest
 
 from bot.store import Attempt, QuizItem, ReviewCardRow, Store
+from bot.store.rows import CourseRow
 from recommender.records import (
     AnswerRecord,
     CardRecord,
+    CourseRecord,
     ItemRecord,
     LearnerRecords,
     TagRecords,
@@ -39,7 +41,8 @@ def test_the_store_has_every_read_with_the_same_parameters(protocol):
 
 
 @pytest.mark.parametrize(
-    ("row", "protocol"), [(Attempt, AnswerRecord), (ReviewCardRow, CardRecord), (QuizItem, ItemRecord)]
+    ("row", "protocol"),
+    [(Attempt, AnswerRecord), (ReviewCardRow, CardRecord), (QuizItem, ItemRecord), (CourseRow, CourseRecord)],
 )
 def test_the_store_rows_have_every_field_the_recommender_reads(row, protocol):
     fields = {f.name for f in dataclasses.fields(row)}

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from bot.store.rows import CourseRow
 from bot.testing import HashEmbedder, TestBot
 from recommender.difficulty import (
     MIN_ANSWERS,
@@ -76,11 +77,7 @@ def test_difficulty_comes_from_content_not_position_and_then_from_learners():
 
 
 def test_translations_pair_by_shared_lesson_ids_across_languages():
-    courses = [
-        {"course_id": "sec", "language": "en"},
-        {"course_id": "sec-zh", "language": "zh"},
-        {"course_id": "other", "language": "en"},
-    ]
+    courses = [CourseRow("sec", "S", "en"), CourseRow("sec-zh", "S", "zh"), CourseRow("other", "O", "en")]
     lessons = {
         "sec": {"phishing", "passwords", "mfa"},
         "sec-zh": {"phishing", "passwords"},
