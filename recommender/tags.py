@@ -33,6 +33,8 @@ from recommender.keywords import MARKUP, candidates, choose, lesson_sentences, t
 from recommender.records import CourseRecord, LessonRow, TagRecords
 
 DOC_CHARS = 2000
+LEVELS = ("introductory", "intermediate", "advanced")
+"""A lesson's level, by difficulty: below 0.34, below 0.67, the rest."""
 
 
 @dataclass(frozen=True)
@@ -47,19 +49,8 @@ class LessonTags:
 
     @property
     def level(self) -> str:
-        """``introductory``, ``intermediate`` or ``advanced``."""
-        return (
-            "introductory"
-            if self.difficulty < 0.34
-            else "intermediate"
-            if self.difficulty < 0.67
-            else "advanced"
-        )
-
-    def label(self) -> str:
-        """``Topics: a, b, c · intermediate`` for chat."""
-        topics = f"Topics: {', '.join(self.keywords)} · " if self.keywords else ""
-        return f"{topics}{self.level}"
+        """One of :data:`LEVELS`: ``introductory``, ``intermediate`` or ``advanced``."""
+        return LEVELS[0] if self.difficulty < 0.34 else LEVELS[1] if self.difficulty < 0.67 else LEVELS[2]
 
 
 class ContentTags:

@@ -18,7 +18,7 @@ from recommender.difficulty import (
 )
 from recommender.keywords import choose, keywords, terms
 from recommender.records import LessonRow
-from recommender.tags import LessonTags
+from recommender.tags import ContentTags, LessonTags
 from recommender.topics import course_topics
 from tests.conftest import SAMPLES
 
@@ -109,7 +109,7 @@ def test_tags_are_computed_after_ingestion_once_per_version_and_shown(tmp_path):
     courses = testbot.say("/courses").text
     tagged = store.lesson_tags()
     assert len(tagged) == len(store.lessons()), "every lesson of both courses"
-    content = testbot.app.bot.recommend.tags
+    content = testbot.app.recommender.tags
     english = [t for (cid, _), t in content.tags().items() if cid == "security-basics"]
     assert f"topics: {', '.join(course_topics(english))};" in courses, "the course's central topics"
     chinese = [t for t in tagged if t["course_id"] != "security-basics"]
@@ -121,3 +121,20 @@ def test_tags_are_computed_after_ingestion_once_per_version_and_shown(tmp_path):
     testbot.say("/enroll security-basics")
     view = testbot.say("/lesson").text.splitlines()
     assert view[2].startswith("Topics: ") and view[2].endswith("introductory")
+
+
+def test_views_without_tags_when_they_cannot_be_computed(tmp_path, monkeypatch, caplog):
+    """Tags are extra: a failure to compute them is logged, and /courses and the lesson view still show."""
+    testbot = TestBot.build(tmp_path / "data").at(NOW)
+    testbot.ingest(SAMPLES / "security-basics")
+
+    def broken(self, course_id=None):
+        raise RuntimeError("no embedder today")
+
+    monkeypatch.setattr(ContentTags, "ensure", broken)
+    courses = testbot.say("/courses").text
+    assert "(security-basics): 6 lessons" in courses and "topics:" not in courses
+    testbot.say("/enroll security-basics")
+    view = testbot.say("/lesson").text.splitlines()
+    assert view[1] == "Recognising phishing" and view[2] == "", "no topics line under the title"
+    assert "could not compute lesson tags" in caplog.text
