@@ -278,6 +278,7 @@ class App:
             admins=admins,
             lesson_chunks=self.lesson_chunks,
             recommender=self.recommender,
+            topics=self.recommender,  # /courses and the lesson view name each course's and lesson's topics
         )
         bot.premium.terms = s.premium_terms or bot.premium.terms
         bot.premium.support = s.premium_support or bot.premium.support

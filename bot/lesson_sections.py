@@ -21,6 +21,7 @@ from pathlib import Path, PurePosixPath
 from urllib.parse import urljoin
 
 from bot.chat.callbacks import lesson_data, page_data
+from bot.chat.topics import LessonTopicsRecord, lesson_topics_line
 from bot.messages import Button, Reply
 from bot.store.rows import CourseRow
 from knowledge.answer import Citation
@@ -274,31 +275,25 @@ def _wrap(pieces: Sequence[str], separator: str, limit: int) -> list[str]:
 # -- the reply -------------------------------------------------------------------------------------
 
 
-def first_page_key(reply: Reply) -> str | None:
-    """The ``done:`` data of the lesson whose first page ``reply`` is, else ``None`` (to add tags to it).
+def page_index(view: LessonView, index: int) -> int:
+    """The page :func:`page_reply` shows when asked for page ``index`` (out of range: the nearest one)."""
+    return max(0, min(index, len(view.pages) - 1)) if view.pages else 0
 
-    A first page has the "Next section" button to page 2 or, for a one-page lesson, Done under the
-    lesson's header.
+
+def page_reply(view: LessonView, index: int, topics: LessonTopicsRecord | None = None) -> Reply:
+    """Page ``index`` of a lesson: the first with the lesson's header and objectives, the last with Done.
+
+    ``topics``, when given, are named under the lesson's title on its first page.
     """
-    for row in reply.buttons:
-        for button in row:
-            prefix, _, rest = button.data.partition(":")
-            if prefix == "read" and rest.startswith("1:"):
-                return "done:" + rest[2:]
-            if prefix == "done" and reply.text.startswith("Lesson "):
-                return button.data
-    return None
-
-
-def page_reply(view: LessonView, index: int) -> Reply:
-    """Page ``index`` of a lesson: the first with the lesson's header and objectives, the last with Done."""
     lesson, pages = view.lesson, view.pages
-    index = max(0, min(index, len(pages) - 1)) if pages else 0
+    index = page_index(view, index)
     page = pages[index] if pages else None
     lines: list[str] = []
     if index == 0:
         minutes = f", about {lesson.minutes} minutes" if lesson.minutes else ""
         lines += [f"Lesson {view.number} of {view.total} in {view.course_title}{minutes}:", lesson.title]
+        if topics is not None:
+            lines.append(lesson_topics_line(topics))
         if lesson.objectives:
             lines += ["", "You will learn to:"] + [f"- {o}" for o in lesson.objectives]
         if view.url:

@@ -22,7 +22,11 @@ def populate_store(store: Store, learners: int, now: datetime, team: str = "ever
     for course_id, course in cat.courses.items():
         store.commit_course(
             {
-                **course,
+                "course_id": course.course_id,
+                "title": course.title,
+                "language": course.language,
+                "track": course.track,
+                "premium": int(course.premium),
                 "description": "",
                 "desired_retention": 0.9,
                 "source": "",

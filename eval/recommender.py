@@ -39,6 +39,7 @@ from pathlib import Path
 from rich.table import Table
 
 from bot.store import Store
+from bot.store.rows import CourseRow
 from bot.testing import FakeAdapter, HashEmbedder
 from eval.cohort import populate_store
 from eval.common import console, progress, write_report
@@ -52,7 +53,7 @@ from recommender.recommend import (
     ready,
     violates,
 )
-from recommender.records import LessonRow
+from recommender.records import CourseRecord, LessonRow
 from recommender.simulate import SimLearner, simulate
 
 K = 5
@@ -69,7 +70,7 @@ def _state(
     done: dict[str, set[str]] = defaultdict(set)
     for course_id, lesson_id in history:
         done[course_id].add(lesson_id)
-    visible = {c for c, row in cat.courses.items() if not row.get("premium")}
+    visible = {c for c, row in cat.courses.items() if not row.premium}
     return LearnerState(
         done=dict(done),
         history=list(history),
@@ -188,7 +189,7 @@ def oulad(folder: Path) -> dict:
                 course, lid, f"{r['assessment_type']} {lid}", len(lessons[course]), "", [], None, [], "v1", 1
             )
         )
-    courses = {c: {"course_id": c, "title": c, "premium": 0, "track": ""} for c in lessons}
+    courses: dict[str, CourseRecord] = {c: CourseRow(c, c) for c in lessons}
     submitted: dict[tuple[str, str], list[tuple[int, int, str]]] = defaultdict(list)
     position = {row.lesson_id: row.position for rows_ in lessons.values() for row in rows_}
     with (folder / "studentAssessment.csv").open(encoding="utf-8", newline="") as handle:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from recommender.keywords import MARKUP
-from recommender.records import LessonRow
+from recommender.records import CourseRecord, LessonRow
 
 MIN_ANSWERS = 10
 """Quiz answers on a lesson before learners' accuracy starts to set its difficulty."""
@@ -66,14 +66,14 @@ def depths(lessons: Sequence[LessonRow]) -> dict[str, float]:
 
 
 def translation_groups(
-    courses: Sequence[Mapping], lessons: Mapping[str, set[str]]
+    courses: Sequence[CourseRecord], lessons: Mapping[str, set[str]]
 ) -> dict[tuple[str, str], tuple[str, str]]:
     """``(course, lesson) -> (course, lesson)`` of the first course of its translation group.
 
     Two courses translate each other when they are in different languages and share most lesson ids
     (a course repository's ``en`` and ``zh`` folders, or ``security-basics`` and ``security-basics-zh``).
     """
-    language = {c["course_id"]: c.get("language") or "" for c in courses}
+    language = {c.course_id: c.language for c in courses}
     ids = sorted(c for c in lessons if c in language)
     groups: dict[tuple[str, str], tuple[str, str]] = {}
     for i, a in enumerate(ids):

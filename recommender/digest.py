@@ -49,7 +49,7 @@ def build_digest(
     model = model or RiskModel.load()
     members = store.team_members(team_id)
     names = store.display_names(members)
-    course_titles = {c["course_id"]: c["title"] for c in store.courses()}
+    course_titles = {c.course_id: c.title for c in store.courses()}
     activity = store.team_activity(members)
     events, attempts, cards = activity.events, activity.attempts, activity.cards
     enrolled, asked = activity.enrolled, activity.asked

@@ -1,7 +1,8 @@
 """Courses that translate one another, for recommendations that respect the learner's language.
 
 A learner who studies a course must never be offered its translation as "a course you have not
-begun". A translation is declared (``translation_of`` in ``course.toml``) or detected.
+begun". A translation is detected from the catalogue: its id or its lesson ids. (A ``translation_of``
+in ``course.toml`` pairs lessons for answers, :mod:`knowledge.live`; the catalogue does not keep it.)
 """
 
 from __future__ import annotations
@@ -29,10 +30,9 @@ def _base_id(course_id: str, language: str) -> str:
 def translations(catalogue: Catalogue) -> dict[str, set[str]]:
     """Each course's translations (both ways).
 
-    Declared ones first (``translation_of`` in ``course.toml``); without a declaration, two courses
-    in different languages are taken for translations when their ids differ only by a language
-    suffix (``x`` / ``x-zh``, ``x-en`` / ``x-zh``), or when the smaller one's lesson ids (at least two)
-    are all lessons of the other: a translated course keeps its lesson ids.
+    Two courses in different languages are taken for translations when their ids differ only by a
+    language suffix (``x`` / ``x-zh``, ``x-en`` / ``x-zh``), or when the smaller one's lesson ids (at
+    least two) are all lessons of the other: a translated course keeps its lesson ids.
     """
     if catalogue.twins is not None:
         return catalogue.twins
@@ -44,13 +44,10 @@ def translations(catalogue: Catalogue) -> dict[str, set[str]]:
             pairs[b].add(a)
 
     rows = list(catalogue.courses.items())
-    for cid, row in rows:
-        if row.get("translation_of"):
-            link(cid, str(row["translation_of"]))
     ids = {cid: {r.lesson_id for r in catalogue.lessons.get(cid, [])} for cid, _ in rows}
     for i, (a, row_a) in enumerate(rows):
         for b, row_b in rows[i + 1 :]:
-            lang_a, lang_b = row_a.get("language") or "", row_b.get("language") or ""
+            lang_a, lang_b = row_a.language, row_b.language
             if lang_a and lang_b and lang_a == lang_b:
                 continue
             if _base_id(a, lang_a) == _base_id(b, lang_b):

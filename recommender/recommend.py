@@ -29,7 +29,7 @@ from recommender import blend
 from recommender.collaborative import Collaborative, Key
 from recommender.language import translations
 from recommender.profile import Profile
-from recommender.records import CatalogueRecords, LessonRow
+from recommender.records import CatalogueRecords, CourseRecord, LessonRow
 
 WEAK = 0.6
 """Mastery below which a finished prerequisite is suggested for review."""
@@ -81,9 +81,9 @@ class LearnerState:
 
 @dataclass
 class Catalogue:
-    """Courses (rows) and their lessons in course order."""
+    """Courses and their lessons in course order."""
 
-    courses: dict[str, dict]
+    courses: dict[str, CourseRecord]
     lessons: dict[str, list[LessonRow]]
     twins: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
     """Translations of each course, computed once (:func:`translations`)."""
@@ -91,7 +91,7 @@ class Catalogue:
     @classmethod
     def from_store(cls, store: CatalogueRecords) -> Catalogue:
         """Every course and lesson of the store (or anything else that keeps the catalogue)."""
-        courses = {c["course_id"]: c for c in store.courses()}
+        courses = {c.course_id: c for c in store.courses()}
         by_course: dict[str, list[LessonRow]] = {cid: [] for cid in courses}
         for lesson in store.lessons():
             by_course.setdefault(lesson.course_id, []).append(lesson)
@@ -214,7 +214,7 @@ def rank(
         lessons = catalogue.lessons.get(course_id, [])
         done = state.done.get(course_id, set())
         options = ready(lessons, done)
-        title = catalogue.courses[course_id]["title"]
+        title = catalogue.courses[course_id].title
         builds_on = requirements(lessons)
         current = course_id == state.recent_course or (
             state.recent_course is None and course_id in state.enrolled
@@ -233,7 +233,7 @@ def rank(
             else:
                 if done or position > 0:
                     continue
-                language = catalogue.courses[course_id].get("language") or ""
+                language = catalogue.courses[course_id].language
                 if state.language and language and language != state.language:
                     weight = 0.2 * W_START  # another language: after every course in the learner's own
                 else:
@@ -309,20 +309,18 @@ def rank(
         locked = [
             c
             for cid, c in catalogue.courses.items()
-            if cid not in state.visible and c.get("premium") and cid not in hidden
+            if cid not in state.visible and c.premium and cid not in hidden
         ]
-        locked.sort(
-            key=lambda c: bool(state.language and c.get("language", state.language) != state.language)
-        )
+        locked.sort(key=lambda c: bool(state.language and c.language != state.language))
         if locked:
             course = locked[0]
             chosen.append(
                 Recommendation(
-                    course["course_id"],
+                    course.course_id,
                     "",
-                    course["title"],
+                    course.title,
                     0.0,
-                    f"premium track {course['track']}: unlock it with /premium",
+                    f"premium track {course.track}: unlock it with /premium",
                     "upsell",
                     locked=True,
                 )

@@ -3,7 +3,9 @@
 The recommender never imports the store. Each part names the few reads it makes as a protocol of
 its own (``LearnerRecords`` for profiles and ``/next``, ``TeamRecords`` for digests, ``TagRecords``
 for content tags, which also stores the tags it computes); :class:`bot.store.Store` satisfies all of
-them structurally, and the composition root (``bot/app.py``) hands it in.
+them structurally, and the composition root (``bot/app.py``) hands it in. Courses, quiz items,
+answers and review cards are read by attribute, as the record protocols below (``CourseRecord``,
+``ItemRecord``, ``AnswerRecord``, ``CardRecord``); lessons come as :class:`LessonRow` itself.
 """
 
 from __future__ import annotations
@@ -28,6 +30,29 @@ class LessonRow:
     prerequisites: list[str]
     version: str
     chunk_count: int
+
+
+class CourseRecord(Protocol):
+    """A course's catalogue entry, as far as the recommender reads it."""
+
+    @property
+    def course_id(self) -> str: ...  # noqa: D102
+
+    @property
+    def title(self) -> str: ...  # noqa: D102
+
+    @property
+    def language(self) -> str:
+        """The course's language (``""``: unknown)."""
+        ...
+
+    @property
+    def track(self) -> str:
+        """The premium track it belongs to (``""`` for a free course)."""
+        ...
+
+    @property
+    def premium(self) -> bool: ...  # noqa: D102
 
 
 class ItemRecord(Protocol):
@@ -95,9 +120,9 @@ class TeamActivity:
 
 
 class CatalogueRecords(Protocol):
-    """Courses (rows) and their lessons."""
+    """Courses and their lessons."""
 
-    def courses(self) -> list[dict[str, Any]]:
+    def courses(self) -> Sequence[CourseRecord]:
         """All courses, oldest first."""
         ...
 
@@ -109,7 +134,7 @@ class CatalogueRecords(Protocol):
 class LearnerRecords(CatalogueRecords, Protocol):
     """What a learner's profile and ``/next`` read."""
 
-    def may_see_course(self, learner_id: int, course: dict[str, Any], now: datetime) -> bool:
+    def may_see_course(self, learner_id: int, course: CourseRecord, now: datetime) -> bool:
         """Whether a course is open to the learner (free, or an entitled track)."""
         ...
 

@@ -2,7 +2,8 @@
 
 :func:`recommender.recommend.rank` is pure; :class:`Recommender` builds its inputs from the learner
 records (:class:`recommender.records.LearnerRecords`, which the store satisfies) and refits the
-collaborative model (with its learned blend) when completions grew.
+collaborative model (with its learned blend) when completions grew. It also serves the content tags
+a catalogue view shows (a course's topics and levels, a lesson's keywords and level), as data.
 """
 
 from __future__ import annotations
@@ -24,9 +25,10 @@ from recommender.recommend import (
     fit_collaborative,
     rank,
 )
-from recommender.records import LearnerRecords
+from recommender.records import CourseRecord, LearnerRecords
 from recommender.risk import RiskModel
 from recommender.tags import ContentTags, LessonTags
+from recommender.topics import CourseTopics, topics_by_course
 
 log = logging.getLogger(__name__)
 REFIT_SECONDS = 3600
@@ -84,7 +86,7 @@ class Recommender:
         """The ranking inputs of a learner, from their profile."""
         catalogue_courses = self.store.courses()
         visible = {
-            c["course_id"] for c in catalogue_courses if self.store.may_see_course(profile.learner_id, c, now)
+            c.course_id for c in catalogue_courses if self.store.may_see_course(profile.learner_id, c, now)
         }
         done: dict[str, set[str]] = {}
         for (course_id, lesson_id), s in profile.lessons.items():
@@ -117,18 +119,18 @@ class Recommender:
             similarity=similarity,
             asked=asked,
             topics=topics,
-            language=self._language(profile, {c["course_id"]: c for c in catalogue_courses}),
+            language=self._language(profile, {c.course_id: c for c in catalogue_courses}),
         )
 
-    def _language(self, profile: Profile, courses: Mapping[str, Mapping]) -> str:
+    def _language(self, profile: Profile, courses: Mapping[str, CourseRecord]) -> str:
         """The learner's language: of their questions, else of the course they are on, else their setting."""
         if profile.languages:
             return profile.languages[0]
         course = courses.get(profile.recent_course or "") or next(
             (courses[c] for c in profile.enrolled if c in courses), None
         )
-        if course and course.get("language"):
-            return str(course["language"])
+        if course and course.language:
+            return course.language
         return self.store.learner_language(profile.learner_id)
 
     def _question_match(
@@ -163,11 +165,33 @@ class Recommender:
 
     def recommend(self, learner_id: int, n: int, now: datetime) -> list[Recommendation]:
         """The learner's next steps, best first, each with a reason."""
-        try:
-            self.tags.ensure()
-        except Exception:  # tags sharpen the ranking; without them it still stands (and pushes still go)
-            log.exception("could not compute lesson tags")
+        # tags sharpen the ranking; without them it still stands (and pushes still go)
+        self._ensure_tags()
         tags = self.tags.tags()
         profile = build_profile(self.store, learner_id, now, self.model)
         state = self.state(profile, now, tags)
         return rank(state, Catalogue.from_store(self.store), self.collaborative(), n)
+
+    def course_topics(self) -> dict[str, CourseTopics]:
+        """Each tagged course's central topics and the levels of its lessons (what ``/courses`` shows).
+
+        Tags missing for a lesson's current version are computed first. Tags are extra: when that
+        fails, the failure is logged and there are none (``{}``).
+        """
+        return topics_by_course(self.tags.tags()) if self._ensure_tags() else {}
+
+    def lesson_topics(self, course_id: str, lesson_id: str) -> LessonTags | None:
+        """A lesson's keywords and level (its first page shows them), computed first where missing.
+
+        ``None`` when the lesson has no tags, or they could not be computed (logged).
+        """
+        return self.tags.tags(course_id).get((course_id, lesson_id)) if self._ensure_tags() else None
+
+    def _ensure_tags(self) -> bool:
+        """Compute missing tags; ``False`` (logged) when that fails."""
+        try:
+            self.tags.ensure()
+        except Exception:
+            log.exception("could not compute lesson tags")
+            return False
+        return True

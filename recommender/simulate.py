@@ -37,6 +37,17 @@ TOPICS = {
 }
 
 
+@dataclass(frozen=True)
+class SimCourse:
+    """A simulated course's catalogue entry (a :class:`recommender.records.CourseRecord`)."""
+
+    course_id: str
+    title: str
+    language: str = "en"
+    track: str = ""
+    premium: bool = False
+
+
 @dataclass
 class SimLearner:
     """One simulated learner: courses, favourite topic, finished lessons in order, questions."""
@@ -54,13 +65,7 @@ def catalogue(seed: int = 3) -> tuple[Catalogue, dict[tuple[str, str], str], dic
     topics = list(TOPICS)
     courses, lessons, topic_of, text_of = {}, {}, {}, {}
     for course_id, size, premium in (("graph", 12, False), ("order", 10, False), ("premium", 8, True)):
-        courses[course_id] = {
-            "course_id": course_id,
-            "title": course_id.title(),
-            "premium": int(premium),
-            "track": "pro" if premium else "",
-            "language": "en",
-        }
+        courses[course_id] = SimCourse(course_id, course_id.title(), "en", "pro" if premium else "", premium)
         rows = []
         for i in range(size):
             lesson_id = f"{course_id}-{i:02d}"

@@ -30,9 +30,11 @@ from knowledge.keyterms import NounEvidence
 from knowledge.models import Chunk
 from recommender.difficulty import blended_difficulty, text_difficulty, translation_groups
 from recommender.keywords import MARKUP, candidates, choose, lesson_sentences, terms, unit
-from recommender.records import LessonRow, TagRecords
+from recommender.records import CourseRecord, LessonRow, TagRecords
 
 DOC_CHARS = 2000
+LEVELS = ("introductory", "intermediate", "advanced")
+"""A lesson's level, by difficulty: below 0.34, below 0.67, the rest."""
 
 
 @dataclass(frozen=True)
@@ -47,19 +49,8 @@ class LessonTags:
 
     @property
     def level(self) -> str:
-        """``introductory``, ``intermediate`` or ``advanced``."""
-        return (
-            "introductory"
-            if self.difficulty < 0.34
-            else "intermediate"
-            if self.difficulty < 0.67
-            else "advanced"
-        )
-
-    def label(self) -> str:
-        """``Topics: a, b, c · intermediate`` for chat."""
-        topics = f"Topics: {', '.join(self.keywords)} · " if self.keywords else ""
-        return f"{topics}{self.level}"
+        """One of :data:`LEVELS`: ``introductory``, ``intermediate`` or ``advanced``."""
+        return LEVELS[0] if self.difficulty < 0.34 else LEVELS[1] if self.difficulty < 0.67 else LEVELS[2]
 
 
 class ContentTags:
@@ -86,19 +77,19 @@ class ContentTags:
         if self.lesson_chunks is None or self.embedder is None:
             return 0
         stored = {(t["course_id"], t["lesson_id"]): t["version"] for t in self.store.lesson_tags(course_id)}
-        courses = [c for c in self.store.courses() if course_id in (None, c["course_id"])]
+        courses = [c for c in self.store.courses() if course_id in (None, c.course_id)]
         computed = 0
         for course in courses:
-            lessons = self.store.lessons(course["course_id"])
-            if all(stored.get((course["course_id"], row.lesson_id)) == row.version for row in lessons):
+            lessons = self.store.lessons(course.course_id)
+            if all(stored.get((course.course_id, row.lesson_id)) == row.version for row in lessons):
                 continue
             computed += self._course(course, lessons, stored)
         return computed
 
-    def _course(self, course: dict, lessons: list[LessonRow], stored: Mapping) -> int:
+    def _course(self, course: CourseRecord, lessons: list[LessonRow], stored: Mapping) -> int:
         assert self.lesson_chunks is not None and self.embedder is not None
-        language = course.get("language") or "en"
-        chunks = {row.lesson_id: self.lesson_chunks(course["course_id"], row.lesson_id) for row in lessons}
+        language = course.language or "en"
+        chunks = {row.lesson_id: self.lesson_chunks(course.course_id, row.lesson_id) for row in lessons}
         texts = {lid: "\n".join(c.text for c in found) for lid, found in chunks.items()}
         # which words the whole course uses as nouns (one lesson alone says too little)
         nouns = NounEvidence(lesson_sentences(MARKUP.sub(" ", "\n".join(texts.values()))))
@@ -109,7 +100,7 @@ class ContentTags:
             counts[row.lesson_id] = Counter(terms(f"{emphasis}\n{texts[row.lesson_id]}", language, nouns))
         frequency: Counter[str] = Counter(term for c in counts.values() for term in c)
         embedder = self.embedder()
-        todo = [row for row in lessons if stored.get((course["course_id"], row.lesson_id)) != row.version]
+        todo = [row for row in lessons if stored.get((course.course_id, row.lesson_id)) != row.version]
         best = {row.lesson_id: candidates(counts[row.lesson_id], frequency, len(lessons)) for row in todo}
         # Long lesson texts and short terms are embedded apart (a batch is padded to its longest text),
         # each once per course.
@@ -135,7 +126,7 @@ class ContentTags:
         for row, vector in zip(todo, docs, strict=True):
             rows.append(
                 {
-                    "course_id": course["course_id"],
+                    "course_id": course.course_id,
                     "lesson_id": row.lesson_id,
                     "version": row.version,
                     "keywords": choose(best[row.lesson_id], vector, term_vectors),

@@ -1,14 +1,39 @@
-"""A course's most central topics, from its lessons' tags: what ``/courses`` shows under each course."""
+"""A course's most central topics and the levels of its lessons, from their tags: what ``/courses`` shows."""
 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from recommender.keywords import KEYWORDS, near_duplicate
-from recommender.tags import LessonTags
+from recommender.tags import LEVELS, LessonTags
+
+
+@dataclass(frozen=True)
+class CourseTopics:
+    """A course's most central topics, and the levels its lessons span (distinct, easiest first)."""
+
+    course_id: str
+    topics: list[str]
+    levels: list[str]
+
+
+def topics_by_course(tags: Mapping[tuple[str, str], LessonTags]) -> dict[str, CourseTopics]:
+    """Each tagged course's :class:`CourseTopics` (a course none of whose lessons is tagged has none)."""
+    by_course: dict[str, list[LessonTags]] = {}
+    for (course_id, _), t in tags.items():
+        by_course.setdefault(course_id, []).append(t)
+    return {
+        course_id: CourseTopics(
+            course_id,
+            course_topics(lessons),  # the most central, not the first lessons' tags
+            sorted({t.level for t in lessons}, key=LEVELS.index),
+        )
+        for course_id, lessons in by_course.items()
+    }
 
 
 def course_topics(lessons: Sequence[LessonTags], n: int = 6) -> list[str]:

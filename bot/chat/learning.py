@@ -1,8 +1,10 @@
-"""Chat commands and buttons of the learning loop: /enroll, /lesson, /done, /quiz, /progress.
+"""Chat commands and buttons of the learning loop: /courses, /enroll, /lesson, /done, /quiz, /progress.
 
 The rules live in :mod:`bot.learning`; this module only turns them into replies (the learner's
 /settings, /pause and /resume are :mod:`bot.chat.preferences`). The router registers
 :meth:`LearningChat.commands` and :meth:`LearningChat.buttons` (by callback-data prefix).
+``/courses`` and a lesson's first page also name topics and levels, from a
+:class:`~bot.chat.topics.TopicSource` when one is given.
 """
 
 from __future__ import annotations
@@ -14,15 +16,16 @@ from zoneinfo import ZoneInfo
 
 from bot.chat.callbacks import course_data, lesson_digest
 from bot.chat.context import ChatContext, Conversation, ConversationState, Handler
+from bot.chat.topics import TopicSource, course_topics_line
 from bot.learning import AnswerOutcome, LearningError, LearningLoop, NotDue
-from bot.lesson_sections import LessonView, page_reply
+from bot.lesson_sections import LessonView, page_index, page_reply
 from bot.messages import Button, Reply
 from bot.reviews import zone
 from bot.store import QuizItem, Store
 from bot.store.rows import CourseRow
 from recommender.records import LessonRow
 
-__all__ = ["LearningChat", "lesson_reply", "when"]
+__all__ = ["LearningChat", "when"]
 NOT_ENROLLED = "You are not enrolled in a course yet. /courses lists them; /enroll COURSE starts one."
 
 
@@ -48,7 +51,7 @@ class LearningChat:
     """The learning loop's chat handlers.
 
     Example:
-        >>> chat = LearningChat(store, LearningLoop(store))
+        >>> chat = LearningChat(store, LearningLoop(store), topics=recommender)
         >>> bot.commands.update(chat.commands())
     """
 
@@ -58,16 +61,20 @@ class LearningChat:
         loop: LearningLoop,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         state: ConversationState | None = None,
+        topics: TopicSource | None = None,
     ) -> None:
         self.store = store
         self.loop = loop
         self.now = now
         self.state = state if state is not None else ConversationState()
         """Where the quiz waiting for a typed answer and the page reached in each lesson are kept."""
+        self.topics = topics
+        """What ``/courses`` and a lesson's first page say each course or lesson is about (none: nothing)."""
 
     def commands(self) -> dict[str, Handler]:
         """Slash commands, by name."""
         return {
+            "courses": self.courses,
             "enroll": self.enroll,
             "lesson": self.lesson,
             "done": self.done,
@@ -88,7 +95,29 @@ class LearningChat:
     def _tz(self, learner_id: int) -> ZoneInfo:
         return zone(self.store.learner_settings(learner_id).timezone)
 
-    # -- enrolling and lessons -----------------------------------------------------------------
+    # -- the catalogue, enrolling and lessons --------------------------------------------------
+
+    async def courses(self, ctx: ChatContext, argument: str) -> list[Reply]:
+        """``/courses``: the courses open to the learner, with their topics; locked premium ones by title."""
+        courses = self.store.courses()
+        if not courses:
+            return [Reply("No courses are available yet.")]
+        topics = await asyncio.to_thread(self.topics.course_topics) if self.topics is not None else {}
+        learner_id, now = ctx.learner_id, ctx.now
+        enrolled = set(self.store.enrollments(learner_id))
+        lines, locked = ["Courses:"], []
+        for c in courses:
+            if not self.store.may_see_course(learner_id, c, now):  # an upsell: title only, no content
+                locked.append(f"- [premium, locked] {c.title} ({c.course_id}), track {c.track}")
+                continue
+            mark = " (enrolled)" if c.course_id in enrolled else ""
+            lines.append(f"- {c.title} ({c.course_id}): {c.lesson_count} lessons, {c.language}{mark}")
+            if c.course_id in topics:
+                lines.append(course_topics_line(topics[c.course_id]))
+        lines.append("Join one with /enroll COURSE_ID.")
+        if locked:
+            lines += ["", "Premium (unlock with /premium):", *locked]
+        return [Reply("\n".join(lines))]
 
     async def enroll(self, ctx: ChatContext, argument: str) -> list[Reply]:
         """``/enroll COURSE``: join a course by id or title."""
@@ -121,7 +150,18 @@ class LearningChat:
         course, lesson = found
         self.loop.start_lesson(learner_id, course.course_id, lesson.lesson_id, self.now())
         view = await asyncio.to_thread(self.loop.lesson_view, course, lesson)
-        return [page_reply(view, self.state.reading.get((learner_id, course.course_id, lesson.lesson_id), 0))]
+        reached = self.state.reading.get((learner_id, course.course_id, lesson.lesson_id), 0)
+        return [await self.lesson_page(view, reached)]
+
+    async def lesson_page(self, view: LessonView, index: int = 0) -> Reply:
+        """Page ``index`` of a lesson; its first page names the lesson's topics and level.
+
+        ``/lesson`` shows lessons this way, and so does the recommender's "Open" button.
+        """
+        found = None
+        if self.topics is not None and page_index(view, index) == 0:
+            found = await asyncio.to_thread(self.topics.lesson_topics, view.course_id, view.lesson.lesson_id)
+        return page_reply(view, index, found)
 
     async def _read_button(self, ctx: ChatContext, rest: str) -> list[Reply]:
         """The "Next section" button: page N of a lesson of an enrolled course the learner may see now."""
@@ -347,8 +387,3 @@ class LearningChat:
                 f"{p.due} due now; streak {_plural(p.streak_days, 'day')}; {retention}"
             )
         return [Reply("\n".join(lines))]
-
-
-def lesson_reply(view: LessonView) -> Reply:
-    """A lesson's first page (the recommender's "open" button shows lessons this way too)."""
-    return page_reply(view, 0)

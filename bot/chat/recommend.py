@@ -1,42 +1,37 @@
-"""Chat side of the learner model: ``/next`` with reasons, ``/digest`` for managers, tags in views.
+"""Chat side of the learner model: ``/next`` with reasons and its "Open" button, ``/digest`` for managers.
 
-The router registers :meth:`RecommendChat.commands` and :meth:`RecommendChat.buttons`; both take the
-handlers registered so far, because ``/courses`` and the lesson view are wrapped to show each
-lesson's content tags (keywords and difficulty) under what they already say.
+The router registers :meth:`RecommendChat.commands` and :meth:`RecommendChat.buttons`. The content
+tags that ``/courses`` and the lesson view show are theirs to render (:mod:`bot.chat.topics`).
 """
 
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable
 from typing import Any
 
 from bot.chat.callbacks import lesson_data
 from bot.chat.context import ChatContext, Handler
-from bot.chat.learning import LearningChat, lesson_reply
+from bot.chat.learning import LearningChat
 from bot.learning import LearningError
-from bot.lesson_sections import first_page_key
 from bot.messages import Button, IncomingMessage, Reply
 from bot.store import Store
 from bot.store.rows import CourseRow
 from recommender.digest import build_digest, may_get_digest
 from recommender.recommend import ready
 from recommender.service import Recommender
-from recommender.topics import course_topics
 
-log = logging.getLogger(__name__)
 NEXT_SHOWN = 3
 
 
 class RecommendChat:
-    """``/next``, ``/digest``, the "Open" button, and tags under ``/courses`` and lessons.
+    """``/next``, ``/digest`` and the "Open" button.
 
     Args:
         store: The store.
-        learning: The learning chat (its loop opens lessons).
+        learning: The learning chat (its loop opens lessons, and it shows them).
         is_admin: Whether a message's sender is an admin (admins may get any team's digest).
-        recommender: The recommender (built by the composition root); its content tags show in views.
+        recommender: The recommender (built by the composition root).
     """
 
     def __init__(
@@ -50,24 +45,14 @@ class RecommendChat:
         self.learning = learning
         self.is_admin = is_admin
         self.recommender = recommender
-        self.tags = recommender.tags
 
-    def commands(self, existing: dict[str, Handler]) -> dict[str, Handler]:
-        """``/next`` and ``/digest``, and ``/courses`` and ``/lesson`` with tags added."""
-        courses, lesson = existing.get("courses"), existing.get("lesson")
-        result: dict[str, Handler] = {"next": self.next, "digest": self.digest}
-        if courses is not None:
-            result["courses"] = self._tagged_courses(courses)
-        if lesson is not None:
-            result["lesson"] = self._tagged_lesson(lesson)
-        return result
+    def commands(self) -> dict[str, Handler]:
+        """``/next`` and ``/digest``."""
+        return {"next": self.next, "digest": self.digest}
 
-    def buttons(self, existing: dict[str, Handler]) -> dict[str, Handler]:
-        """The "Open" button of ``/next``, and the lesson button with tags added."""
-        result: dict[str, Handler] = {"open": self._open}
-        if "lesson" in existing:
-            result["lesson"] = self._tagged_lesson(existing["lesson"])
-        return result
+    def buttons(self) -> dict[str, Handler]:
+        """The "Open" button of ``/next``."""
+        return {"open": self._open}
 
     # -- /next ---------------------------------------------------------------------------------
 
@@ -125,7 +110,7 @@ class RecommendChat:
                 return [Reply(f"Sorry, {exc}.")]
         self.learning.loop.start_lesson(learner_id, course.course_id, lesson.lesson_id, now)
         view = await asyncio.to_thread(self.learning.loop.lesson_view, course, lesson)
-        return [await self._with_tags(lesson_reply(view))]
+        return [await self.learning.lesson_page(view)]
 
     def _lesson_for(self, rest: str) -> tuple[CourseRow, Any] | None:
         for course in self.store.courses():
@@ -133,61 +118,6 @@ class RecommendChat:
                 if lesson_data("open", course.course_id, lesson.lesson_id) == f"open:{rest}":
                     return course, lesson
         return None
-
-    # -- tags in /courses and the lesson view --------------------------------------------------
-
-    def _tagged_courses(self, handler: Handler) -> Handler:
-        async def courses(ctx: ChatContext, argument: str) -> list[Reply]:
-            replies = await handler(ctx, argument)
-            if not replies:
-                return replies
-            try:
-                await asyncio.to_thread(self.tags.ensure)
-            except Exception:  # tags are extra: a failure must not cost the learner the list
-                log.exception("could not compute lesson tags")
-                return replies
-            tags = self.tags.tags()
-            lines = replies[0].text.splitlines()
-            for course in self.store.courses():
-                course_tags = [t for (cid, _), t in tags.items() if cid == course.course_id]
-                marker = f"({course.course_id}):"
-                index = next((i for i, line in enumerate(lines) if marker in line), None)
-                if index is None or not course_tags:
-                    continue
-                words = course_topics(course_tags)  # the most central, not the first lessons' tags
-                order = ["introductory", "intermediate", "advanced"]
-                levels = sorted({t.level for t in course_tags}, key=order.index)
-                span = levels[0] if len(levels) == 1 else f"{levels[0]} to {levels[-1]}"
-                lines[index] += f"\n  topics: {', '.join(words)}; {span}"
-            replies[0].text = "\n".join(lines)
-            return replies
-
-        return courses
-
-    def _tagged_lesson(self, handler: Handler) -> Handler:
-        async def lesson(ctx: ChatContext, argument: str) -> list[Reply]:
-            replies = await handler(ctx, argument)
-            return [await self._with_tags(r) for r in replies]
-
-        return lesson
-
-    async def _with_tags(self, reply: Reply) -> Reply:
-        """Add "Topics: ... · level" under the lesson title of a lesson view."""
-        done = first_page_key(reply)  # a lesson's first page (one-page lessons: Done; else Next section)
-        if done is None:
-            return reply
-        try:
-            await asyncio.to_thread(self.tags.ensure)
-        except Exception:
-            log.exception("could not compute lesson tags")
-            return reply
-        for (course_id, lesson_id), t in self.tags.tags().items():
-            if lesson_data("done", course_id, lesson_id) == done:
-                lines = reply.text.splitlines()
-                lines.insert(min(2, len(lines)), t.label())
-                reply.text = "\n".join(lines)
-                break
-        return reply
 
     # -- /digest -------------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from bot.chat.premium import PremiumChat
 from bot.chat.recommend import RecommendChat
 from bot.chat.rights import RightsChat
 from bot.chat.texts import APOLOGY, BUTTON_EXPIRED, HELP
+from bot.chat.topics import TopicSource
 from bot.chat.uploads import IngestFn, UploadError, ingest_upload
 from bot.learning import LearningLoop, LessonChunks
 from bot.logs import logged_text
@@ -65,6 +66,9 @@ class Limits:
 class Router:
     """Routes messages: commands, button presses, admin uploads and free-text questions.
 
+    ``recommender`` answers ``/next``; ``topics`` (the composition root hands in the recommender too)
+    gives ``/courses`` and a lesson's first page the topics and level they name.
+
     Example:
         >>> replies = await router.handle(IncomingMessage("console", "me", "me", "What is MQTT?"))
         >>> replies[0].citations[0].lesson_title
@@ -82,6 +86,7 @@ class Router:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         recommender: Recommender,
+        topics: TopicSource | None = None,
     ) -> None:
         self.store = store
         self.answers = answers
@@ -96,13 +101,12 @@ class Router:
         self.commands: dict[str, Handler] = {
             "start": self._start,
             "help": self._help,
-            "courses": self._courses,
             "ask": self._ask,
             "link": self._link,
         }
         loop = LearningLoop(store, lesson_chunks, clock=lambda: self.now())
-        self.learning = LearningChat(store, loop, lambda: self.now(), self.state)
-        self.commands.update(self.learning.commands())
+        self.learning = LearningChat(store, loop, lambda: self.now(), self.state, topics)
+        self.commands.update(self.learning.commands())  # /courses /enroll /lesson /done /quiz /progress
         self.preferences = PreferencesChat(store)  # /settings, /pause, /resume
         self.commands.update(self.preferences.commands())
         self.buttons: dict[str, Handler] = {"feedback": self._feedback, **self.learning.buttons()}
@@ -116,8 +120,8 @@ class Router:
         self.commands.update(self.rights.commands())
         self.buttons.update(self.rights.buttons())
         self.recommend = RecommendChat(store, self.learning, self.is_admin, recommender)
-        self.commands.update(self.recommend.commands(self.commands))  # /next /digest; tags in views
-        self.buttons.update(self.recommend.buttons(self.buttons))
+        self.commands.update(self.recommend.commands())  # /next /digest
+        self.buttons.update(self.recommend.buttons())
 
     async def handle(self, message: IncomingMessage, notify: Notify | None = None) -> list[Reply]:
         """Answer one message. Never raises: an internal error becomes an apology.
@@ -227,24 +231,6 @@ class Router:
             and (ctx.message.locale.lower().startswith("zh") or detect_language(argument) == "zh")
         )
         return [Reply(HELP["zh" if chinese else "en"])]
-
-    async def _courses(self, ctx: ChatContext, argument: str) -> list[Reply]:
-        courses = self.store.courses()
-        if not courses:
-            return [Reply("No courses are available yet.")]
-        learner_id, now = ctx.learner_id, ctx.now
-        enrolled = set(self.store.enrollments(learner_id))
-        lines, locked = ["Courses:"], []
-        for c in courses:
-            if not self.store.may_see_course(learner_id, c, now):  # an upsell: title only, no content
-                locked.append(f"- [premium, locked] {c.title} ({c.course_id}), track {c.track}")
-                continue
-            mark = " (enrolled)" if c.course_id in enrolled else ""
-            lines.append(f"- {c.title} ({c.course_id}): {c.lesson_count} lessons, {c.language}{mark}")
-        lines.append("Join one with /enroll COURSE_ID.")
-        if locked:
-            lines += ["", "Premium (unlock with /premium):", *locked]
-        return [Reply("\n".join(lines))]
 
     async def _ask(self, ctx: ChatContext, argument: str) -> list[Reply]:
         if not argument:

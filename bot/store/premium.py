@@ -19,6 +19,7 @@ from typing import Any
 from bot.store.base import iso
 from bot.store.premium_grants import NO_END, GrantStore
 from bot.store.rows import CourseRow
+from recommender.records import CourseRecord
 
 __all__ = ["NO_END", "Access", "Expiring", "PremiumStore", "Price"]
 
@@ -71,7 +72,7 @@ class PremiumStore(GrantStore):
         ).fetchall()
         return frozenset(r[0] for r in rows)
 
-    def may_see_course(self, learner_id: int, course: CourseRow, now: datetime) -> bool:
+    def may_see_course(self, learner_id: int, course: CourseRecord, now: datetime) -> bool:
         """Whether a course is open to this learner: free, or an entitled track."""
         return not course.premium or course.track in self.entitled_tracks(learner_id, now)
 

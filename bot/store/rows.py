@@ -6,7 +6,7 @@ Lessons are handed out as :class:`recommender.records.LessonRow`, the record the
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Any
 
 
@@ -65,10 +65,7 @@ class LearnerSettings:
 
 @dataclass(frozen=True)
 class CourseRow:
-    """A course as stored: its catalogue entry, no lessons.
-
-    ``course["title"]`` and ``course.get("language")`` still read fields, for ``recommender/``, which
-    reads courses as mappings; new code uses the attributes.
+    """A course as stored: its catalogue entry, no lessons (a :class:`recommender.records.CourseRecord`).
 
     Example:
         >>> course = store.course("security-basics")
@@ -89,16 +86,6 @@ class CourseRow:
     chunk_count: int = 0
     ingested_at: str = ""
 
-    def __getitem__(self, field: str) -> Any:
-        """A field by name, as on the ``dict`` rows this replaces (``KeyError`` if there is none)."""
-        if field not in _COURSE_FIELDS:
-            raise KeyError(field)
-        return getattr(self, field)
-
-    def get(self, field: str, default: Any = None) -> Any:
-        """A field by name, or ``default`` if there is none (as ``dict.get``)."""
-        return getattr(self, field) if field in _COURSE_FIELDS else default
-
     @classmethod
     def from_row(cls, row: dict[str, Any]) -> CourseRow:
         """A ``courses`` row as the database returns it (empty text columns may be NULL)."""
@@ -116,9 +103,6 @@ class CourseRow:
             chunk_count=int(row.get("chunk_count") or 0),
             ingested_at=row.get("ingested_at") or "",
         )
-
-
-_COURSE_FIELDS = frozenset(f.name for f in fields(CourseRow))
 
 
 def _quiz_item(row: dict[str, Any]) -> QuizItem:

@@ -1,5 +1,3 @@
-import pytest
-
 from bot.store import MIGRATIONS, Store
 from bot.store.rows import CourseRow
 
@@ -80,7 +78,7 @@ def test_commit_course_replaces_lessons_atomically(store_location):
     assert store.lesson_versions() == {}
 
 
-def test_a_course_row_reads_nulls_as_empty_and_fields_by_name_for_the_recommender():
+def test_a_course_row_reads_nulls_and_missing_columns_as_empty():
     row = {"course_id": "c", "title": "C", "track": None, "premium": 1, "desired_retention": None}
     course = CourseRow.from_row(row)
     assert (course.track, course.premium, course.desired_retention, course.lesson_count) == (
@@ -89,9 +87,7 @@ def test_a_course_row_reads_nulls_as_empty_and_fields_by_name_for_the_recommende
         None,
         0,
     )
-    assert course["title"] == "C" and course.get("language") == "" and course.get("nope", "-") == "-"
-    with pytest.raises(KeyError):
-        course["nope"]
+    assert (course.title, course.language, course.source) == ("C", "", "")
 
 
 def test_questions_log(store_location):

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.store.rows import CourseRow
 from bot.testing import TestBot
 from recommender.collaborative import Collaborative
 from recommender.recommend import Catalogue, LearnerState, Recommendation, rank, ready, violates
@@ -28,10 +29,7 @@ def iot() -> Catalogue:
         lesson("iot", "mqtt", 2, ["sensors"]),
         lesson("iot", "cloud", 3, ["actuators", "mqtt"]),
     ]
-    courses = {
-        "iot": {"course_id": "iot", "title": "IoT", "premium": 0, "track": ""},
-        "pro": {"course_id": "pro", "title": "IoT Pro", "premium": 1, "track": "pro"},
-    }
+    courses = {"iot": CourseRow("iot", "IoT"), "pro": CourseRow("pro", "IoT Pro", premium=True, track="pro")}
     return Catalogue(courses, {"iot": rows, "pro": [lesson("pro", "edge", 0)]})
 
 
@@ -121,18 +119,20 @@ def test_a_lesson_on_one_of_the_learners_topics_scores_higher(iot):
 
 
 def test_the_translation_of_a_course_the_learner_studies_is_never_recommended():
-    """security-basics-zh keeps the English course's lesson ids: detected without a declaration."""
+    """security-basics-zh keeps the English course's lesson ids; iot-zh is iot's id with a language suffix."""
     english = [lesson("security-basics", lid, i) for i, lid in enumerate(("phishing", "passwords", "mfa"))]
     chinese = [lesson("security-basics-zh", lid, i) for i, lid in enumerate(("phishing", "passwords"))]
     courses = {
-        "security-basics": {"course_id": "security-basics", "title": "Security", "language": "en"},
-        "security-basics-zh": {"course_id": "security-basics-zh", "title": "员工安全基础", "language": "zh"},
-        "iot-zh": {"course_id": "iot-zh", "title": "物联网", "language": "zh"},
-        "iot": {"course_id": "iot", "title": "IoT", "language": "en"},
-        "cloud": {"course_id": "cloud", "title": "Cloud", "language": "en", "translation_of": "iot"},
+        c.course_id: c
+        for c in (
+            CourseRow("security-basics", "Security", "en"),
+            CourseRow("security-basics-zh", "员工安全基础", "zh"),
+            CourseRow("iot-zh", "物联网", "zh"),
+            CourseRow("iot", "IoT", "en"),
+        )
     }
     lessons = {"security-basics": english, "security-basics-zh": chinese}
-    lessons |= {c: [lesson(c, "intro", 0)] for c in ("iot-zh", "iot", "cloud")}
+    lessons |= {c: [lesson(c, "intro", 0)] for c in ("iot-zh", "iot")}
     cat = Catalogue(courses, lessons)
     done = {"phishing", "passwords", "mfa"}
     learner = LearnerState(
@@ -146,7 +146,7 @@ def test_the_translation_of_a_course_the_learner_studies_is_never_recommended():
     recs = rank(learner, cat, None, n=5)
     shown = [r.course_id for r in recs]
     assert "security-basics-zh" not in shown, "same lessons in another language: a translation"
-    assert "iot-zh" not in shown and "cloud" not in shown, "x / x-zh, and a declared translation_of"
+    assert "iot-zh" not in shown, "x / x-zh"
     assert shown == ["iot"]
     wrong = Recommendation("security-basics-zh", "phishing", "", 0, "", "start")
     assert violates(cat, learner, wrong)
@@ -188,7 +188,7 @@ def test_the_ranking_learns_from_the_histories_how_much_course_position_counts()
     from recommender.recommend import fit_collaborative
 
     rows = [lesson("hub", "start", 0)] + [lesson("hub", f"t{i}", i + 1, ["start"]) for i in range(4)]
-    cat = Catalogue({"hub": {"course_id": "hub", "title": "Hub", "premium": 0, "track": ""}}, {"hub": rows})
+    cat = Catalogue({"hub": CourseRow("hub", "Hub")}, {"hub": rows})
     histories, similarity = {}, {}
     for n in range(400):
         topic = ("hub", f"t{n % 4}")
@@ -214,10 +214,7 @@ def test_with_learned_weights_every_lesson_of_the_learners_course_comes_before_a
     from recommender.recommend import fit_collaborative
 
     rows = [lesson("hub", "start", 0)] + [lesson("hub", f"t{i}", i + 1, ["start"]) for i in range(6)]
-    courses = {
-        "hub": {"course_id": "hub", "title": "Hub", "premium": 0, "track": ""},
-        "new": {"course_id": "new", "title": "New", "premium": 0, "track": ""},
-    }
+    courses = {"hub": CourseRow("hub", "Hub"), "new": CourseRow("new", "New")}
     cat = Catalogue(courses, {"hub": rows, "new": [lesson("new", "intro", 0)]})
     histories = {n: [("hub", "start"), ("hub", "t0" if n % 10 else "t1")] for n in range(400)}
     collab = fit_collaborative(cat, histories, {n: ["hub"] for n in histories})

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import numpy as np
 
+from bot.store.rows import CourseRow
 from bot.testing import HashEmbedder, TestBot
 from recommender.difficulty import (
     MIN_ANSWERS,
@@ -17,7 +18,7 @@ from recommender.difficulty import (
 )
 from recommender.keywords import choose, keywords, terms
 from recommender.records import LessonRow
-from recommender.tags import LessonTags
+from recommender.tags import ContentTags, LessonTags
 from recommender.topics import course_topics
 from tests.conftest import SAMPLES
 
@@ -76,11 +77,7 @@ def test_difficulty_comes_from_content_not_position_and_then_from_learners():
 
 
 def test_translations_pair_by_shared_lesson_ids_across_languages():
-    courses = [
-        {"course_id": "sec", "language": "en"},
-        {"course_id": "sec-zh", "language": "zh"},
-        {"course_id": "other", "language": "en"},
-    ]
+    courses = [CourseRow("sec", "S", "en"), CourseRow("sec-zh", "S", "zh"), CourseRow("other", "O", "en")]
     lessons = {
         "sec": {"phishing", "passwords", "mfa"},
         "sec-zh": {"phishing", "passwords"},
@@ -112,7 +109,7 @@ def test_tags_are_computed_after_ingestion_once_per_version_and_shown(tmp_path):
     courses = testbot.say("/courses").text
     tagged = store.lesson_tags()
     assert len(tagged) == len(store.lessons()), "every lesson of both courses"
-    content = testbot.app.bot.recommend.tags
+    content = testbot.app.recommender.tags
     english = [t for (cid, _), t in content.tags().items() if cid == "security-basics"]
     assert f"topics: {', '.join(course_topics(english))};" in courses, "the course's central topics"
     chinese = [t for t in tagged if t["course_id"] != "security-basics"]
@@ -124,3 +121,20 @@ def test_tags_are_computed_after_ingestion_once_per_version_and_shown(tmp_path):
     testbot.say("/enroll security-basics")
     view = testbot.say("/lesson").text.splitlines()
     assert view[2].startswith("Topics: ") and view[2].endswith("introductory")
+
+
+def test_views_without_tags_when_they_cannot_be_computed(tmp_path, monkeypatch, caplog):
+    """Tags are extra: a failure to compute them is logged, and /courses and the lesson view still show."""
+    testbot = TestBot.build(tmp_path / "data").at(NOW)
+    testbot.ingest(SAMPLES / "security-basics")
+
+    def broken(self, course_id=None):
+        raise RuntimeError("no embedder today")
+
+    monkeypatch.setattr(ContentTags, "ensure", broken)
+    courses = testbot.say("/courses").text
+    assert "(security-basics): 6 lessons" in courses and "topics:" not in courses
+    testbot.say("/enroll security-basics")
+    view = testbot.say("/lesson").text.splitlines()
+    assert view[1] == "Recognising phishing" and view[2] == "", "no topics line under the title"
+    assert "could not compute lesson tags" in caplog.text
