@@ -42,6 +42,8 @@ class LiveRecords:
         self._copies: dict[tuple[str, str], list[Chunk]] = {}
         self._by_id: dict[str, Chunk] = {}
         self._lessons: list[Chunk] = []
+        self._untranslated: dict[tuple[str, SearchFilter | None], list[str]] = {}
+        """:meth:`untranslated_languages` by question language and filter, until the catalogue changes."""
         self._tokens: dict[str, list[str]] = {}
         """Each live record's keyword tokens, kept across rebuilds: tokenising (jieba above all) is
         most of a rebuild, and an ingestion changes few lessons."""
@@ -73,6 +75,7 @@ class LiveRecords:
             self._by_id = {r.record_id: r.chunk for r in records}
             firsts = {(c.course_id, c.lesson_id): c for c in reversed(chunks) if c.lesson_id}
             self._lessons = list(firsts.values())
+            self._untranslated = {}
             self._kinds = {(c.course_id, c.track, c.premium, c.language) for c in chunks}
             self._translations = translation_groups(chunks)
             self._copies = {}
@@ -124,6 +127,9 @@ class LiveRecords:
         Such lessons are reached from a question in ``language`` only across languages.
         """
         self.refresh()
+        known = self._untranslated.get((language, search_filter))
+        if known is not None:
+            return known
         found: set[str] = set()
         for chunk in self._lessons:
             if (
@@ -133,6 +139,8 @@ class LiveRecords:
                 and not self.has_copy_in(chunk, language, search_filter)
             ):
                 found.add(chunk.language)
+        if len(self._untranslated) < 256:  # filters are per learner: keep the common ones
+            self._untranslated[(language, search_filter)] = sorted(found)
         return sorted(found)
 
     def has_copy_in(self, chunk: Chunk, language: str, search_filter: SearchFilter | None = None) -> bool:

@@ -59,16 +59,14 @@ class DenseRetriever:
         everything = self.records.narrowing(search_filter)
         if parts is None:
             return [_weighted(self._query(self.embedder.embed_query(query), depth, everything), 1.0)]
-        others = tuple(language for language in languages if language != "en")
-        english = detect_language(query) == "en" and "en" in languages
-        vectors = parts(
-            query, [*(["minilm"] if english else []), *(["use"] if others or not english else [])]
-        )
-        if not english:
-            return [_weighted(self._query(vectors["use"], depth, everything), 1.0)]
+        if detect_language(query) != "en" or "en" not in languages:
+            return [_weighted(self._query(parts(query, ["use"])["use"], depth, everything), 1.0)]
+        # USE's ranking is for reach only: lessons in another language with no English copy. Where
+        # every lesson has one (an English course and its translation), it is not run at all.
+        others = tuple(self.records.untranslated_languages("en", search_filter))
+        vectors = parts(query, ["minilm", *(["use"] if others else [])])
         base = search_filter or SearchFilter()
-        english_only = replace(base, languages=("en",)) if others else everything
-        lists = [_weighted(self._query(vectors["minilm"], depth, english_only), 1.0)]
+        lists = [_weighted(self._query(vectors["minilm"], depth, replace(base, languages=("en",))), 1.0)]
         if others:
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
             # This ranking is for reach: a lesson with an English copy was judged by MiniLM already, and

@@ -199,7 +199,7 @@ def test_a_refusal_names_the_locked_premium_track_that_covers_the_question(tmp_p
 
 
 @pytest.mark.slow
-def test_an_english_only_catalogue_runs_only_the_english_model_for_an_english_question(
+def test_an_english_question_runs_the_multilingual_model_only_to_reach_lessons_english_lacks(
     tmp_path, paired_embedder, monkeypatch
 ):
     bot = TestBot.build(tmp_path / "data", embedder=paired_embedder)
@@ -207,10 +207,23 @@ def test_an_english_only_catalogue_runs_only_the_english_model_for_an_english_qu
     calls: list[str] = []
     real = paired_embedder.use.embed_query
     monkeypatch.setattr(paired_embedder.use, "embed_query", lambda text: calls.append(text) or real(text))
-    hits = bot.app.retriever.retrieve("How do I report a phishing email?", k=3)
+    question = "How do I report a phishing email?"
+    hits = bot.app.retriever.retrieve(question, k=3)
     assert hits[0].chunk.lesson_id in ("phishing", "incident-reporting") and calls == []
     bot.app.retriever.retrieve("如何报告钓鱼邮件？", k=3)
     assert calls == ["如何报告钓鱼邮件？"], "a Chinese question meets the English lessons through USE"
+    bot.ingest(SAMPLES / "security-basics-zh")  # a translation: each of its lessons has an English copy
+    bot.app.retriever.retrieve(question, k=3)
+    assert calls == ["如何报告钓鱼邮件？"]
+    only = tmp_path / "zh-only"
+    only.mkdir()
+    (only / "course.toml").write_text('id = "zh-only"\ntitle = "设备"\nlanguage = "zh"\n', encoding="utf-8")
+    (only / "01-badge.md").write_text("# 门禁卡\n\n门禁卡丢失后要立即报告安全团队。\n", encoding="utf-8")
+    bot.ingest(only)
+    english, reach = bot.app.dense_retriever.ranked_lists("What do I do when I lose my badge?", 10)
+    assert calls[-1] == "What do I do when I lose my badge?", "USE reaches the lesson English lacks"
+    assert {h.chunk.course_id for h in reach[0]} == {"zh-only"}
+    assert {h.chunk.language for h in english[0]} == {"en"}
 
 
 @pytest.mark.slow
