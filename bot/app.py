@@ -287,7 +287,7 @@ class App:
     @cached_property
     def health(self) -> Health:
         """``/healthz`` (the database and the index answer) and ``/metrics``, for the HTTP servers."""
-        return Health.for_app(self)
+        return Health.readiness(self.settings.database_location, lambda: self.index.count())
 
     @cached_property
     def quizzes(self) -> QuizWorkshop:

@@ -8,8 +8,11 @@ They are served on the same port as the Slack Events API and the Telegram webhoo
 servers of ours, through :meth:`Health.add_routes`); ``LEARNBOT_HEALTH_PORT`` adds a server of
 their own for long polling and Socket Mode, which have no HTTP server.
 
+The composition root (:mod:`bot.app`) builds it from the database location and the index; this
+module knows neither the app nor the adapters that serve it.
+
 Example:
-    >>> health = Health.for_app(app)
+    >>> health = Health.readiness(settings.database_location, lambda: index.count())
     >>> ok, checks = await health.status()
 """
 
@@ -21,15 +24,11 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, generate_latest
 
 from bot.database import connect, is_postgres
-
-if TYPE_CHECKING:
-    from bot.app import App
 
 log = logging.getLogger(__name__)
 CHECK_TIMEOUT_S = 3.0
@@ -71,14 +70,12 @@ class Health:
         self.timeout = timeout
 
     @classmethod
-    def for_app(cls, app: App) -> Health:
-        """Checks for the app's database and index."""
-        return cls(
-            {
-                "database": database_check(app.settings.database_location),
-                "index": lambda: f"{app.index.count()} records",
-            }
-        )
+    def readiness(cls, database: Path | str, index_count: Callable[[], int]) -> Health:
+        """Checks that the database (SQLite file or PostgreSQL URL) and the index answer.
+
+        ``index_count`` is called on each check, so an index rebuilt since still answers for itself.
+        """
+        return cls({"database": database_check(database), "index": lambda: f"{index_count()} records"})
 
     async def status(self) -> tuple[bool, dict[str, str]]:
         """``(ready, {check: "ok: detail" or "failed: reason"})``; each check in a thread, with a timeout."""

@@ -2,7 +2,8 @@
 
 ``db["lessons"].insert(...)``, ``.upsert(...)``, ``.rows_where(...)``: the statements are written in
 the SQL both engines share and run through :class:`bot.database.Database`, which translates them
-for PostgreSQL.
+for PostgreSQL. This module names only the few statements it needs (:class:`Statements`), so the
+database can hand out tables without the two modules importing each other.
 
 Example:
     >>> admins = db["admins"]
@@ -15,16 +16,37 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-if TYPE_CHECKING:
-    from bot.database import Database
+
+class Statements(Protocol):
+    """What a table needs from its database (:class:`bot.database.Database` is one)."""
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> Any:
+        """Run one statement with ``?`` placeholders; returns a DB-API cursor."""
+        ...
+
+    def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
+        """Run one statement for each parameter row."""
+        ...
+
+    def query(self, sql: str, params: Sequence[Any] | None = None) -> Iterator[dict[str, Any]]:
+        """Rows of a select as dicts."""
+        ...
+
+    def table_names(self) -> list[str]:
+        """The tables, sorted."""
+        ...
+
+    def primary_key(self, table: str) -> list[str]:
+        """The primary key's columns, in key order."""
+        ...
 
 
 class Table:
     """Row helpers for one table, in the shape of sqlite-utils' (which the store grew up with)."""
 
-    def __init__(self, db: Database, name: str) -> None:
+    def __init__(self, db: Statements, name: str) -> None:
         self.db = db
         self.name = name
         self.last_pk: Any = None

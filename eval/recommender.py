@@ -43,9 +43,9 @@ from bot.store.rows import CourseRow
 from bot.testing import FakeAdapter, HashEmbedder
 from eval.cohort import populate_store
 from eval.common import console, progress, write_report
+from recommender.catalogue import Catalogue
 from recommender.collaborative import Collaborative, Key
 from recommender.recommend import (
-    Catalogue,
     LearnerState,
     Recommendation,
     fit_collaborative,

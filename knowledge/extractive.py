@@ -9,7 +9,7 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from knowledge.generation import NO_PASSAGES, Turn, answer_language, shorten
+from knowledge.generation.base import NO_PASSAGES, Turn, answer_language, shorten
 from knowledge.models import ScoredChunk
 from knowledge.text import CJK, tokenize
 

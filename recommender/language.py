@@ -8,10 +8,8 @@ in ``course.toml`` pairs lessons for answers, :mod:`knowledge.live`; the catalog
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from recommender.recommend import Catalogue
+from recommender.catalogue import Catalogue
 
 LANGUAGE_CODES = frozenset(
     "ar bg cs da de el en es et fa fi fr he hi hu id it ja ko nl no pl pt ro ru sv th tr uk vi zh".split()

@@ -26,10 +26,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from recommender import blend
+from recommender.catalogue import Catalogue
 from recommender.collaborative import Collaborative, Key
 from recommender.language import translations
 from recommender.profile import Profile
-from recommender.records import CatalogueRecords, CourseRecord, LessonRow
+from recommender.records import LessonRow
 
 WEAK = 0.6
 """Mastery below which a finished prerequisite is suggested for review."""
@@ -77,29 +78,6 @@ class LearnerState:
     """Lesson -> one of its tags among the learner's interests (tags of what they finished or asked)."""
     language: str = ""
     """The learner's language (``""``: unknown): courses in it come first among new ones."""
-
-
-@dataclass
-class Catalogue:
-    """Courses and their lessons in course order."""
-
-    courses: dict[str, CourseRecord]
-    lessons: dict[str, list[LessonRow]]
-    twins: dict[str, set[str]] | None = field(default=None, repr=False, compare=False)
-    """Translations of each course, computed once (:func:`translations`)."""
-
-    @classmethod
-    def from_store(cls, store: CatalogueRecords) -> Catalogue:
-        """Every course and lesson of the store (or anything else that keeps the catalogue)."""
-        courses = {c.course_id: c for c in store.courses()}
-        by_course: dict[str, list[LessonRow]] = {cid: [] for cid in courses}
-        for lesson in store.lessons():
-            by_course.setdefault(lesson.course_id, []).append(lesson)
-        return cls(courses, by_course)
-
-    def titles(self) -> dict[Key, str]:
-        """Lesson titles by key."""
-        return {(cid, row.lesson_id): row.title for cid, rows in self.lessons.items() for row in rows}
 
 
 def requirements(lessons: Sequence[LessonRow]) -> dict[str, list[str]]:

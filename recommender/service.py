@@ -16,10 +16,10 @@ from datetime import datetime
 import numpy as np
 
 from knowledge.embedders import Embedder
+from recommender.catalogue import Catalogue
 from recommender.collaborative import Collaborative, Key
 from recommender.profile import Profile, build_profile
 from recommender.recommend import (
-    Catalogue,
     LearnerState,
     Recommendation,
     fit_collaborative,

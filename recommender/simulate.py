@@ -25,7 +25,8 @@ import random
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from recommender.recommend import Catalogue, ready
+from recommender.catalogue import Catalogue
+from recommender.recommend import ready
 from recommender.records import LessonRow
 
 TOPICS = {

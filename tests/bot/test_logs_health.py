@@ -163,7 +163,7 @@ async def get(url: str) -> tuple[int, str]:
 
 
 async def test_healthz_is_ready_when_the_database_and_index_answer(testbot, tmp_path):
-    health = Health.for_app(testbot.app)
+    health = testbot.app.health
     runner = await health.serve("127.0.0.1", 0)
     try:
         port = runner.addresses[0][1]
@@ -182,7 +182,7 @@ async def test_healthz_is_ready_when_the_database_and_index_answer(testbot, tmp_
     def broken() -> str:
         raise ConnectionError("index server down")
 
-    sick = Health({"database": Health.for_app(testbot.app).checks["database"], "index": broken})
+    sick = Health({"database": testbot.app.health.checks["database"], "index": broken})
     code, body = await sick.body()
     assert code == 503 and "index server down" in json.loads(body)["checks"]["index"]
     slow = Health({"index": lambda: time.sleep(1) or "late"}, timeout=0.1)
@@ -198,7 +198,7 @@ async def test_slack_events_server_serves_healthz_and_metrics(testbot):
             signing_secret=SIGNING_SECRET,
             api_url=slack.api_url,
             port=0,
-            health=Health.for_app(testbot.app),
+            health=testbot.app.health,
         )
         await adapter.start()
         try:
@@ -235,7 +235,7 @@ async def test_telegram_webhook_server_serves_healthz_and_sends_documents(testbo
             webhook_secret="s3cret_token",
             webhook_port=port,
             rate_limit=False,
-            health=Health.for_app(testbot.app),
+            health=testbot.app.health,
         )
         await adapter.start()
         try:

@@ -8,8 +8,9 @@ import pytest
 
 from bot.store.rows import CourseRow
 from bot.testing import TestBot
+from recommender.catalogue import Catalogue
 from recommender.collaborative import Collaborative
-from recommender.recommend import Catalogue, LearnerState, Recommendation, rank, ready, violates
+from recommender.recommend import LearnerState, Recommendation, rank, ready, violates
 from recommender.records import LessonRow
 from tests.conftest import SAMPLES
 
