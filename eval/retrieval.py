@@ -16,7 +16,6 @@ MRR@10; latency per question for the product's retrievers. Misses go to ``retrie
 
 from __future__ import annotations
 
-import copy
 import json
 import shutil
 import time
@@ -173,8 +172,7 @@ def run(corpus: Path, embedders: list[str], out: Path, work: Path, quick: bool =
         )
         for qset in sets:
             app = apps[qset.catalogue]
-            untranslated = copy.copy(app.retriever)
-            untranslated.translator = None
+            untranslated = app.retriever.without_translation()
             methods: dict[str, Callable[[Question], list[tuple[str, str]]]] = {
                 f"Learnbot ({embedder})": lambda q, app=app: app.retriever.lessons(q.question, 10),
                 f"Learnbot, no LLM translation ({embedder})": lambda q, r=untranslated: r.lessons(

@@ -6,6 +6,7 @@ and only what the :class:`SearchFilter` admits (premium filtering happens before
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, Protocol
@@ -171,6 +172,12 @@ class FusedRetriever:
         self.translated_keyword_weight = translated_keyword_weight
         self.translator = translator
         self.translation_weight = translation_weight
+
+    def without_translation(self) -> FusedRetriever:
+        """This retriever without the answer model's translations (for checks that need no model)."""
+        plain = copy.copy(self)
+        plain.translator = None
+        return plain
 
     def retrieve(
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None

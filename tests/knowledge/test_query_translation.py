@@ -110,3 +110,11 @@ def test_a_busy_model_is_not_waited_for_and_its_silence_is_not_remembered(record
 )
 def test_only_a_clean_translation_is_used(reply, expected):
     assert QueryTranslator(ScriptedModel(reply)).translate(VAGUE, "en") == expected
+
+
+def test_a_check_of_the_index_can_search_without_the_model(records):
+    model = ScriptedModel(MEANT)
+    translated = retriever(records, QueryTranslator(model))
+    plain = translated.without_translation()
+    assert plain.lessons(VAGUE, 1) == retriever(records, None).lessons(VAGUE, 1)
+    assert model.asked == [] and translated.translator is not None
