@@ -124,9 +124,10 @@ class LiveRecords:
     def untranslated_languages(self, language: str, search_filter: SearchFilter | None = None) -> list[str]:
         """The other languages of admitted lessons that have no admitted copy in ``language``, sorted.
 
-        Such lessons are reached from a question in ``language`` only across languages.
+        Such lessons are reached from a question in ``language`` only across languages. Like
+        :meth:`has_copy_in`, it reads the catalogue as the caller's last :meth:`refresh` left it: it is
+        asked on every question, and a refresh asks the store for the catalogue's generation.
         """
-        self.refresh()
         known = self._untranslated.get((language, search_filter))
         if known is not None:
             return known
@@ -139,9 +140,10 @@ class LiveRecords:
                 and not self.has_copy_in(chunk, language, search_filter)
             ):
                 found.add(chunk.language)
+        languages = sorted(found)
         if len(self._untranslated) < 256:  # filters are per learner: keep the common ones
-            self._untranslated[(language, search_filter)] = sorted(found)
-        return sorted(found)
+            self._untranslated[(language, search_filter)] = languages
+        return list(languages)
 
     def has_copy_in(self, chunk: Chunk, language: str, search_filter: SearchFilter | None = None) -> bool:
         """Whether ``chunk``'s lesson has a translation in ``language`` that the filter admits.
