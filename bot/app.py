@@ -207,6 +207,7 @@ class App:
             openai_api_key=s.openai_api_key,
             runtime=s.local_runtime,
             threads=s.llm_threads,
+            prompt_threads=s.llm_prompt_threads,
         )
 
     @cached_property

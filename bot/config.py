@@ -51,7 +51,11 @@ class Settings:
     local_runtime: str = _setting(
         "auto", "How the local model runs: `auto`, `llamacpp` (GGUF, CPU) or `transformers`."
     )
-    llm_threads: int = _setting(1, "CPU threads llama.cpp uses for the local model.")
+    llm_threads: int = _setting(1, "CPU threads llama.cpp uses to write the local model's answer.")
+    llm_prompt_threads: int = _setting(
+        0,
+        "CPU threads llama.cpp uses to read the prompt before the first word; 0: one per core, at most 8.",
+    )
     translate_questions: bool = _setting(
         True,
         "Let the answer model translate a question when the learner's catalogue has lessons only in "

@@ -25,6 +25,8 @@ from rich.table import Table
 
 from bot.config import Settings
 from eval.common import Question, app_with_courses, console, progress, read_questions, write_report
+from eval.followups import FollowUps, read_pairs, report_lines
+from eval.followups import measure as follow_ups
 from eval.grounding import DATASETS, Case, collect, rates
 from knowledge.generation import build_messages, make_generator
 from knowledge.generation.packaged import SMOLLM2_135M
@@ -82,6 +84,8 @@ class Results:
     refusals: dict[str, tuple[float, float]] = field(default_factory=dict)
     threshold: float = 0.0
     judged: dict[tuple[str, bool], Tally] = field(default_factory=dict)  # "no" replies of covered / not
+    followups: dict[str, dict[str, FollowUps]] = field(default_factory=dict)
+    """Follow-up turns per back end, then language (:mod:`eval.followups`)."""
 
 
 def sample(questions: list[Question], n: int) -> list[Question]:
@@ -303,11 +307,15 @@ def run(
             app, each, {lang: sample(items, llm_questions) for lang, items in quiz.items()}, results
         )
     citation_accuracy(app.answers, "extractive", baseline, results)
+    pairs = read_pairs()
+    results.followups["extractive"] = follow_ups(app.answers, pairs)
     for each in generators:
         local_chain = copy.copy(app.answers)
         local_chain.generator = each
         sampled = {lang: sample(items, citation_llm_questions) for lang, items in quiz.items()}
         citation_accuracy(local_chain, each.label, sampled, results)
+        if each is generator:  # the old default's 42 more answers would take a quarter of an hour
+            results.followups[each.label] = follow_ups(local_chain, pairs)
     refusal_curve(app, corpus, uncovered, threshold, out, results)
     if generator is not None and judge_questions:
         unc = read_questions(uncovered)
@@ -355,6 +363,8 @@ def report(results: Results) -> str:
         met = "met" if refused >= 0.9 and wrong <= 0.05 else "not met"
         lines.append(f"| {name} | {refused:.2f} | {wrong:.2f} | {met} |")
     lines += ["", "![refusal curves](answers_refusals.png)", ""]
+    if results.followups:
+        lines += report_lines(results.followups)
     if results.judged:
         lines += [
             "## The generator's own judgement as a further signal",

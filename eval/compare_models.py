@@ -1,10 +1,13 @@
 """``python -m eval models``: the old embedded default against the new one, in one run, on IoT questions.
 
 Old: SmolLM2-135M-Instruct through transformers. New: Qwen2.5-Coder-0.5B-Instruct (GGUF Q4_K_M)
-through llama.cpp (``xllamacpp``), with ``threads`` threads; optionally the same Qwen model through
-transformers. Each development question (the answerable ones in ``eval/datasets/iot_*.jsonl``,
-written on IoT-for-Beginners) goes through the whole answer chain (retrieval, the model, the support
-check) for every back end in turn, so load from other processes hits them alike. Per back end:
+through llama.cpp (``xllamacpp``), with ``threads`` threads writing, twice: as shipped (1,200 characters
+of passages, each cut to the part that bears on the question; the prompt read on every core) and with
+the earlier prompt settings (2,400 characters, the prompt read on ``threads`` threads); optionally the
+same Qwen model through transformers. Each development question (the answerable ones in
+``eval/datasets/iot_*.jsonl``, written on IoT-for-Beginners) goes through the whole answer chain
+(retrieval, the model, the support check) for every back end in turn, so load from other processes
+hits them alike. Per back end:
 the share of answers that are the model's own words and pass the support check, citation accuracy
 (the question's lesson is cited), time to first streamed text, tokens/s while decoding, whole-answer
 p50/p95, and the resident memory the model added.
@@ -66,17 +69,27 @@ def dev_questions(per_language: int) -> dict[str, list[dict]]:
     return picked
 
 
+OLD = "old: SmolLM2-135M / transformers"
+NEW = "new: Qwen2.5-Coder-0.5B / llama.cpp, as shipped"
+NEW_EARLIER = "new, earlier prompt settings (2,400 chars, prompt on the writing threads)"
+
+
 def build(name: str, data_dir: Path, threads: int, max_new_tokens: int):  # noqa: ANN201
     """One back end, loaded."""
-    if name == "old: SmolLM2-135M / transformers":
+    if name == OLD:
         from knowledge.local_llm import LocalGenerator
 
         generator = LocalGenerator(data_dir, max_new_tokens=max_new_tokens, packaged="smollm2-135m-instruct")
-    elif name.startswith("new: Qwen2.5-Coder-0.5B / llama.cpp"):
+    elif name in (NEW, NEW_EARLIER):
         from knowledge.generation.llamacpp import LlamaCppGenerator
 
+        earlier = {"max_context_chars": 2400, "prompt_threads": threads} if name == NEW_EARLIER else {}
         generator = LlamaCppGenerator(
-            data_dir, packaged="qwen2.5-coder-0.5b-instruct", threads=threads, max_new_tokens=max_new_tokens
+            data_dir,
+            packaged="qwen2.5-coder-0.5b-instruct",
+            threads=threads,
+            max_new_tokens=max_new_tokens,
+            **earlier,
         )
     else:
         from knowledge.local_llm import LocalGenerator
@@ -103,7 +116,7 @@ def run(
     courses = {course: corpus / folder for course, folder in CORPUS_COURSES.items()}
     app = app_with_courses(work, embedder, courses, generator="extractive")
     data_dir = work / embedder
-    names = ["old: SmolLM2-135M / transformers", f"new: Qwen2.5-Coder-0.5B / llama.cpp ({threads} thr)"]
+    names = [OLD, NEW_EARLIER, NEW]
     if transformers_qwen:
         names.append("Qwen2.5-Coder-0.5B / transformers")
     rows, chains = [], []
@@ -169,9 +182,9 @@ def report(rows: list[Row], threads: int) -> str:
     lines = [
         "# Embedded default: old vs new (one run, same questions, interleaved)",
         "",
-        f"llama.cpp threads: {threads}. Times in seconds on a shared 2-core machine: compare ratios.",
+        f"llama.cpp threads writing: {threads}. Times in seconds on a shared 2-core machine: compare ratios.",
         "",
-        "| back end | lang | own words & supported | citation accuracy | TTFT p50 | decode tok/s p50 "
+        "| back end | lang | own words & supported | citation accuracy | TTFT p50 / p95 | decode tok/s p50 "
         "| answer p50 | answer p95 | RSS added (MB) | load (s) |",
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
@@ -179,7 +192,7 @@ def report(rows: list[Row], threads: int) -> str:
         for language in sorted(row.own):
             lines.append(
                 f"| {row.name} | {language} | {_share(row.own[language])} | {_share(row.cited[language])} "
-                f"| {_pct(row.ttft_s, 0.5)} | "
+                f"| {_pct(row.ttft_s, 0.5)} / {_pct(row.ttft_s, 0.95)} | "
                 f"{statistics.median(row.decode_tps) if row.decode_tps else 0:.1f} "
                 f"| {_pct(row.total_s, 0.5)} | {_pct(row.total_s, 0.95)} "
                 f"| {row.rss_mb:.0f} | {row.load_s:.1f} |"

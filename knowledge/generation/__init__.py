@@ -25,6 +25,7 @@ from knowledge.generation.base import (
     attribute,
     build_messages,
     clean_answer,
+    focus,
     format_passages,
     shorten,
 )
@@ -43,6 +44,7 @@ __all__ = [
     "answer_language",
     "attribute",
     "build_messages",
+    "focus",
     "clean_answer",
     "format_passages",
     "make_generator",
@@ -64,12 +66,14 @@ def make_generator(
     openai_api_key: str = "",
     runtime: str = "auto",
     threads: int = 1,
+    prompt_threads: int = 0,
 ) -> Generator:
     """The back end named ``local``, ``openai`` or ``extractive``, built from the settings.
 
     ``local`` with no ``local_model`` runs the embedded default (:data:`packaged.DEFAULT`, or the
     SmolLM2 fallback) through ``runtime``: ``auto`` picks llama.cpp for a GGUF file on a CPU and
-    transformers for a model folder or a GPU. ``threads`` is llama.cpp's thread count.
+    transformers for a model folder or a GPU. ``threads`` is llama.cpp's thread count while it writes,
+    ``prompt_threads`` while it reads the prompt (0: one per core, at most 8).
 
     Raises:
         ValueError: an unknown name or runtime, or ``openai`` without its base URL and model.
@@ -78,7 +82,7 @@ def make_generator(
 
     kind = name.strip().lower()
     if kind == "local":
-        return _local(data_dir, local_model, device, max_new_tokens, runtime, threads)
+        return _local(data_dir, local_model, device, max_new_tokens, runtime, (threads, prompt_threads))
     if kind == "openai":
         missing = [
             setting
@@ -100,15 +104,21 @@ def make_generator(
 
 
 def _local(
-    data_dir: Path, local_model: str, device: str, max_new_tokens: int, runtime: str, threads: int
+    data_dir: Path,
+    local_model: str,
+    device: str,
+    max_new_tokens: int,
+    runtime: str,
+    threads: tuple[int, int],
 ) -> Generator:
     from knowledge.local_llm import LocalGenerator
 
     runtime = runtime.strip().lower()
     if runtime not in RUNTIMES:
         raise ValueError(f"Unknown runtime {runtime!r}: choose {', '.join(RUNTIMES)}")
-    if threads < 1:
-        raise ValueError("threads must be >= 1")
+    writing, reading = threads
+    if writing < 1 or reading < 0:
+        raise ValueError("threads must be >= 1 and prompt threads >= 0")
     if device not in ("auto", "cpu") and not device.startswith("cuda"):
         raise ValueError(f"device must be auto, cpu or cuda, not {device!r}")
     gguf = local_model.strip().endswith(".gguf")
@@ -120,7 +130,11 @@ def _local(
         if local_model and not gguf:
             raise ValueError(f"llama.cpp runs a .gguf file, not {local_model!r}")
         return LlamaCppGenerator(
-            data_dir, gguf_path=local_model, threads=threads, max_new_tokens=max_new_tokens
+            data_dir,
+            gguf_path=local_model,
+            threads=writing,
+            prompt_threads=reading,
+            max_new_tokens=max_new_tokens,
         )
     if gguf:
         raise ValueError(f"{local_model!r} is a GGUF file: install xllamacpp, or give a model folder")

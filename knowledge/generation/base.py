@@ -110,14 +110,50 @@ def text_cost(text: str) -> int:
     return len(text) + (CJK_WEIGHT - 1) * len(CJK.findall(text))
 
 
+_PIECE = re.compile(r"[^\n]*?(?:[.!?](?=\s)|[。！？]|\n|$)\s*")
+
+
+def focus(text: str, question: str, limit: int) -> str:
+    """The part of ``text`` (at most ``limit`` Latin-character equivalents) that bears on ``question``.
+
+    A passage longer than its room is cut to the run of whole sentences and lines that holds the most
+    of the question's words (each counted once), rather than to its start: the sentence that answers
+    is often the passage's third or fourth. A cut end is marked with "…". With no word of the question
+    in the passage (or no question) this is :func:`shorten`.
+    """
+    text = text.strip()
+    if text_cost(text) <= limit:
+        return text
+    terms = set(tokenize(question))
+    pieces = [p for p in _PIECE.findall(text) if p]
+    found = [terms.intersection(tokenize(p)) for p in pieces]
+    costs = [text_cost(p) for p in pieces]
+    best, best_span = 0, (0, 0)
+    for start in range(len(pieces)):
+        held: set[str] = set()
+        cost, end = 0, start
+        while end < len(pieces) and cost + costs[end] <= limit:
+            cost += costs[end]
+            held |= found[end]
+            end += 1
+        if len(held) > best:
+            best, best_span = len(held), (start, end)
+    start, end = best_span
+    if not best or end == start:
+        return shorten(text, max(limit * len(text) // max(text_cost(text), 1), 40))
+    window = "".join(pieces[start:end]).strip()
+    return ("…" if start else "") + window + ("…" if end < len(pieces) else "")
+
+
 def format_passages(
-    passages: Sequence[ScoredChunk], max_passage_chars: int = 1200, max_chars: int = 3000
+    passages: Sequence[ScoredChunk], max_passage_chars: int = 1200, max_chars: int = 3000, question: str = ""
 ) -> str:
     """Passages as ``[n] Lesson title > heading`` then the text, each and all of them bounded.
 
     The bounds are in Latin-character equivalents (:func:`text_cost`), so a Chinese prompt is about
-    as many tokens as an English one (and as quick to read in). The first passage is always kept;
-    later ones are dropped once ``max_chars`` is spent.
+    as many tokens as an English one (and as quick to read in). A passage over its room keeps the part
+    that bears on ``question`` (:func:`focus`). The first passage is always kept; later ones are dropped
+    once ``max_chars`` is spent.
     """
     parts: list[str] = []
     left = max_chars
@@ -128,9 +164,7 @@ def format_passages(
         room = min(max_passage_chars, left - text_cost(header) - 3)
         if parts and room < 100:
             break
-        text = chunk.text
-        chars = max(room, 100) * len(text) // max(text_cost(text), 1)  # the room, in this text's characters
-        part = f"{header}\n{shorten(text, max(chars, 40))}"
+        part = f"{header}\n{focus(chunk.text, question, max(room, 100))}"
         parts.append(part)
         left -= text_cost(part) + 2
     return "\n\n".join(parts)
@@ -154,7 +188,7 @@ def build_messages(
         earlier += [HumanMessage(turn.question), AIMessage(shorten(_CITATION.sub("", turn.answer), 500))]
     return _PROMPT.format_messages(
         language_rule=_LANGUAGE_RULE[answer_language(language)],
-        passages=format_passages(passages, max_passage_chars, max_chars),
+        passages=format_passages(passages, max_passage_chars, max_chars, question),
         history=earlier,
         question=question.strip(),
     )

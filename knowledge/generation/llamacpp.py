@@ -8,6 +8,7 @@ streaming callback returns ``True`` and llama.cpp ends the request, so no work o
 from __future__ import annotations
 
 import logging
+import os
 import queue
 import threading
 import time
@@ -39,7 +40,12 @@ class LlamaCppGenerator:
 
     With no ``gguf_path`` it runs the embedded default (assembled and verified by
     :func:`~knowledge.generation.packaged.default_model`, falling back to SmolLM2). ``threads`` is
-    llama.cpp's thread count: on a shared machine 1 thread keeps its speed where 2 collapse under load.
+    llama.cpp's thread count while it writes: on a shared machine 1 thread keeps its speed where 2
+    collapse under load (each token is a short step, and every thread waits for the slowest).
+    ``prompt_threads`` read the prompt (0: one per core, at most 8): that is one large step per batch
+    and scales with cores (1.8x with 2 on an idle 2-core machine), and it is most of the wait for the
+    first word. ``max_context_chars`` bounds the passages (:func:`~knowledge.generation.base.focus`
+    keeps the part of each that bears on the question).
     Requests run one at a time behind a lock (one slot), each streamed back piece by piece.
 
     Example:
@@ -60,8 +66,9 @@ class LlamaCppGenerator:
         gguf_path: str | Path = "",
         packaged: str = "",
         threads: int = 1,
+        prompt_threads: int = 0,
         max_new_tokens: int = 200,
-        max_context_chars: int = 2400,
+        max_context_chars: int = 1200,
         context_tokens: int = 2048,
     ) -> None:
         if not gguf_path and data_dir is None:
@@ -70,13 +77,14 @@ class LlamaCppGenerator:
             raise ValueError(f"local_model {str(gguf_path)!r} is not a GGUF file")
         if packaged and packaged not in PACKAGED:
             raise ValueError(f"Unknown packaged model {packaged!r}: choose {', '.join(PACKAGED)}")
-        if threads < 1 or max_new_tokens < 1:
-            raise ValueError("threads and max_new_tokens must be >= 1")
+        if threads < 1 or max_new_tokens < 1 or prompt_threads < 0:
+            raise ValueError("threads and max_new_tokens must be >= 1, prompt_threads >= 0")
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.gguf_path = Path(gguf_path) if gguf_path else None
         self.packaged = packaged
         self.model_title = str(gguf_path) or packaged or "default"
         self.threads = threads
+        self.prompt_threads = prompt_threads or min(os.cpu_count() or 1, 8)
         self.max_new_tokens = max_new_tokens
         self.max_context_chars = max_context_chars
         self.context_tokens = context_tokens
@@ -112,7 +120,7 @@ class LlamaCppGenerator:
             params.n_parallel = 1
             params.n_predict = self.max_new_tokens
             params.cpuparams.n_threads = self.threads
-            params.cpuparams_batch.n_threads = self.threads
+            params.cpuparams_batch.n_threads = self.prompt_threads
             params.warmup = False
             params.verbosity = 1  # errors only: no llama.cpp start-up chatter in the conversation
             self._server = xllamacpp.Server(params)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -22,9 +23,11 @@ from knowledge.generation import (
     attribute,
     build_messages,
     clean_answer,
+    focus,
     format_passages,
     make_generator,
 )
+from knowledge.generation.base import text_cost
 from knowledge.generation.convert import is_model_folder, write_atomically
 from knowledge.generation.llamacpp import LlamaCppGenerator
 from knowledge.local_llm import LocalGenerator
@@ -241,6 +244,33 @@ class TestPrompt:
         assert len(text) <= 3200
         assert text.startswith("[1] ") and "[2] " in text and "[6] " not in text
 
+    def test_a_long_passage_keeps_the_part_that_answers(self) -> None:
+        filler = "Devices send telemetry to the cloud every few seconds. " * 12
+        answer = "The broker keeps a retained message and hands it to each new subscriber. "
+        text = filler + answer + filler
+        kept = focus(text, "What does the broker do with a retained message?", 300)
+        assert answer.strip() in kept
+        assert kept.startswith("…") and kept.endswith("…")
+        assert text_cost(kept) <= 302
+
+    def test_a_passage_with_none_of_the_question_words_keeps_its_start(self) -> None:
+        text = "First sentence here. " + "Another line of text. " * 40
+        assert focus(text, "zebra quantum", 200).startswith("First sentence here.")
+
+    def test_focus_measures_chinese_by_its_token_cost(self) -> None:
+        text = (
+            "设备每隔几秒发送遥测数据。" * 10
+            + "代理保存保留消息，交给新的订阅者。"
+            + "设备每隔几秒发送遥测数据。" * 10
+        )
+        kept = focus(text, "代理怎么处理保留消息？", 120)
+        assert "代理保存保留消息" in kept and text_cost(kept) <= 126
+
+    def test_the_prompt_shows_each_passage_s_relevant_part(self) -> None:
+        long = "Clients connect over TCP. " * 30 + "Port 8883 carries MQTT over TLS. " + "Filler text. " * 30
+        system = build_messages("Which port carries MQTT over TLS?", [passage(long)], [], "en")[0]
+        assert "Port 8883 carries MQTT over TLS." in system.content
+
     def test_braces_in_passages_are_not_template_fields(self) -> None:
         system = build_messages("What is {x}?", [passage("Use {name} in f-strings like f'{x}'.")], [], "en")[
             0
@@ -319,6 +349,9 @@ class TestMakeGenerator:
         local = make_generator("local", data_dir=tmp_path, max_new_tokens=50, device="cpu")
         assert isinstance(local, LlamaCppGenerator) and isinstance(local, StreamingGenerator)
         assert local.max_new_tokens == 50 and local.threads == 1
+        assert local.prompt_threads == min(os.cpu_count() or 1, 8)  # reading the prompt uses every core
+        pinned = make_generator("local", data_dir=tmp_path, device="cpu", threads=1, prompt_threads=3)
+        assert (pinned.threads, pinned.prompt_threads) == (1, 3)
         folder = make_generator("local", data_dir=tmp_path, runtime="transformers", device="cpu")
         assert isinstance(folder, LocalGenerator) and isinstance(folder, StreamingGenerator)
         assert not (tmp_path / "models").exists()
@@ -342,6 +375,8 @@ class TestMakeGenerator:
             make_generator("local", data_dir=tmp_path, runtime="onnx")
         with pytest.raises(ValueError, match="threads"):
             make_generator("local", data_dir=tmp_path, threads=0)
+        with pytest.raises(ValueError, match="prompt threads"):
+            make_generator("local", data_dir=tmp_path, prompt_threads=-1)
 
     def test_local_settings_are_checked(self, tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="device"):
