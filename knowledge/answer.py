@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 class _Terms(Protocol):
     def document_frequency(self, term: str) -> float: ...
 
+    def co_frequency(self, terms: Sequence[str]) -> float: ...
+
     def size(self) -> int: ...
 
 
@@ -153,12 +155,26 @@ class AnswerChain:
         if tokenize(question) and not tokenize(cleaned):  # all noise: a ticket number, a greeting
             return hits, Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
         vocabulary = self.vocabulary()
-        evidence = assess(query, hits, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
+        evidence = assess(
+            query,
+            hits,
+            vocabulary.document_frequency,
+            vocabulary.size(),
+            top=self.top_k,
+            co_frequency=vocabulary.co_frequency,
+        )
         if query != own and not _FOLLOW_UP.search(own):
             # A short message may still be a new question ("How long should a passphrase be?" after one
             # about phishing): it borrows the previous question only when that makes the evidence stronger.
             alone = self.retriever.retrieve(own, self.evidence_depth, search_filter)
-            mine = assess(own, alone, vocabulary.document_frequency, vocabulary.size(), top=self.top_k)
+            mine = assess(
+                own,
+                alone,
+                vocabulary.document_frequency,
+                vocabulary.size(),
+                top=self.top_k,
+                co_frequency=vocabulary.co_frequency,
+            )
             if mine.score() > evidence.score():
                 return alone, mine
         return hits, evidence

@@ -113,6 +113,7 @@ def assess(
     document_frequency: Callable[[str], float],
     index_size: int,
     top: int = 4,
+    co_frequency: Callable[[Sequence[str]], float] | None = None,
 ) -> Evidence:
     """Measure how well ``hits`` (fused results, best first) cover ``question``.
 
@@ -122,6 +123,9 @@ def assess(
         document_frequency: Share of indexed chunks containing a term (for IDF weights).
         index_size: How many chunks are indexed.
         top: How many passages count for coverage and agreement.
+        co_frequency: Share of chunks holding all of several terms: a dictionary rendering of more than
+            one word ("income tax" for 所得税) is known only where its words stand in one chunk. Without
+            it, a rendering counts as known when each of its words occurs somewhere.
     """
     if not hits:
         return Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
@@ -133,7 +137,7 @@ def assess(
     # IDF weights; a word the index never uses weighs like one found in a single chunk, so that
     # filler words a small course happens to lack do not dominate.
     rarest = 1.0 / max(index_size, 1)
-    frequency = [_group_frequency(g, document_frequency) for g in groups]
+    frequency = [_group_frequency(g, document_frequency, co_frequency) for g in groups]
     weights = [-math.log(max(df, rarest)) for df in frequency]
     total = sum(weights)
     coverage = 0.0
@@ -158,10 +162,18 @@ def assess(
 
 
 def _group_frequency(
-    renderings: Sequence[Sequence[str]], document_frequency: Callable[[str], float]
+    renderings: Sequence[Sequence[str]],
+    document_frequency: Callable[[str], float],
+    co_frequency: Callable[[Sequence[str]], float] | None = None,
 ) -> float:
-    """Share of chunks holding one of a word's renderings (a rendering counts by its rarest term)."""
-    return max((min(document_frequency(t) for t in terms) for terms in renderings if terms), default=0.0)
+    """Share of chunks holding one of a word's renderings (all of its terms; else by its rarest term)."""
+
+    def held(terms: Sequence[str]) -> float:
+        if co_frequency is not None and len(terms) > 1:
+            return co_frequency(terms)
+        return min(document_frequency(t) for t in terms)
+
+    return max((held(terms) for terms in renderings if terms), default=0.0)
 
 
 def _holds(passage_terms: set[str], renderings: Sequence[Sequence[str]]) -> bool:

@@ -63,6 +63,22 @@ class KeywordIndex:
         column = self._terms.get(term)
         return 0.0 if column is None else int(self._chunks_with[column]) / max(len(self.chunks), 1)
 
+    def co_frequency(self, terms: Sequence[str]) -> float:
+        """Share of chunks that contain every one of ``terms`` (a phrase's words in one chunk).
+
+        A translated phrase ("income tax") is known to the course only where its words stand together;
+        each word alone ("income", "tax") may turn up somewhere in any large course.
+        """
+        columns = [self._terms.get(t) for t in dict.fromkeys(terms)]
+        if not columns or None in columns or self._weights is None:
+            return 0.0
+        held: set[int] | None = None
+        for column in columns:
+            start, end = self._weights.indptr[column], self._weights.indptr[column + 1]
+            rows = set(self._weights.indices[start:end].tolist())
+            held = rows if held is None else held & rows
+        return len(held or ()) / max(len(self.chunks), 1)
+
     def size(self) -> int:
         """How many chunks are indexed."""
         return len(self.chunks)

@@ -62,3 +62,26 @@ def test_cross_language_evidence_counts_the_translated_words():
     assert covered.cross_lingual and uncovered.cross_lingual
     assert covered.coverage > 0.5 > uncovered.coverage
     assert covered.known > uncovered.known
+
+
+def test_a_translated_phrase_is_known_only_where_its_words_stand_together():
+    # 所得税 renders as "income tax": a course that says "income" in one place and "tax" in another
+    # does not know it, so an off-topic question is not made of known words.
+    apart = [
+        english("sales", "Farm income rises when the harvest is sold early."),
+        english("import", "A tax on imported sensors raises the price of a kit."),
+        SOIL,
+    ]
+    together = [english("tax", "Income tax is reported every year."), *apart[1:]]
+
+    def known(chunks: list[Chunk]) -> float:
+        index = KeywordIndex(chunks)
+        hit = ScoredChunk(SOIL, 1.0, dense_score=0.3)
+        question = "所得税怎么算？"
+        with_phrases = assess(
+            question, [hit], index.document_frequency, index.size(), co_frequency=index.co_frequency
+        )
+        return with_phrases.known
+
+    assert known(apart) < known(together)
+    assert KeywordIndex(apart).co_frequency(["incom", "tax"]) == 0.0
