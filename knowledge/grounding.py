@@ -157,7 +157,9 @@ def assess(
         if h.keyword_score is not None
     ]
     agreement = 1.0 if set(dense_lessons[:2]) & set(keyword_lessons[:2]) else 0.0
-    novel = novelty(question, document_frequency, chinese_course=hits[0].chunk.language == "zh")
+    novel = novelty(
+        question, document_frequency, chinese_course=hits[0].chunk.language == "zh", co_frequency=co_frequency
+    )
     return Evidence(dense, coverage, known, agreement, cross, novel, language)
 
 
@@ -183,7 +185,12 @@ def _holds(passage_terms: set[str], renderings: Sequence[Sequence[str]]) -> bool
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[\u3400-\u9fff]+")
 
 
-def novelty(question: str, document_frequency: Callable[[str], float], chinese_course: bool) -> float:
+def novelty(
+    question: str,
+    document_frequency: Callable[[str], float],
+    chinese_course: bool,
+    co_frequency: Callable[[Sequence[str]], float] | None = None,
+) -> float:
     """How strongly the question names a specific term the course never uses, in [0, 1].
 
     A word counts when the index never uses it and it is rare in general language (Zipf frequency
@@ -194,6 +201,9 @@ def novelty(question: str, document_frequency: Callable[[str], float], chinese_c
         question: The question, noise already removed.
         document_frequency: Share of indexed chunks containing a (tokenized) term.
         chinese_course: Whether the best passage is Chinese.
+        co_frequency: Share of chunks holding all of several terms. A joined name ("Node-RED") is
+            known only where its parts stand in one chunk: "node" and "red" each occur in an IoT course.
+            Without it, the name is known when any part is.
     """
     from wordfreq import zipf_frequency
 
@@ -209,7 +219,11 @@ def novelty(question: str, document_frequency: Callable[[str], float], chinese_c
         if cjk:  # a run of Chinese is a phrase: judge each of its words the course never uses
             unknown = [t for t in terms if document_frequency(t) == 0 and len(t) >= 2]
             rarity = min((zipf_frequency(t, "zh") for t in unknown), default=9.0)
-        elif any(document_frequency(t) > 0 for t in terms):
+        elif (
+            co_frequency(terms) > 0
+            if co_frequency is not None and len(terms) > 1
+            else any(document_frequency(t) > 0 for t in terms)
+        ):
             continue
         else:
             rarity = zipf_frequency(word.lower(), "en")

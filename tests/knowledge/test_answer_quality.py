@@ -93,6 +93,21 @@ def test_novelty_judges_each_word_of_a_chinese_phrase():
     assert novelty("怎么用编码器测量传感器数据", frequency, chinese_course=False) == 0
 
 
+def test_a_joined_name_is_known_only_where_its_parts_stand_together():
+    # "scikit-learn": the course says "learn" (often) but never "scikit", so the library is new to it;
+    # "real-time" is common language and never novel, whatever the course says.
+    from knowledge.grounding import novelty
+    from knowledge.keyword import KeywordIndex
+    from knowledge.models import Chunk
+
+    texts = ["Learn how sensors work.", "You will learn to read a sensor in real time."]
+    index = KeywordIndex([Chunk(f"c{i}", t, "iot", "l1", "T", "", "a.md", "en") for i, t in enumerate(texts)])
+    question = "How do I install scikit-learn for this lesson?"
+    assert novelty(question, index.document_frequency, False, co_frequency=index.co_frequency) > 0.5
+    assert novelty(question, index.document_frequency, False) == 0  # any known part made it known
+    assert novelty("Is real-time reading needed?", index.document_frequency, False, index.co_frequency) == 0
+
+
 def test_a_course_in_another_language_is_answered_without_a_source_note(tmp_path):
     """A course may declare any language in course.toml; only English and Chinese get the note."""
     course = tmp_path / "cours"
