@@ -207,7 +207,11 @@ class AnswerChain:
         else:
             passages = hits[: self.top_k]
             text = self._generate(question, passages, history, language, started, on_text, on_wait)
-            checked = keep_supported(text, passages, language, self.min_support) if text else None
+            checked = (
+                keep_supported(text, passages, language, self.min_support, question=question)
+                if text
+                else None
+            )
             backend = self.generator.name
             fell_back = checked is None  # failed, mostly unsupported or in the wrong language
             if fell_back:
@@ -285,13 +289,15 @@ class AnswerChain:
 
 
 def keep_supported(
-    answer: str, passages: Sequence[ScoredChunk], language: str, min_support: float
+    answer: str, passages: Sequence[ScoredChunk], language: str, min_support: float, question: str = ""
 ) -> str | None:
     """Drop the answer's sentences that the passages do not support; ``None`` when too little is left.
 
     A sentence is supported when at least ``min_support`` of its words occur in the passages. Small
     models drift into their own memory; this keeps only what the course says. An answer in another
-    language than the question's (when the passages have that language) is not accepted either.
+    language than the question's (when the passages have that language) is not accepted either. A
+    sentence that only repeats ``question`` (small models sometimes end by echoing it) is dropped
+    and does not count against the answer.
     """
     if (
         language == "zh"
@@ -302,7 +308,12 @@ def keep_supported(
     vocabulary: set[str] = set()
     for passage in passages:
         vocabulary.update(tokenize(f"{passage.chunk.location} {passage.chunk.text}"))
-    sentences = [s for s in _SENTENCE_END.split(answer.strip()) if s.strip()]
+    echo = tokenize(question)
+    sentences = [
+        s
+        for s in _SENTENCE_END.split(answer.strip())
+        if s.strip() and not (echo and tokenize(_CITATION.sub("", s)) == echo)
+    ]
     kept = []
     for sentence in sentences:
         words = tokenize(_CITATION.sub("", sentence))

@@ -56,6 +56,18 @@ def test_an_english_answer_to_a_chinese_question_over_chinese_passages_is_reject
     assert keep_supported("钓鱼邮件通常制造紧迫感。", zh, "zh", 0.6) is not None
 
 
+def test_a_sentence_that_echoes_the_question_is_dropped():
+    zh = [passage("收到可疑邮件时，点击报告钓鱼按钮。", language="zh")]
+    kept = keep_supported(
+        "点击报告钓鱼按钮。收到可疑邮件应该怎么办？[1]", zh, "zh", 0.6, question="收到可疑邮件应该怎么办？"
+    )
+    assert kept == "点击报告钓鱼按钮。[1]"
+    # Not an echo: a sentence with words of its own stays.
+    answer = "MQTT brokers route messages [1]. What does an MQTT broker route between devices?"
+    kept = keep_supported(answer, PASSAGES, "en", 0.6, question="What does an MQTT broker do?")
+    assert kept is not None and kept.endswith("devices?")
+
+
 def test_follow_up_borrows_the_previous_question_only_when_short():
     history = [Turn("What does an MQTT broker do?", "It routes messages [1].")]
     assert retrieval_query("and why?", history) == "What does an MQTT broker do? and why?"
