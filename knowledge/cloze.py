@@ -45,6 +45,15 @@ _STEPS = re.compile(
     r"|this repo|repo|click|select|for example|for instance|notebook)\b|\w\.(?:com|org|net|io)\b|\be\.g\.",
     re.I,
 )
+_IMPERATIVE = re.compile(
+    r"^(?:(?:From|In|On|Under|Inside|Back in)\b[^,]{0,60},\s*)?"
+    r"(?:copy|open|create|add|set|enter|choose|paste|run|go|navigate|install|replace|change|type|press"
+    r"|save|download|upload|launch|delete|remove|make sure|ensure|check|try|use)\s+"
+    r"(?:the|a|an|your|this|that|it|its|in|to|up|out|on|back|any|all|each|one)\b",
+    re.I,
+)
+"""An instruction ("From the Settings section, copy the App ID", "Replace the key with …"): a step of
+the learner's task, not a fact of the lesson."""
 _ZH_STEPS = re.compile(
     r"如下|以下|下面|上面|这里|本课|本节|你将|我们将|点击|勾选|单击|按钮|复选框|选项卡"
     r"|^(?:收集|打开|创建|添加|选择|运行|安装|设置|确保|记住|注意|查看|阅读|访问|下载|配置|编写|将|把|使用)"
@@ -124,6 +133,7 @@ def good_sentence(sentence: str) -> bool:
         )
     return (
         40 <= len(sentence) <= 220
+        and not _IMPERATIVE.match(sentence)
         and len(sentence.split()) >= 6
         and not sentence.endswith((":", "?"))
         and (sentence[0].isupper() or sentence[0].isdigit())
