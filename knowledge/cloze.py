@@ -93,6 +93,9 @@ _STATEMENT = 150
 _ZH_STATEMENT = 90
 """The longest sentences (characters) blanked: a longer one buries its term in detail."""
 _VERB_BEFORE = {"can", "could", "will", "would", "should", "must", "may", "might", "to", "you", "we", "they"}
+_BARE_AFTER = re.compile(r"\b(?:on|for|at|by|from|with|into|over|under|about|in)\s+$", re.I)
+"""A preposition right before a singular noun with no article ("on board", "for translation"): an idiom
+or a mass noun, whose blank any of several words could fill."""
 _EMPHASIS = re.compile(r"\*{1,2}([^*]+)\*{1,2}")
 _ARTICLE_ONLY = re.compile(r"^\s*(?:An?|The)?\s*$")
 PROMPTS = {
@@ -133,7 +136,6 @@ def good_sentence(sentence: str) -> bool:
         )
     return (
         40 <= len(sentence) <= 220
-        and not _IMPERATIVE.match(sentence)
         and len(sentence.split()) >= 6
         and not sentence.endswith((":", "?"))
         and (sentence[0].isupper() or sentence[0].isdigit())
@@ -233,6 +235,8 @@ class ClozeDrafter:
         )
 
     def _instruction(self, sentence: str) -> bool:
+        if _IMPERATIVE.match(sentence):
+            return True  # its terms still supply distractors: "Install Azurite" names a course term
         first = sentence.split()[0].strip("*\"'")
         return bool(tokenize(first)) and self.course.nouns.is_verb(first)
 
@@ -304,6 +308,9 @@ class ClozeDrafter:
             return None  # a quoted example ("Turn the lights on"), not the lesson's point
         if language == "en" and not self._stands_alone(sentence, term):
             return None
+        if kind == "blank" and term.kind == "noun" and term.words == 1 and language == "en":
+            if _BARE_AFTER.search(sentence[: term.start]):
+                return None
         if kind == "blank":
             pattern = re.compile(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", re.I)
             seen = len(pattern.findall(sentence)) if language == "en" else sentence.count(term.surface)
