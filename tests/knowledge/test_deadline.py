@@ -46,6 +46,9 @@ class Vocabulary:
     def document_frequency(self, term):  # noqa: ANN001, ANN201
         return 0.5
 
+    def co_frequency(self, terms):  # noqa: ANN001, ANN201
+        return 0.5
+
     def size(self):  # noqa: ANN201
         return 2
 

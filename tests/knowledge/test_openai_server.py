@@ -164,6 +164,9 @@ def test_the_answer_chain_cites_what_the_server_cited(server):
         def document_frequency(self, term):
             return 0.5
 
+        def co_frequency(self, terms):
+            return 0.5
+
         def size(self):
             return 2
 
