@@ -19,7 +19,7 @@ from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
 from langchain_core.prompts import ChatPromptTemplate, MessagesPlaceholder
 
 from knowledge.models import ScoredChunk
-from knowledge.text import CJK, tokenize
+from knowledge.text import CJK, detect_language, tokenize
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +77,9 @@ _LANGUAGE_RULE = {
     "en": "Answer in English.",
     "zh": "Answer in Simplified Chinese (简体中文), even when the passages are in English.",
 }
+_REMINDER = {"en": "(Answer in English.)", "zh": "（请用简体中文回答。）"}
+"""Added to a question asked in another language than the turns before it: a small model follows the
+conversation's language over the system rule (an English chat, then a Chinese question, got English)."""
 _PROMPT = ChatPromptTemplate.from_messages(
     [("system", _SYSTEM), MessagesPlaceholder("history"), ("human", "{question}")]
 )
@@ -184,13 +187,16 @@ def build_messages(
     Earlier answers lose their ``[n]`` citations: those numbered other passages.
     """
     earlier: list[BaseMessage] = []
-    for turn in list(history)[-MAX_TURNS:]:
+    recent = list(history)[-MAX_TURNS:]
+    for turn in recent:
         earlier += [HumanMessage(turn.question), AIMessage(shorten(_CITATION.sub("", turn.answer), 500))]
+    mine = answer_language(language)
+    switched = any(answer_language(detect_language(turn.question)) != mine for turn in recent)
     return _PROMPT.format_messages(
-        language_rule=_LANGUAGE_RULE[answer_language(language)],
+        language_rule=_LANGUAGE_RULE[mine],
         passages=format_passages(passages, max_passage_chars, max_chars, question),
         history=earlier,
-        question=question.strip(),
+        question=f"{question.strip()}\n{_REMINDER[mine]}" if switched else question.strip(),
     )
 
 

@@ -238,6 +238,17 @@ class TestPrompt:
         assert messages[1].content == "question 2"
         assert messages[2].content == "answer 2"
 
+    def test_a_question_in_another_language_than_the_chat_repeats_the_language_rule(self) -> None:
+        english = [Turn("How long should a passphrase be?", "Four random words [1].")]
+        switched = build_messages("收到可疑邮件应该怎么办？", MQTT, english, "zh")[-1]
+        assert switched.content.startswith("收到可疑邮件应该怎么办？") and "中文" in switched.content
+        chinese = [Turn("密码要多长？", "至少四个随机单词[1]。")]
+        assert (
+            build_messages("收到可疑邮件应该怎么办？", MQTT, chinese, "zh")[-1].content
+            == "收到可疑邮件应该怎么办？"
+        )
+        assert build_messages(QUESTION, MQTT, chinese, "en")[-1].content.endswith("(Answer in English.)")
+
     def test_passages_are_bounded(self) -> None:
         many = [passage("MQTT sentence number one. " * 100) for _ in range(6)]
         text = format_passages(many, max_passage_chars=1200, max_chars=3000)
