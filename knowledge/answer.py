@@ -288,6 +288,18 @@ class AnswerChain:
         return Answer(text, False, language, [], closest, evidence=score)
 
 
+_IDENTIFIER = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    r"|https?://[^\s)\]）」，。；]+"
+)
+"""An e-mail address or a URL; an address whose name was mangled ("安全@example.com") reads as
+"@example.com", which no passage holds."""
+
+
+def _identifiers(text: str) -> set[str]:
+    return {m.group().rstrip(".,;:!?") for m in _IDENTIFIER.finditer(text)}
+
+
 def keep_supported(
     answer: str, passages: Sequence[ScoredChunk], language: str, min_support: float, question: str = ""
 ) -> str | None:
@@ -297,7 +309,8 @@ def keep_supported(
     models drift into their own memory; this keeps only what the course says. An answer in another
     language than the question's (when the passages have that language) is not accepted either. A
     sentence that only repeats ``question`` (small models sometimes end by echoing it) is dropped
-    and does not count against the answer.
+    and does not count against the answer. A sentence with an e-mail address or URL that no passage
+    holds as it is written is unsupported: a learner would copy it.
     """
     if (
         language == "zh"
@@ -306,8 +319,10 @@ def keep_supported(
     ):
         return None
     vocabulary: set[str] = set()
+    addresses: set[str] = set()
     for passage in passages:
         vocabulary.update(tokenize(f"{passage.chunk.location} {passage.chunk.text}"))
+        addresses |= _identifiers(passage.chunk.text)
     echo = tokenize(question)
     sentences = [
         s
@@ -317,6 +332,8 @@ def keep_supported(
     kept = []
     for sentence in sentences:
         words = tokenize(_CITATION.sub("", sentence))
+        if not _identifiers(sentence) <= addresses:
+            continue
         if not words or sum(w in vocabulary for w in words) / len(words) >= min_support:
             kept.append(sentence.strip())
     if not kept or len(kept) * 2 < len(sentences):

@@ -68,6 +68,20 @@ def test_a_sentence_that_echoes_the_question_is_dropped():
     assert kept is not None and kept.endswith("devices?")
 
 
+def test_a_sentence_with_an_address_no_passage_holds_is_dropped():
+    zh = [
+        passage(
+            "点击“报告钓鱼”按钮，或把邮件作为附件发送到 security@example.com。不要转发给同事。", language="zh"
+        )
+    ]
+    mangled = "收到可疑邮件时，应立即报告给安全@example.com。不要转发给同事。[1]"
+    assert keep_supported(mangled, zh, "zh", 0.6) == "不要转发给同事。[1]"
+    exact = "把邮件作为附件发送到security@example.com。不要转发给同事。[1]"
+    assert keep_supported(exact, zh, "zh", 0.6) == exact
+    invented = "MQTT brokers route messages, see https://mqtt.example.org/guide for topics."
+    assert keep_supported(invented, PASSAGES, "en", 0.6) is None
+
+
 def test_follow_up_borrows_the_previous_question_only_when_short():
     history = [Turn("What does an MQTT broker do?", "It routes messages [1].")]
     assert retrieval_query("and why?", history) == "What does an MQTT broker do? and why?"
