@@ -324,14 +324,13 @@ def keep_supported(
         vocabulary.update(tokenize(f"{passage.chunk.location} {passage.chunk.text}"))
         addresses |= _identifiers(passage.chunk.text)
     echo = tokenize(question)
-    sentences = [
-        s
-        for s in _SENTENCE_END.split(answer.strip())
-        if s.strip() and not (echo and tokenize(_CITATION.sub("", s)) == echo)
-    ]
-    kept = []
-    for sentence in sentences:
+    sentences = []  # (sentence, its words), echoes of the question left out
+    for sentence in _SENTENCE_END.split(answer.strip()):
         words = tokenize(_CITATION.sub("", sentence))
+        if sentence.strip() and not (echo and words == echo):
+            sentences.append((sentence, words))
+    kept = []
+    for sentence, words in sentences:
         if not _identifiers(sentence) <= addresses:
             continue
         if not words or sum(w in vocabulary for w in words) / len(words) >= min_support:

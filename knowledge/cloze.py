@@ -308,10 +308,10 @@ class ClozeDrafter:
             return None  # a quoted example ("Turn the lights on"), not the lesson's point
         if language == "en" and not self._stands_alone(sentence, term):
             return None
-        if kind == "blank" and term.kind == "noun" and term.words == 1 and language == "en":
-            if _BARE_AFTER.search(sentence[: term.start]):
-                return None
         if kind == "blank":
+            if language == "en" and term.kind == "noun" and term.words == 1:
+                if _BARE_AFTER.search(sentence[: term.start]):
+                    return None
             pattern = re.compile(rf"(?<![\w-]){re.escape(term.surface)}(?![\w-])", re.I)
             seen = len(pattern.findall(sentence)) if language == "en" else sentence.count(term.surface)
             if seen > 1:
