@@ -103,6 +103,15 @@ def models(
 
 
 @app.command()
+def drift(corpus: Path = CORPUS, embedder: str = EMBEDDER, out: Path = OUT, work: Path = WORK) -> None:
+    """Refusing a model answer that ignores its passages: learners' outcomes with the rule off and on."""
+    from eval import drift as drift_eval
+
+    _require(corpus)
+    drift_eval.run(corpus, out, work, embedder)
+
+
+@app.command()
 def bench(
     corpus: Path = CORPUS,
     embedder: str = EMBEDDER,

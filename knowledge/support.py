@@ -1,0 +1,97 @@
+"""Does the course material support a generated answer? Sentence by sentence, and as a whole."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from knowledge.models import ScoredChunk
+from knowledge.text import detect_language, tokenize
+
+CITATION = re.compile(r"\[(\d{1,2})\]")
+"""A numbered citation in an answer: ``[2]``."""
+SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
+
+
+def passage_vocabulary(passages: Iterable[ScoredChunk]) -> set[str]:
+    """The keyword tokens of the passages, with where each comes from (lesson and heading)."""
+    vocabulary: set[str] = set()
+    for passage in passages:
+        vocabulary.update(tokenize(f"{passage.chunk.location} {passage.chunk.text}"))
+    return vocabulary
+
+
+_IDENTIFIER = re.compile(
+    r"(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]*@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+    r"|https?://[^\s)\]）」，。；]+"
+)
+"""An e-mail address or a URL; an address whose name was mangled ("安全@example.com") reads as
+"@example.com", which no passage holds."""
+
+
+def _identifiers(text: str) -> set[str]:
+    return {m.group().rstrip(".,;:!?") for m in _IDENTIFIER.finditer(text)}
+
+
+def keep_supported(
+    answer: str, passages: Sequence[ScoredChunk], language: str, min_support: float, question: str = ""
+) -> str | None:
+    """Drop the answer's sentences that the passages do not support; ``None`` when too little is left.
+
+    A sentence is supported when at least ``min_support`` of its words occur in the passages. Small
+    models drift into their own memory; this keeps only what the course says. An answer in another
+    language than the question's (when the passages have that language) is not accepted either. A
+    sentence that only repeats ``question`` (small models sometimes end by echoing it) is dropped
+    and does not count against the answer. A sentence with an e-mail address or URL that no passage
+    holds as it is written is unsupported: a learner would copy it.
+    """
+    if (
+        language == "zh"
+        and detect_language(answer) != "zh"
+        and any(p.chunk.language == "zh" for p in passages)
+    ):
+        return None
+    vocabulary = passage_vocabulary(passages)
+    addresses = set().union(*(_identifiers(p.chunk.text) for p in passages))
+    echo = tokenize(question)
+    sentences = []  # (sentence, its words), echoes of the question left out
+    space = "" if language == "zh" else " "
+    for sentence in SENTENCE_END.split(answer.strip()):
+        words = tokenize(CITATION.sub("", sentence))
+        if not words and sentences and CITATION.search(sentence):  # "… fee. [1]": the citation of the last
+            sentences[-1] = (sentences[-1][0] + space + sentence.strip(), sentences[-1][1])
+        elif sentence.strip() and not (echo and words == echo):
+            sentences.append((sentence, words))
+    kept = []
+    for sentence, words in sentences:
+        if not _identifiers(sentence) <= addresses:
+            continue
+        if not words or sum(w in vocabulary for w in words) / len(words) >= min_support:
+            kept.append(sentence.strip())
+    if not kept or len(kept) * 2 < len(sentences):
+        return None
+    return space.join(kept)
+
+
+def support_share(
+    answer: str, passages: Sequence[ScoredChunk], context: Iterable[str] = ()
+) -> tuple[float, int] | None:
+    """How much of a whole answer the passages hold: the share of its words they use, and its word count.
+
+    A model shown passages that do not cover the question tends to answer from its own memory (asked
+    how to file a tax return, a 0.5B model wrote the steps while the passages were about sensors), so
+    an answer whose words are mostly foreign to its passages is the model's judgement that they do not
+    hold the answer. ``context`` (earlier turns of the conversation) counts as held too: a follow-up
+    may build on what was said. ``None`` when the answer is in another language than every passage
+    (a Chinese answer from English passages shares no words with them by nature).
+    """
+    language = detect_language(answer)
+    if not passages or all(p.chunk.language != language for p in passages):
+        return None
+    vocabulary = passage_vocabulary(passages)
+    for text in context:
+        vocabulary.update(tokenize(text))
+    words = tokenize(CITATION.sub("", answer))
+    if not words:
+        return 0.0, 0
+    return sum(w in vocabulary for w in words) / len(words), len(words)
