@@ -73,6 +73,10 @@ def keep_supported(
     return space.join(kept)
 
 
+_CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)
+"""Code in an answer: a model writes its own variable names, so only the prose is judged."""
+
+
 def support_share(
     answer: str, passages: Sequence[ScoredChunk], context: Iterable[str] = ()
 ) -> tuple[float, int] | None:
@@ -82,8 +86,9 @@ def support_share(
     how to file a tax return, a 0.5B model wrote the steps while the passages were about sensors), so
     an answer whose words are mostly foreign to its passages is the model's judgement that they do not
     hold the answer. ``context`` (earlier turns of the conversation) counts as held too: a follow-up
-    may build on what was said. ``None`` when the answer is in another language than every passage
-    (a Chinese answer from English passages shares no words with them by nature).
+    may build on what was said. Code is left out: a model's example uses names of its own, so an
+    answer that is mostly code has too few words to judge. ``None`` when the answer is in another
+    language than every passage (a Chinese answer from English passages shares no words with them).
     """
     language = detect_language(answer)
     if not passages or all(p.chunk.language != language for p in passages):
@@ -91,7 +96,7 @@ def support_share(
     vocabulary = passage_vocabulary(passages)
     for text in context:
         vocabulary.update(tokenize(text))
-    words = tokenize(CITATION.sub("", answer))
+    words = tokenize(CITATION.sub("", _CODE.sub(" ", answer)))
     if not words:
         return 0.0, 0
     return sum(w in vocabulary for w in words) / len(words), len(words)

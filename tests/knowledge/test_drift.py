@@ -60,3 +60,9 @@ def test_earlier_turns_count_as_held_and_other_languages_are_not_judged():
     assert share == 1.0 and words >= 10
     assert support_share("MQTT 使用 1883 端口。", MQTT) is None  # a Chinese answer, English passages
     assert support_share(FROM_MEMORY, MQTT)[0] < 0.2
+
+
+def test_code_in_an_answer_is_not_judged():
+    code = "```python\nimport paho.mqtt.client as mqtt\nclient = mqtt.Client()\nclient.connect(host)\n```"
+    share, words = support_share(f"Open a connection to the broker on port 1883 [2]:\n{code}", MQTT)
+    assert share == 1.0 and words == 5  # open, connection, broker, port, 1883: no names from the code
