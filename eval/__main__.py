@@ -103,12 +103,18 @@ def models(
 
 
 @app.command()
-def drift(corpus: Path = CORPUS, embedder: str = EMBEDDER, out: Path = OUT, work: Path = WORK) -> None:
+def drift(
+    corpus: Path = CORPUS,
+    embedder: str = EMBEDDER,
+    out: Path = OUT,
+    work: Path = WORK,
+    only: str = typer.Option("", help="Comma-separated set names to run (all when empty)."),
+) -> None:
     """Refusing a model answer that ignores its passages: learners' outcomes with the rule off and on."""
     from eval import drift as drift_eval
 
     _require(corpus)
-    drift_eval.run(corpus, out, work, embedder)
+    drift_eval.run(corpus, out, work, embedder, only)
 
 
 @app.command()

@@ -113,7 +113,7 @@ differently."""
 DRIFT_REFUSAL = 0.35
 """A model's unsupported answer that uses less than this share of its passages' words refuses the
 question instead of quoting them (``AnswerChain._drifted``; 0 turns it off). Chosen on the IoT
-development sets by ``python -m eval models`` (README, Grounding)."""
+development sets and measured by ``python -m eval drift`` (README, Grounding)."""
 DRIFT_MIN_WORDS = 10
 """Shorter replies ("2") say too little to judge."""
 
