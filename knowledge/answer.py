@@ -208,7 +208,7 @@ class AnswerChain:
         hits, evidence = self.evidence(question, search_filter, history)
         score = evidence.score()
         passages = hits[: self.top_k]
-        text = checked = None
+        checked, drifted = None, False
         if hits and score >= self.threshold:
             text = self._generate(question, passages, history, language, started, on_text, on_wait)
             checked = (
@@ -216,8 +216,11 @@ class AnswerChain:
                 if text
                 else None
             )
-        if not hits or score < self.threshold or (checked is None and self._drifted(text, passages, history)):
+            drifted = checked is None and self._drifted(text, passages, history)
+        if not hits or score < self.threshold or drifted:
             result = self._refusal(hits, language, score)
+            if drifted:  # `ask --json` tells this refusal from one for weak evidence
+                result.backend = f"{self.generator.name} (refused: its answer is not in the passages)"
             locked = self._locked_track(question, search_filter, history)
             if locked:
                 result.answer += "\n" + LOCKED[language].format(track=locked)
@@ -277,7 +280,7 @@ class AnswerChain:
             return ""
         return attribute(clean_answer(generated.text), passages)
 
-    def _drifted(self, text: str | None, passages: Sequence[ScoredChunk], history: Sequence[Turn]) -> bool:
+    def _drifted(self, text: str, passages: Sequence[ScoredChunk], history: Sequence[Turn]) -> bool:
         """Whether the model answered from its own memory: the passages do not hold the answer after all.
 
         Shown passages that pass the evidence check but do not cover the question, a model writes

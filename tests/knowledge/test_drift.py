@@ -24,7 +24,7 @@ def chain_writing(*pieces: str, **options: float) -> AnswerChain:
 def test_an_answer_from_the_models_memory_is_a_refusal_with_the_closest_lessons():
     answer = chain_writing(FROM_MEMORY).answer(QUESTION)
     assert not answer.grounded and not answer.citations
-    assert answer.answer.startswith(REFUSAL["en"])
+    assert answer.answer.startswith(REFUSAL["en"]) and "refused" in answer.backend
     assert [c.lesson_id for c in answer.closest_lessons] == [MQTT[0].chunk.lesson_id]
 
 
