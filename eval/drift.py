@@ -3,7 +3,8 @@
 A question can pass the evidence check and still not be covered: its passages share words with it but
 do not answer it. Shown such passages, a model writes what it knows instead, and the answer chain used
 to quote the unrelated passages. The chain now refuses when the model's unsupported answer uses less
-than ``DRIFT_REFUSAL`` of the passages' words (``AnswerChain._drifted``). This measures that rule with
+than ``DRIFT_REFUSAL`` of the passages' words and no passage holds half of the question's key terms
+(``AnswerChain.drifted``). This measures that rule with
 the product's local model on the IoT development sets, whole catalogue, from one generation per
 question: what a learner gets with the rule off and on (refused / own words / quoted), for covered
 questions (siblings, chat noise; both language courses loaded; Chinese questions on English-only
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from eval.common import Question, app_with_courses, console, progress, read_questions, write_report
 from eval.grounding import DATASETS
-from knowledge.answer import DRIFT_MIN_WORDS, DRIFT_REFUSAL, AnswerChain
+from knowledge.answer import DRIFT_MAX_COVERAGE, DRIFT_MIN_WORDS, DRIFT_REFUSAL, AnswerChain
 from knowledge.support import keep_supported, support_share
 
 
@@ -50,7 +51,7 @@ def outcome(chain: AnswerChain, q: Question, set_name: str) -> Outcome:
         return Outcome(set_name, q.answerable, q.question, "own words", "own words", raw=raw)
     measured = support_share(raw, passages) if raw else None
     share, words = measured if measured else (None, 0)
-    drifted = share is not None and words >= DRIFT_MIN_WORDS and share < DRIFT_REFUSAL
+    drifted = bool(raw) and chain.drifted(raw, passages, [], evidence)
     return Outcome(
         set_name, q.answerable, q.question, "quoted", "refused" if drifted else "quoted", share, words, raw
     )
@@ -134,7 +135,8 @@ def report(outcomes: list[Outcome]) -> str:
         "# Refusing answers the passages do not hold (drift rule)",
         "",
         f"Rule: an unsupported answer of at least {DRIFT_MIN_WORDS} words that uses less than "
-        f"{DRIFT_REFUSAL:.0%} of its passages' words is refused instead of quoting the passages.",
+        f"{DRIFT_REFUSAL:.0%} of its passages' words, when no passage holds {DRIFT_MAX_COVERAGE:.0%} of "
+        "the question's key terms, is refused instead of quoting the passages.",
         "",
         "| set | n | refused, rule off | refused, rule on | own words | quoted, off / on "
         "| support shares of the quoted |",

@@ -112,10 +112,14 @@ differently."""
 
 DRIFT_REFUSAL = 0.35
 """A model's unsupported answer that uses less than this share of its passages' words refuses the
-question instead of quoting them (``AnswerChain._drifted``; 0 turns it off). Chosen on the IoT
+question instead of quoting them (``AnswerChain.drifted``; 0 turns it off). Chosen on the IoT
 development sets and measured by ``python -m eval drift`` (README, Grounding)."""
 DRIFT_MIN_WORDS = 10
 """Shorter replies ("2") say too little to judge."""
+DRIFT_MAX_COVERAGE = 0.5
+"""A passage that holds half of the question's key terms bears on it: its quote stands even when the
+model answered from memory (a covered "what's the difference between a microcontroller and a
+single-board computer?", which the model explained in its own terms)."""
 
 
 class AnswerChain:
@@ -216,7 +220,7 @@ class AnswerChain:
                 if text
                 else None
             )
-            drifted = checked is None and self._drifted(text, passages, history)
+            drifted = checked is None and self.drifted(text, passages, history, evidence)
         if not hits or score < self.threshold or drifted:
             result = self._refusal(hits, language, score)
             if drifted:  # `ask --json` tells this refusal from one for weak evidence
@@ -280,15 +284,19 @@ class AnswerChain:
             return ""
         return attribute(clean_answer(generated.text), passages)
 
-    def _drifted(self, text: str, passages: Sequence[ScoredChunk], history: Sequence[Turn]) -> bool:
+    def drifted(
+        self, text: str, passages: Sequence[ScoredChunk], history: Sequence[Turn], evidence: Evidence
+    ) -> bool:
         """Whether the model answered from its own memory: the passages do not hold the answer after all.
 
         Shown passages that pass the evidence check but do not cover the question, a model writes
         what it knows instead (tax return steps beside passages about sensors). Quoting those passages
         would answer a question they do not answer, so such a question is refused like one with weak
-        evidence. A short reply or one that partly uses the passages still gets the quote.
+        evidence. Two signals must agree: the answer uses few of the passages' words, and no passage
+        holds half of the question's key terms. A short reply, or one that partly uses the passages,
+        still gets the quote.
         """
-        if not text or self.drift_refusal <= 0:
+        if not text or self.drift_refusal <= 0 or evidence.coverage >= DRIFT_MAX_COVERAGE:
             return False
         context = [f"{turn.question} {turn.answer}" for turn in history]
         measured = support_share(text, passages, context)

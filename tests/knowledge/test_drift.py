@@ -21,11 +21,20 @@ def chain_writing(*pieces: str, **options: float) -> AnswerChain:
     return AnswerChain(Fixed(), generator, Vocabulary, threshold=0.0, **options)
 
 
+TAX = "How do I file my income tax return?"
+
+
 def test_an_answer_from_the_models_memory_is_a_refusal_with_the_closest_lessons():
-    answer = chain_writing(FROM_MEMORY).answer(QUESTION)
+    answer = chain_writing(FROM_MEMORY).answer(TAX)  # let through by a threshold of 0
     assert not answer.grounded and not answer.citations
     assert answer.answer.startswith(REFUSAL["en"]) and "refused" in answer.backend
     assert [c.lesson_id for c in answer.closest_lessons] == [MQTT[0].chunk.lesson_id]
+
+
+def test_passages_that_hold_the_questions_terms_are_quoted_even_when_the_model_drifts():
+    # The passages hold "port", "MQTT" and "default": they bear on the question, so quote them.
+    answer = chain_writing(FROM_MEMORY).answer(QUESTION)
+    assert answer.grounded and answer.answer.endswith(QUOTED["en"])
 
 
 def test_an_unsupported_answer_that_partly_uses_the_passages_is_still_quoted():
@@ -35,17 +44,17 @@ def test_an_unsupported_answer_that_partly_uses_the_passages_is_still_quoted():
         "The broker routes every message to subscribers over TCP. It encrypts messages with quantum "
         "keys. Brokers charge a monthly subscription fee."
     )
-    answer = chain_writing(partly).answer(QUESTION)
+    answer = chain_writing(partly).answer(TAX)
     assert answer.grounded and answer.answer.endswith(QUOTED["en"])
 
 
 def test_a_short_reply_is_too_little_to_judge():
-    answer = chain_writing("Forty two.").answer(QUESTION)
+    answer = chain_writing("Forty two.").answer(TAX)
     assert answer.grounded and answer.answer.endswith(QUOTED["en"])
 
 
 def test_the_rule_can_be_switched_off():
-    answer = chain_writing(FROM_MEMORY, drift_refusal=0.0).answer(QUESTION)
+    answer = chain_writing(FROM_MEMORY, drift_refusal=0.0).answer(TAX)
     assert answer.grounded and answer.answer.endswith(QUOTED["en"])
 
 
