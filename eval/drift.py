@@ -51,7 +51,7 @@ def outcome(chain: AnswerChain, q: Question, set_name: str) -> Outcome:
         return Outcome(set_name, q.answerable, q.question, "own words", "own words", raw=raw)
     measured = support_share(raw, passages) if raw else None
     share, words = measured if measured else (None, 0)
-    drifted = bool(raw) and chain.drifted(raw, passages, [], evidence)
+    drifted = chain.drifted(raw, passages, [], evidence)
     return Outcome(
         set_name, q.answerable, q.question, "quoted", "refused" if drifted else "quoted", share, words, raw
     )
