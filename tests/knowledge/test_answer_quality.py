@@ -93,6 +93,16 @@ def test_novelty_judges_each_word_of_a_chinese_phrase():
     assert novelty("怎么用编码器测量传感器数据", frequency, chinese_course=False) == 0
 
 
+def test_chinese_quiz_phrasing_is_not_a_term_of_the_question():
+    # jieba splits "哪一项" (which one) into 哪 + 一项 ("one item"): a small course that never says 一项
+    # would count it as a key term it lacks and refuse a covered question.
+    from knowledge.text import tokenize
+
+    assert tokenize("下列哪一项是钓鱼邮件的典型特征？") == ["钓鱼", "邮件", "典型", "特征"]
+    tokens = tokenize("以下哪一种传感器测量温度？")
+    assert "一种" not in tokens and {"传感器", "测量", "温度"} <= set(tokens)
+
+
 def test_a_joined_name_is_known_only_where_its_parts_stand_together():
     # "scikit-learn": the course says "learn" (often) but never "scikit", so the library is new to it;
     # "real-time" is common language and never novel, whatever the course says.
