@@ -91,6 +91,8 @@ class LocalGenerator:
         folder = PACKAGED[packaged].folder if packaged else ""
         self.model_path = Path(model_path) if model_path else self.models_dir / folder
         self.converts = not model_path
+        self.embedded = not model_path
+        """Runs a model shipped inside a package (the embedded default or SmolLM2), not one of the admin's."""
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.max_context_chars = max_context_chars

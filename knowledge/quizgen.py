@@ -22,6 +22,7 @@ from langchain_core.messages import BaseMessage
 from knowledge.extractive import split_sentences
 from knowledge.models import Chunk
 from knowledge.quizrubric import (
+    also_right,
     answer_leak,
     figure_reference,
     filler_blank,
@@ -44,6 +45,7 @@ REASONS = {
     "giveaway": "the correct option stands out by its length or its kind",
     "context": "the item leans on a sentence or a screen the learner has not seen",
     "split": "the blank cuts a word or compound, or stands twice for one answer",
+    "ambiguous": "a wrong option is right too: listed with the answer, or backed by the explanation",
 }
 """Why a draft is rejected: reason -> what it means (reports and ``learnbot quiz generate`` use these)."""
 
@@ -157,7 +159,7 @@ class Checker:
 
         Raises:
             DraftRejected: ``options``, ``figure``, ``filler``, ``context``, ``split``, ``unsupported``,
-                ``trivial``, ``giveaway`` or ``duplicate``.
+                ``trivial``, ``giveaway``, ``ambiguous`` or ``duplicate``.
         """
         self.check_options(item.options, item.answer)
         figure = figure_reference(item.question, *item.options)
@@ -179,6 +181,9 @@ class Checker:
             )
         self.check_trivial(item.question, item.correct, item.chunk)
         self.check_giveaway(item.options, item.answer)
+        right_too = also_right(item.question, item.options, item.answer, item.chunk.text, item.explanation)
+        if right_too:
+            raise DraftRejected("ambiguous", right_too)
         self.check_duplicate(item.question, ignore)
 
     @staticmethod

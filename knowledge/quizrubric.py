@@ -3,7 +3,8 @@
 A teacher reading generated items rejects one whose blank is a filler word ("people", "given"),
 one that points at a picture the learner cannot see ("the image above"), one whose answer is in the
 question under another form ("Translator" for "translation", "Comma Separated Values" for "CSV"),
-and one whose correct option stands out by its length or its kind. Each rule here is a function
+one whose correct option stands out by its length or its kind, and one with more than one right
+answer (a wrong option the lesson lists beside the correct one). Each rule here is a function
 that returns what is wrong, or ``""``; :class:`knowledge.quizgen.Checker` rejects drafts with them
 and ``python -m eval quizgen`` counts them.
 """
@@ -13,6 +14,8 @@ from __future__ import annotations
 import re
 import statistics
 from collections.abc import Sequence
+
+from knowledge.extractive import split_sentences
 
 FIGURE = re.compile(
     r"\b(?:(?:image|picture|photo|diagram|figure|fig|screenshot|illustration|video|chart|graph|table)s?"
@@ -232,6 +235,63 @@ def filler_blank(answer: str) -> str:
     if re.search(r"(?:ly|ed|ful|ous|ive|able|ible|less)$", word):
         return f"{answer!r} is not a noun"
     return ""
+
+
+_LIST_ITEM = re.compile(r"^\s*(?:[-*+]|\d+[.)])\s+")
+
+
+def also_right(question: str, options: Sequence[str], answer: int, source: str, explanation: str = "") -> str:
+    """A wrong option that is right too, by the item's own source or explanation.
+
+    Right too: a question with no blank whose options are a list the source passage gives (two wrong
+    options or more stand in one sentence, or one bulleted list, with the correct one: "Which is a
+    consumer IoT device?" with three devices the passage lists together), or the explanation names
+    a wrong option and not the correct one (the key marks the wrong option). A model asked for "wrong
+    but plausible" options often copies the passage's list. A blank asks for the word of one
+    sentence, so what the passage lists elsewhere does not fit it; and one other term beside the
+    answer is no sign ("width" stands with "height" and is a fair distractor for it).
+    """
+    correct = options[answer]
+    wrong = [o for i, o in enumerate(options) if i != answer]
+    for statement in [] if _BLANKS.search(question) else _statements(source):
+        if _says(statement, correct):
+            listed = [o for o in wrong if _says(statement, o)]
+            if len(listed) >= 2:
+                return f"{', '.join(map(repr, listed))} stand with the answer in {statement[:80]!r}"
+    if explanation and not _says(explanation, correct):
+        backed = [o for o in wrong if _says(explanation, o)]
+        if backed:
+            return f"the explanation backs {backed[0]!r}, not the answer"
+    return ""
+
+
+def _statements(text: str) -> list[str]:
+    """The passage's sentences, a bulleted or numbered list counting as one."""
+    statements: list[str] = []
+    prose: list[str] = []
+    listed: list[str] = []
+    for line in [*text.splitlines(), ""]:
+        if _LIST_ITEM.match(line):
+            statements.extend(split_sentences("\n".join(prose)))
+            prose = []
+            listed.append(_LIST_ITEM.sub("", line))
+            continue
+        if listed:
+            statements.append(" ".join(listed))
+            listed = []
+        prose.append(line)
+    statements.extend(split_sentences("\n".join(prose)))
+    return statements
+
+
+def _says(text: str, phrase: str) -> bool:
+    """Whether ``text`` holds ``phrase`` as whole words (any case; a Chinese phrase anywhere)."""
+    phrase = " ".join(phrase.split()).strip(" .。")
+    if not phrase:
+        return False
+    if re.search(r"[\u3400-\u9fff]", phrase):
+        return phrase in text
+    return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", " ".join(text.split()), re.I) is not None
 
 
 def longest_share(items: Sequence[tuple[Sequence[str], int]]) -> float:

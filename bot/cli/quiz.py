@@ -16,7 +16,10 @@ def quiz_generate(
     limit: int = typer.Option(20, help="Most chunks to draft from (one item each), spread over the lessons."),
     generator: str = typer.Option(
         None,
-        help="local or openai: the LLM drafts, the extractive drafter is the fallback; extractive: no LLM.",
+        help=(
+            "local or openai: the LLM drafts, the extractive drafter is the fallback; extractive: no LLM."
+            " Unnamed: the answer back end drafts unless it is the embedded model (too small to write items)."
+        ),
     ),
 ) -> None:
     """Draft multiple-choice items from lesson chunks; those that pass the checks wait for review."""
@@ -24,7 +27,7 @@ def quiz_generate(
 
     app = common.open_app(generator=generator)
     with common.progress(f"drafting items for {course}") as progress:
-        report = app.quizzes.generate(course, limit, progress=progress)
+        report = app.quizzes.generate(course, limit, use_llm=True if generator else None, progress=progress)
     by = report.stored_by()
     drafters = ", ".join(f"{count} by {name}" for name, count in sorted(by.items()))
     common.out.print(

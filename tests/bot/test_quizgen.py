@@ -120,6 +120,19 @@ class ScriptedModel:
         return f"Sure! Here is the item:\n```json\n{json.dumps(item)}\n```\nHope it helps."
 
 
+def test_the_embedded_model_drafts_only_when_the_admin_names_it(tmp_path):
+    # the packaged 0.5B model's drafts that pass the checks are bad ones: by default the extractive
+    # drafter writes the items, and the model drafts only when asked for (`--generator local`)
+    model = ScriptedModel()
+    model.embedded = True
+    testbot = TestBot.build(tmp_path / "data", generator=model)
+    testbot.ingest(SAMPLES / COURSE)
+    report = testbot.app.quizzes.generate(COURSE, limit=3)
+    assert (report.drafter, report.fallback, model.calls) == ("extractive", "", 0)
+    asked = testbot.app.quizzes.generate(COURSE, limit=3, use_llm=True)
+    assert asked.drafter == "llm" and model.calls == 3
+
+
 def test_the_llm_drafts_and_the_extractive_drafter_is_the_fallback(tmp_path):
     model = ScriptedModel()
     testbot = TestBot.build(tmp_path / "data", generator=model)

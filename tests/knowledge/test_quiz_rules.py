@@ -178,6 +178,36 @@ def test_split_or_repeated_blanks_and_context_are_rejected_by_the_checks():
     assert reason(f"Fill in the blank: The {BLANK} switches the pump on and off.") is None
 
 
+def test_an_item_with_more_than_one_right_option_is_rejected():
+    # a model asked for wrong options copies the passage's list, or marks the wrong one
+    box = chunk(
+        "The values of a bounding box are top, left, height and width.\n\nCommon IoT radios:\n"
+        "- WiFi\n- Bluetooth\n- Zigbee\n\nA thermistor measures temperature.",
+        "boxes",
+    )
+
+    def reason(question: str, options: tuple[str, ...], explanation: str = "") -> str | None:
+        try:
+            Checker().check(DraftItem(question, options, 0, explanation, box, "test"))
+        except DraftRejected as rejected:
+            return rejected.reason
+        return None
+
+    assert reason("Which value does a bounding box hold?", ("width", "top", "left")) == "ambiguous"
+    assert reason("Which radio do IoT devices use?", ("WiFi", "Bluetooth", "Zigbee")) == "ambiguous"
+    backed = "A thermistor measures humidity."
+    assert (
+        reason("What does a thermistor measure?", ("temperature", "humidity", "light"), backed) == "ambiguous"
+    )
+    # one term beside the answer is a fair distractor; a blank asks for its own sentence's word
+    assert reason("Which value does a bounding box hold?", ("width", "height", "colour")) is None
+    assert (
+        reason(f"Fill in the blank: The values of a {BLANK} are top and left.", ("box", "top", "left"))
+        is None
+    )
+    assert reason("What does a thermistor measure?", ("temperature", "humidity", "light")) is None
+
+
 def test_distractors_are_terms_the_course_uses_like_the_answer():
     course = [
         *HARDWARE,
