@@ -32,6 +32,7 @@ from knowledge.models import SearchFilter
 from knowledge.quiz_llm import LLMDrafter
 from knowledge.quizgen import BLANK, REASONS, Checker, Drafter, DraftItem, DraftRejected, pick_chunks
 from knowledge.quizrubric import (
+    also_right,
     answer_leak,
     chance_share,
     figure_reference,
@@ -85,6 +86,7 @@ RUBRIC = {
     "kind": "the correct option is of another kind than every distractor",
     "context": "the blanked sentence leans on one before it",
     "split": "the blank cuts a word or stands twice for one answer",
+    "ambiguous": "a wrong option is right too (listed with the answer, or backed by the explanation)",
 }
 """The rubric rules a program can check: name -> what a teacher would say."""
 
@@ -110,6 +112,9 @@ def rubric_flags(draft: DraftItem) -> list[str]:
         "kind": kind_mismatch(draft.options, draft.answer),
         "context": leans_on_context(draft.question),
         "split": split_blank(draft.question),
+        "ambiguous": also_right(
+            draft.question, draft.options, draft.answer, draft.chunk.text, draft.explanation
+        ),
     }
     return [name for name, broken in rules.items() if broken]
 
