@@ -129,11 +129,29 @@ def _words(text: str) -> list[str]:
     return _WORDS.findall(text)
 
 
+def _english_of(word: str, question: str) -> str:
+    """An English word of ``question`` that renders the Chinese ``word`` (CC-CEDICT), else ``""``.
+
+    Chinese course text often keeps the English term beside or after its own ("边界框的高度为240像素，因此
+    height 值为0.3"): a blank for 高度 is then answered by the sentence itself.
+    """
+    from knowledge.crosslingual import renderings
+    from knowledge.text import tokenize
+
+    latin = re.findall(r"[A-Za-z][A-Za-z-]+", question)
+    stems = {stem: w for w in latin for stem in tokenize(w)}
+    for terms in renderings(word)[:2]:  # the common senses only
+        if len(terms) == 1 and terms[0] in stems:
+            return stems[terms[0]]
+    return ""
+
+
 def answer_leak(question: str, correct: str) -> str:
-    """How the question gives its answer away: the answer, a word of its stem, or its expansion.
+    """How the question gives its answer away: the answer, a word of its stem, its expansion, or its English.
 
     ``"translation"`` leaks through ``"Translator"``; ``"CSV"`` through ``"Comma Separated Values"``;
-    ``"Comma Separated Values"`` through ``"(CSV)"``. Only the answer's content words count (not "the").
+    ``"Comma Separated Values"`` through ``"(CSV)"``; ``"高度"`` through ``"height"``. Only the answer's
+    content words count (not "the").
     """
     if _BLANK_IN_PARENTHESES.search(question):
         return "a blank in parentheses, next to the phrase it abbreviates or expands"
@@ -146,6 +164,9 @@ def answer_leak(question: str, correct: str) -> str:
             if re.fullmatch(r"[\u3400-\u9fff]+", word):
                 if word in question:
                     return word
+                english = _english_of(word, question)
+                if english:
+                    return english
                 continue
             if len(word) < 3 and not word.isupper():
                 continue

@@ -175,6 +175,9 @@ def test_split_or_repeated_blanks_and_context_are_rejected_by_the_checks():
     assert leans_on_context(f'Fill in the blank: "These {BLANK}s switch the pump on."') == "These"
     assert reason(f'Fill in the blank: "It is a(n) {BLANK} that switches the pump."') == "context"
     assert answer_leak(f"Relational Database Management Systems ({BLANK}) store rows.", "RDBMS")
+    # a Chinese answer given away by the English term the sentence keeps beside it
+    assert answer_leak(f"填空：边界框的{BLANK}为240像素，因此 height 值为0.3。", "高度") == "height"
+    assert answer_leak(f"填空：边界框的{BLANK}为240像素。", "高度") == ""
     assert reason(f"Fill in the blank: The {BLANK} switches the pump on and off.") is None
 
 
