@@ -199,7 +199,12 @@ def _write_cases(out: Path, cases: list[Case], weights: Weights, threshold: floa
 def _sample_course_check(
     work: Path, embedder: str, weights, threshold: float
 ) -> dict[str, tuple[float, float]]:  # noqa: ANN001
-    """Refusal rates on the bundled security courses (both loaded): their quiz questions and the far set."""
+    """Refusal rates on the bundled security courses (both loaded), held out from every fit.
+
+    Their quiz questions against the far-off set, and against questions one step beside them
+    (``security_near_domain.jsonl``: firewall rules, SIEM, disk images; checked by grep to be in
+    neither course).
+    """
     from knowledge.loaders import load_course
 
     app = app_with_courses(
@@ -207,20 +212,26 @@ def _sample_course_check(
         embedder,
         {c: SAMPLES / c for c in ("security-basics", "security-basics-zh")},
     )  # the default back end, which translates Chinese questions for the English-only lessons
-    uncovered = read_questions(DATASETS / "uncovered.jsonl")
+    uncovered = {
+        "": read_questions(DATASETS / "uncovered.jsonl"),
+        ": near-domain": read_questions(DATASETS / "security_near_domain.jsonl"),
+    }
+    shipped = Settings.load(env={}).grounding_threshold
     result = {}
     for course_id, lang in (("security-basics", "en"), ("security-basics-zh", "zh")):
         course = load_course(SAMPLES / course_id)
         covered = [q for lesson in course.lessons for q in lesson.quiz]
-        cases = [Case(course_id, True, app.answers.evidence(q.question)[1]) for q in covered]
-        cases += [
-            Case(course_id, False, app.answers.evidence(q.question)[1])
-            for q in uncovered
-            if q.qid.startswith(lang)
-        ]
-        result[course_id] = rates(cases, weights, threshold)
-        shipped = Settings.load(env={}).grounding_threshold
-        result[f"{course_id}, product weights at {shipped}"] = rates(cases, DEFAULT_WEIGHTS, shipped)
+        covered_cases = [Case(course_id, True, app.answers.evidence(q.question)[1]) for q in covered]
+        for suffix, questions in uncovered.items():
+            cases = covered_cases + [
+                Case(course_id, False, app.answers.evidence(q.question)[1])
+                for q in questions
+                if q.language == lang
+            ]
+            result[f"{course_id}{suffix}"] = rates(cases, weights, threshold)
+            result[f"{course_id}{suffix}, product weights at {shipped}"] = rates(
+                cases, DEFAULT_WEIGHTS, shipped
+            )
     return result
 
 
