@@ -91,8 +91,6 @@ class LocalGenerator:
         folder = PACKAGED[packaged].folder if packaged else ""
         self.model_path = Path(model_path) if model_path else self.models_dir / folder
         self.converts = not model_path
-        self.embedded = not model_path
-        """Runs a model shipped inside a package (the embedded default or SmolLM2), not one of the admin's."""
         self.device = device
         self.max_new_tokens = max_new_tokens
         self.max_context_chars = max_context_chars
@@ -109,6 +107,11 @@ class LocalGenerator:
         self._model: Any = None
         self._tokenizer: Any = None
         self._config: Any = None
+
+    @property
+    def embedded(self) -> bool:
+        """Runs a model shipped inside a package (the embedded default or SmolLM2), not one of the admin's."""
+        return self.converts
 
     def load(self) -> None:
         """Load the model now (converting the packaged one first if needed) rather than on first use."""

@@ -15,7 +15,9 @@ import re
 import statistics
 from collections.abc import Sequence
 
+from knowledge.crosslingual import renderings
 from knowledge.extractive import split_sentences
+from knowledge.text import CJK, tokenize
 
 FIGURE = re.compile(
     r"\b(?:(?:image|picture|photo|diagram|figure|fig|screenshot|illustration|video|chart|graph|table)s?"
@@ -135,9 +137,6 @@ def _english_of(word: str, question: str) -> str:
     Chinese course text often keeps the English term beside or after its own ("边界框的高度为240像素，因此
     height 值为0.3"): a blank for 高度 is then answered by the sentence itself.
     """
-    from knowledge.crosslingual import renderings
-    from knowledge.text import tokenize
-
     latin = re.findall(r"[A-Za-z][A-Za-z-]+", question)
     stems = {stem: w for w in latin for stem in tokenize(w)}
     for terms in renderings(word)[:2]:  # the common senses only
@@ -310,7 +309,7 @@ def _says(text: str, phrase: str) -> bool:
     phrase = " ".join(phrase.split()).strip(" .。")
     if not phrase:
         return False
-    if re.search(r"[\u3400-\u9fff]", phrase):
+    if CJK.search(phrase):
         return phrase in text
     return re.search(rf"(?<![\w-]){re.escape(phrase)}(?![\w-])", " ".join(text.split()), re.I) is not None
 

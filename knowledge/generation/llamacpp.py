@@ -82,8 +82,6 @@ class LlamaCppGenerator:
         self.data_dir = Path(data_dir) if data_dir is not None else None
         self.gguf_path = Path(gguf_path) if gguf_path else None
         self.packaged = packaged
-        self.embedded = not gguf_path
-        """Runs a model shipped inside a package (the embedded default or SmolLM2), not one of the admin's."""
         self.model_title = str(gguf_path) or packaged or "default"
         self.threads = threads
         self.prompt_threads = prompt_threads or min(os.cpu_count() or 1, 8)
@@ -96,6 +94,11 @@ class LlamaCppGenerator:
         self._server: Any = None
         self._lock = threading.Lock()
         self._load_lock = threading.Lock()
+
+    @property
+    def embedded(self) -> bool:
+        """Runs a model shipped inside a package (the embedded default or SmolLM2), not one of the admin's."""
+        return self.gguf_path is None
 
     def load(self) -> None:
         """Find, verify and load the model now (start-up), not on the first question."""
