@@ -1,7 +1,7 @@
 """The live catalogue the retrievers search.
 
-Records of live lesson versions, their BM25 index, and which lessons translate each other; rebuilt
-when the catalogue changes (also when another process changed it).
+Records of live lesson versions, their BM25 indexes (of passages and of whole lessons), and which
+lessons translate each other; rebuilt when the catalogue changes (also when another process changed it).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import threading
 from collections.abc import Callable, Sequence
 
 from knowledge.chunking import index_text
-from knowledge.index import VectorIndex
+from knowledge.index import Record, VectorIndex
 from knowledge.keyword import KeywordIndex
 from knowledge.models import Chunk, SearchFilter
 from knowledge.text import tokenize
@@ -37,6 +37,7 @@ class LiveRecords:
         self._seen: str | None = None
         self._live: dict[tuple[str, str], str] = {}
         self._keyword: KeywordIndex | None = None
+        self._lesson_keyword: KeywordIndex | None = None
         self._kinds: set[tuple[str, str, bool, str]] = set()
         self._translations: dict[tuple[str, str], tuple[str, str]] = {}
         self._copies: dict[tuple[str, str], list[Chunk]] = {}
@@ -85,6 +86,7 @@ class LiveRecords:
                 if copies is not None and all(c.course_id != chunk.course_id for c in copies):
                     copies.append(chunk)
             self._keyword = KeywordIndex(chunks, tokens=[tokens[r.record_id] for r in records])
+            self._lesson_keyword = _lesson_index(records, tokens)
             self._tokens = tokens  # records no longer live drop out
             self._seen = generation
 
@@ -163,6 +165,29 @@ class LiveRecords:
         self.refresh()
         assert self._keyword is not None
         return self._keyword
+
+    @property
+    def lesson_keyword(self) -> KeywordIndex:
+        """The BM25 index over live lessons, each lesson one document; a hit is the lesson's first chunk."""
+        self.refresh()
+        assert self._lesson_keyword is not None
+        return self._lesson_keyword
+
+
+def _lesson_index(records: Sequence[Record], tokens: dict[str, list[str]]) -> KeywordIndex:
+    """BM25 over whole lessons: each lesson's chunks' tokens as one document (pages of no lesson left out).
+
+    A lesson that uses the question's words throughout is better evidence than one lucky passage of a
+    sibling; BM25's length normalisation keeps a long lesson from winning on size alone.
+    """
+    firsts: dict[tuple[str, str], Chunk] = {}
+    words: dict[tuple[str, str], list[str]] = {}
+    for r in records:  # sorted by source and position: the first record of a lesson is its first chunk
+        if r.chunk.lesson_id:
+            key = (r.chunk.course_id, r.chunk.lesson_id)
+            firsts.setdefault(key, r.chunk)
+            words.setdefault(key, []).extend(tokens[r.record_id])
+    return KeywordIndex(list(firsts.values()), tokens=list(words.values()))
 
 
 def translation_groups(chunks: Sequence[Chunk]) -> dict[tuple[str, str], tuple[str, str]]:

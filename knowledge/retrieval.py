@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from knowledge.crosslingual import translate_query
@@ -22,8 +22,29 @@ from knowledge.text import detect_language
 
 __all__ = ["DenseRetriever", "FusedRetriever", "KeywordRetriever", "LiveRecords", "Retriever"]
 
+Ranking = tuple[list[ScoredChunk], list[float]]
+"""One ranking to fuse: hits best first, and a weight per hit."""
+
 _UNFILTERED_TRIES = 2
 """Unfiltered nearest-id queries (each 4x deeper) before a narrow filter goes into the index query."""
+
+
+@dataclass
+class Rankings:
+    """What one question's retrieval fuses.
+
+    Attributes:
+        passages: Rankings of passages: they order passages and give lessons credit.
+        lessons: Rankings of whole lessons (a hit stands for its lesson): they only order lessons.
+    """
+
+    passages: list[Ranking] = field(default_factory=list)
+    lessons: list[Ranking] = field(default_factory=list)
+
+    def extend(self, other: Rankings) -> None:
+        """Add ``other``'s rankings to these."""
+        self.passages += other.passages
+        self.lessons += other.lessons
 
 
 class Retriever(Protocol):
@@ -130,7 +151,10 @@ class FusedRetriever:
 
     Learners ask about lessons, and a lesson that answers in several passages is better evidence than
     a sibling with one lucky sentence, so every ranking gives each lesson credit for its best few chunks
-    (reciprocal rank); pages of no lesson (module overviews) compete at a discount. A lesson and its
+    (reciprocal rank); pages of no lesson (module overviews) compete at a discount. BM25 over whole
+    lessons votes too, at ``lesson_keyword_weight``: a lesson that uses the question's words throughout
+    gains on a sibling with one matching passage. It orders lessons only; passages keep the passage
+    rankings' scores. A lesson and its
     translation pool their evidence, and the copy in the question's language is the one cited, when the
     learner may see it. Passages then come best lesson first.
 
@@ -154,6 +178,7 @@ class FusedRetriever:
         rrf_k: int = 60,
         depth: int = 50,
         keyword_weight: float = 1.0,
+        lesson_keyword_weight: float = 1.0,
         cross_lingual_keyword_weight: float = 0.3,
         overview_weight: float = 0.5,
         passages_per_lesson: int = 4,
@@ -166,6 +191,7 @@ class FusedRetriever:
         self.rrf_k = rrf_k
         self.depth = depth
         self.keyword_weight = keyword_weight
+        self.lesson_keyword_weight = lesson_keyword_weight
         self.cross_lingual_keyword_weight = cross_lingual_keyword_weight
         self.overview_weight = overview_weight
         self.passages_per_lesson = passages_per_lesson
@@ -183,9 +209,9 @@ class FusedRetriever:
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None
     ) -> list[ScoredChunk]:
         """The ``k`` best chunks: the best lesson's best passages first; dense and keyword scores kept."""
-        lists = self.ranked_lists(query, max(self.depth, k), search_filter)
-        fused = fuse_chunks(lists, self.rrf_k)
-        ranking = self._ranking(query, lists)
+        rankings = self.ranked_lists(query, max(self.depth, k), search_filter)
+        fused = fuse_chunks(rankings.passages, self.rrf_k)
+        ranking = self._ranking(query, rankings.passages + rankings.lessons)
         definition = self._definition(query, ranking, search_filter)
         if definition is not None:
             ranking.insert(0, self._key(definition.chunk))
@@ -206,8 +232,8 @@ class FusedRetriever:
         self, query: str, n: int = 5, search_filter: SearchFilter | None = None
     ) -> list[tuple[str, str]]:
         """The ``n`` lessons that best answer ``query``, as ``(course_id, lesson_id)``."""
-        lists = self.ranked_lists(query, self.depth, search_filter)
-        ranking = self._ranking(query, lists)
+        rankings = self.ranked_lists(query, self.depth, search_filter)
+        ranking = self._ranking(query, rankings.passages + rankings.lessons)
         definition = self._definition(query, ranking, search_filter)
         if definition is not None:
             ranking.insert(0, self._key(definition.chunk))
@@ -243,39 +269,43 @@ class FusedRetriever:
                 best = (rank, hit)
         return best[1] if best else None
 
-    def ranked_lists(
-        self, query: str, depth: int, search_filter: SearchFilter | None = None
-    ) -> list[tuple[list[ScoredChunk], list[float]]]:
-        """Every ranking this retriever fuses, each with a weight per chunk."""
+    def ranked_lists(self, query: str, depth: int, search_filter: SearchFilter | None = None) -> Rankings:
+        """Every ranking this retriever fuses, each with a weight per hit."""
         language = detect_language(query)
-        lists = self._own_lists(query, language, depth, search_filter)
+        rankings = self._own_lists(query, language, depth, search_filter)
         if language != "en" and self.translated_keyword_weight:
-            lists.append(self._translated(query, depth, search_filter))
+            rankings.extend(self._translated(query, depth, search_filter))
         if self.translator is not None:
             for other in self.dense.records.untranslated_languages(language, search_filter):
-                lists += self._model_translated(query, other, depth, search_filter)
-        return lists
+                rankings.extend(self._model_translated(query, other, depth, search_filter))
+        return rankings
 
     def _own_lists(
         self, query: str, language: str, depth: int, search_filter: SearchFilter | None
-    ) -> list[tuple[list[ScoredChunk], list[float]]]:
-        """The dense rankings and the keyword ranking of ``query`` as written."""
-        lists = self.dense.ranked_lists(query, depth, search_filter)
-        keyword = self.keyword.retrieve(query, depth, search_filter)
-        # A keyword match counts as much as it covers the question: a chunk that shares one common
-        # word with it (all a Chinese question finds in a Chinese course that lacks the lesson) must
-        # not outvote the embedding's match in another language.
-        shares = self.keyword.records.keyword.coverage(query, [h.chunk for h in keyword])
-        weights = [
-            share
-            * (self.keyword_weight if h.chunk.language == language else self.cross_lingual_keyword_weight)
-            for h, share in zip(keyword, shares, strict=True)
-        ]
-        return [*lists, (keyword, weights)]
+    ) -> Rankings:
+        """The dense rankings and the keyword rankings (of passages, of lessons) of ``query`` as written."""
+        records = self.keyword.records
+        passages = self.dense.ranked_lists(query, depth, search_filter)
+        lessons = []
+        for index, weight, found in (
+            (records.keyword, self.keyword_weight, passages),
+            (records.lesson_keyword, self.lesson_keyword_weight, lessons),
+        ):
+            hits = [ScoredChunk(c, s, keyword_score=s) for c, s in index.search(query, depth, search_filter)]
+            # A keyword match counts as much as it covers the question: a chunk that shares one common
+            # word with it (all a Chinese question finds in a Chinese course that lacks the lesson) must
+            # not outvote the embedding's match in another language.
+            shares = index.coverage(query, [h.chunk for h in hits])
+            weights = [
+                share * (weight if h.chunk.language == language else self.cross_lingual_keyword_weight)
+                for h, share in zip(hits, shares, strict=True)
+            ]
+            found.append((hits, weights))
+        return Rankings(passages, lessons)
 
     def _model_translated(
         self, query: str, language: str, depth: int, search_filter: SearchFilter | None
-    ) -> list[tuple[list[ScoredChunk], list[float]]]:
+    ) -> Rankings:
         """The rankings of the answer model's translation of ``query`` into ``language``.
 
         They only vote: their hits carry no similarity scores, so the evidence that decides whether to
@@ -284,26 +314,34 @@ class FusedRetriever:
         assert self.translator is not None
         translated = self.translator.translate(query, language)
         if not translated:
-            return []
-        return [
-            (
-                [ScoredChunk(h.chunk, h.score) for h in hits],
-                [w * self.translation_weight for w in weights],
-            )
-            for hits, weights in self._own_lists(translated, language, depth, search_filter)
-        ]
+            return Rankings()
+        own = self._own_lists(translated, language, depth, search_filter)
 
-    def _translated(
-        self, query: str, depth: int, search_filter: SearchFilter | None
-    ) -> tuple[list[ScoredChunk], list[float]]:
-        """Keyword matches of the question's dictionary translation in English passages."""
+        def votes(lists: list[Ranking]) -> list[Ranking]:
+            scale = self.translation_weight
+            return [
+                ([ScoredChunk(h.chunk, h.score) for h in hits], [w * scale for w in ws]) for hits, ws in lists
+            ]
+
+        return Rankings(votes(own.passages), votes(own.lessons))
+
+    def _translated(self, query: str, depth: int, search_filter: SearchFilter | None) -> Rankings:
+        """Keyword matches of the question's dictionary translation in English passages and lessons."""
         base = search_filter or SearchFilter()
-        if "en" not in self.keyword.records.languages(search_filter):
-            return [], []
+        records = self.keyword.records
+        if "en" not in records.languages(search_filter):
+            return Rankings()
         english = replace(base, languages=("en",))
-        hits = self.keyword.records.keyword.search_groups(translate_query(query), depth, english)
-        scored = [ScoredChunk(c, s, keyword_score=s) for c, s in hits]
-        return scored, [self.translated_keyword_weight] * len(scored)
+        groups = translate_query(query)
+        rankings = Rankings()
+        for index, found in (
+            (records.keyword, rankings.passages),
+            (records.lesson_keyword, rankings.lessons),
+        ):
+            matches = index.search_groups(groups, depth, english)
+            hits = [ScoredChunk(c, s, keyword_score=s) for c, s in matches]
+            found.append((hits, [self.translated_keyword_weight] * len(hits)))
+        return rankings
 
     def _key(self, chunk: Chunk) -> tuple[str, str]:
         # A page of no lesson stands for itself (each module overview is its own candidate).
