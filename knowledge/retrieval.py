@@ -154,7 +154,8 @@ class FusedRetriever:
     (reciprocal rank); pages of no lesson (module overviews) compete at a discount. BM25 over whole
     lessons votes too, at ``lesson_keyword_weight``: a lesson that uses the question's words throughout
     gains on a sibling with one matching passage. It orders lessons only; passages keep the passage
-    rankings' scores. A lesson and its
+    rankings' scores. Lessons that only another language holds get such votes only through the model's
+    translation, so without a translator none vote where those lessons are in reach. A lesson and its
     translation pool their evidence, and the copy in the question's language is the one cited, when the
     learner may see it. Passages then come best lesson first.
 
@@ -275,9 +276,13 @@ class FusedRetriever:
         rankings = self._own_lists(query, language, depth, search_filter)
         if language != "en" and self.translated_keyword_weight:
             rankings.extend(self._translated(query, depth, search_filter))
-        if self.translator is not None:
-            for other in self.dense.records.untranslated_languages(language, search_filter):
-                rankings.extend(self._model_translated(query, other, depth, search_filter))
+        reach = self.dense.records.untranslated_languages(language, search_filter)
+        if reach and self.translator is None:
+            # Lessons only another language holds get no whole-lesson vote without the model's
+            # translation, so the question's own language would have the only ones: leave them out.
+            rankings.lessons = []
+        for other in reach if self.translator is not None else ():
+            rankings.extend(self._model_translated(query, other, depth, search_filter))
         return rankings
 
     def _own_lists(

@@ -207,6 +207,42 @@ def test_a_module_overview_page_does_not_outrank_the_lesson(tmp_path, paired_emb
     assert isinstance(hits[0], ScoredChunk)
 
 
+def test_whole_lessons_are_ranked_by_bm25_too_and_that_orders_lessons_not_passages(tmp_path):
+    """A lesson that uses the question's words throughout is found as a whole; its vote moves lessons only."""
+    course = tmp_path / "garden"
+    lessons = {
+        "1-watering": [
+            "# Watering\n\n## Pumps\n\nA pump moves water from the tank to the pots.",
+            "## Relays\n\nA relay lets the microcontroller switch the pump.",
+            "## Dry soil\n\nWhen the soil is dry, the plants need water.",
+        ],
+        "2-safety": ["# Safety\n\n## Mains\n\nNever touch a relay, a pump or dry soil near mains power."],
+        **{f"{n}-{topic}": [f"# {topic}\n\nThis lesson is about {topic}."] for n, topic in enumerate("ABCD", 3)},
+    }
+    for name, paragraphs in lessons.items():
+        (course / "lessons" / name).mkdir(parents=True)
+        (course / "lessons" / name / "README.md").write_text("\n\n".join(paragraphs) + "\n")
+    (course / "README.md").write_text("# Garden\n\nA pump, a relay and dry soil: this course waters a garden.\n")
+    bot = TestBot.build(tmp_path / "data")
+    bot.ingest(course)
+    retriever = bot.app.retriever
+    records = retriever.keyword.records
+    question = "Which pump and relay water dry soil?"
+
+    by_lesson = records.lesson_keyword.search(question, 10)
+    assert len(records.lesson_keyword.chunks) == 6  # one document a lesson; the course page is none
+    assert by_lesson[0][0].lesson_id == "lessons/1-watering"
+    assert by_lesson[0][0].heading == "Watering > Pumps"  # a lesson stands as its first passage
+    assert {c.lesson_id for c, _ in by_lesson} == {"lessons/1-watering", "lessons/2-safety"}
+
+    rankings = retriever.ranked_lists(question, 10)
+    assert [h.chunk.lesson_id for h in rankings.lessons[0][0]] == [c.lesson_id for c, _ in by_lesson]
+    with_votes = {h.chunk.chunk_id: h.score for h in retriever.retrieve(question, k=10)}
+    retriever.lesson_keyword_weight = 0.0
+    without = {h.chunk.chunk_id: h.score for h in retriever.retrieve(question, k=10)}
+    assert with_votes == without  # passages keep the passage rankings' scores
+
+
 def test_a_refusal_names_the_locked_premium_track_that_covers_the_question(tmp_path):
     """Title only: the learner learns where the answer is, never a word of the premium lesson."""
     from knowledge.models import SearchFilter

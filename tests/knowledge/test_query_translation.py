@@ -118,3 +118,15 @@ def test_a_check_of_the_index_can_search_without_the_model(records):
     plain = translated.without_translation()
     assert plain.lessons(VAGUE, 1) == retriever(records, None).lessons(VAGUE, 1)
     assert model.asked == [] and translated.translator is not None
+
+
+def test_whole_lessons_vote_only_where_the_model_translation_gives_other_languages_a_vote_too(records):
+    """English-only lessons get whole-lesson votes only through the translation, so without it none vote."""
+    question = "密码应该多长？远程办公时为什么要锁屏？"  # how long a password, why lock the screen remotely
+    untranslated = retriever(records, None).ranked_lists(question, 20)
+    assert untranslated.passages and untranslated.lessons == []
+    translated = retriever(records, QueryTranslator(ScriptedModel(MEANT))).ranked_lists(question, 20)
+    assert "en" in {h.chunk.language for hits, _ in translated.lessons for h in hits}
+    # where every lesson has a copy in the question's language, whole lessons vote with no model at all
+    chinese_only = SearchFilter(course_ids=("security-basics-zh",))
+    assert retriever(records, None).ranked_lists(question, 20, chinese_only).lessons[0][0]
