@@ -217,12 +217,12 @@ def test_whole_lessons_are_ranked_by_bm25_too_and_that_orders_lessons_not_passag
             "## Dry soil\n\nWhen the soil is dry, the plants need water.",
         ],
         "2-safety": ["# Safety\n\n## Mains\n\nNever touch a relay, a pump or dry soil near mains power."],
-        **{f"{n}-{topic}": [f"# {topic}\n\nThis lesson is about {topic}."] for n, topic in enumerate("ABCD", 3)},
+        **{f"{n}-{t}": [f"# {t}\n\nThis lesson is about {t}."] for n, t in enumerate("ABCD", 3)},
     }
     for name, paragraphs in lessons.items():
         (course / "lessons" / name).mkdir(parents=True)
         (course / "lessons" / name / "README.md").write_text("\n\n".join(paragraphs) + "\n")
-    (course / "README.md").write_text("# Garden\n\nA pump, a relay and dry soil: this course waters a garden.\n")
+    (course / "README.md").write_text("# Garden\n\nA pump, a relay and dry soil: it waters plants.\n")
     bot = TestBot.build(tmp_path / "data")
     bot.ingest(course)
     retriever = bot.app.retriever
