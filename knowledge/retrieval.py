@@ -73,7 +73,7 @@ class DenseRetriever:
 
     def ranked_lists(
         self, query: str, depth: int, search_filter: SearchFilter | None = None
-    ) -> list[tuple[list[ScoredChunk], list[float]]]:
+    ) -> list[Ranking]:
         """The rankings to fuse, each with a weight per chunk."""
         self.records.refresh()
         parts = getattr(self.embedder, "embed_query_parts", None)
@@ -382,5 +382,5 @@ class FusedRetriever:
         return ranking
 
 
-def _weighted(hits: list[ScoredChunk], weight: float) -> tuple[list[ScoredChunk], list[float]]:
+def _weighted(hits: list[ScoredChunk], weight: float) -> Ranking:
     return hits, [weight] * len(hits)
