@@ -163,13 +163,13 @@ class AnswerChain:
         cleaned = strip_noise(question)
         own = cleaned or question
         query = retrieval_query(own, history)
-        hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
+        hits, judged = self._retrieve(query, search_filter)
         if tokenize(question) and not tokenize(cleaned):  # all noise: a ticket number, a greeting
             return hits, Evidence(0.0, 0.0, 0.0, 0.0, False, 0.0)
         vocabulary = self.vocabulary()
         evidence = assess(
             query,
-            hits,
+            judged,
             vocabulary.document_frequency,
             vocabulary.size(),
             top=self.top_k,
@@ -178,10 +178,10 @@ class AnswerChain:
         if query != own and not _FOLLOW_UP.search(own):
             # A short message may still be a new question ("How long should a passphrase be?" after one
             # about phishing): it borrows the previous question only when that makes the evidence stronger.
-            alone = self.retriever.retrieve(own, self.evidence_depth, search_filter)
+            alone, alone_judged = self._retrieve(own, search_filter)
             mine = assess(
                 own,
-                alone,
+                alone_judged,
                 vocabulary.document_frequency,
                 vocabulary.size(),
                 top=self.top_k,
@@ -190,6 +190,16 @@ class AnswerChain:
             if mine.score() > evidence.score():
                 return alone, mine
         return hits, evidence
+
+    def _retrieve(
+        self, query: str, search_filter: SearchFilter | None
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+        """Passages to answer from, and those the evidence is judged on (the same for most retrievers)."""
+        judged = getattr(self.retriever, "retrieve_judged", None)
+        if judged is not None:
+            return judged(query, self.evidence_depth, search_filter)
+        hits = self.retriever.retrieve(query, self.evidence_depth, search_filter)
+        return hits, hits
 
     def answer(
         self,

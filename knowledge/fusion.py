@@ -7,8 +7,30 @@ turn several of them into one order of chunks or of lessons.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 
 from knowledge.models import Chunk, ScoredChunk
+
+Ranking = tuple[list[ScoredChunk], list[float]]
+"""One ranking to fuse: hits best first, and a weight per hit."""
+
+
+@dataclass
+class Rankings:
+    """What one question's retrieval fuses.
+
+    Attributes:
+        passages: Rankings of passages: they order passages and give lessons credit.
+        lessons: Rankings of whole lessons (a hit stands for its lesson): they only order lessons.
+    """
+
+    passages: list[Ranking] = field(default_factory=list)
+    lessons: list[Ranking] = field(default_factory=list)
+
+    def extend(self, other: Rankings) -> None:
+        """Add ``other``'s rankings to these."""
+        self.passages += other.passages
+        self.lessons += other.lessons
 
 
 def fuse_chunks(

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any, Protocol
 
 from knowledge.crosslingual import translate_query
 from knowledge.definitions import asked_abbreviation, expansion_sentence
 from knowledge.embedders import Embedder
-from knowledge.fusion import fuse_chunks, lesson_scores
+from knowledge.fusion import Ranking, Rankings, fuse_chunks, lesson_scores
 from knowledge.live import LiveRecords
 from knowledge.models import Chunk, ScoredChunk, SearchFilter
 from knowledge.query_translation import QueryTranslator
@@ -22,29 +22,8 @@ from knowledge.text import detect_language
 
 __all__ = ["DenseRetriever", "FusedRetriever", "KeywordRetriever", "LiveRecords", "Retriever"]
 
-Ranking = tuple[list[ScoredChunk], list[float]]
-"""One ranking to fuse: hits best first, and a weight per hit."""
-
 _UNFILTERED_TRIES = 2
 """Unfiltered nearest-id queries (each 4x deeper) before a narrow filter goes into the index query."""
-
-
-@dataclass
-class Rankings:
-    """What one question's retrieval fuses.
-
-    Attributes:
-        passages: Rankings of passages: they order passages and give lessons credit.
-        lessons: Rankings of whole lessons (a hit stands for its lesson): they only order lessons.
-    """
-
-    passages: list[Ranking] = field(default_factory=list)
-    lessons: list[Ranking] = field(default_factory=list)
-
-    def extend(self, other: Rankings) -> None:
-        """Add ``other``'s rankings to these."""
-        self.passages += other.passages
-        self.lessons += other.lessons
 
 
 class Retriever(Protocol):
@@ -210,9 +189,34 @@ class FusedRetriever:
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None
     ) -> list[ScoredChunk]:
         """The ``k`` best chunks: the best lesson's best passages first; dense and keyword scores kept."""
+        return self.retrieve_judged(query, k, search_filter)[0]
+
+    def retrieve_judged(
+        self, query: str, k: int = 5, search_filter: SearchFilter | None = None
+    ) -> tuple[list[ScoredChunk], list[ScoredChunk]]:
+        """The ``k`` best chunks as :meth:`retrieve` orders them, and as the passage rankings alone do.
+
+        Whether the material holds an answer is judged on the second (:mod:`knowledge.grounding`):
+        whole-lesson votes tell which lesson to answer from, but a lesson that uses an uncovered
+        question's words here and there is no evidence that it answers it.
+        """
         rankings = self.ranked_lists(query, max(self.depth, k), search_filter)
         fused = fuse_chunks(rankings.passages, self.rrf_k)
-        ranking = self._ranking(query, rankings.passages + rankings.lessons)
+        voted = self._passages(query, fused, rankings.passages + rankings.lessons, k, search_filter)
+        if not rankings.lessons:
+            return voted, voted
+        return voted, self._passages(query, fused, rankings.passages, k, search_filter)
+
+    def _passages(
+        self,
+        query: str,
+        fused: list[ScoredChunk],
+        lists: list[Ranking],
+        k: int,
+        search_filter: SearchFilter | None,
+    ) -> list[ScoredChunk]:
+        """The ``k`` best of ``fused``: passages of the lessons ``lists`` rank best first."""
+        ranking = self._ranking(query, lists)
         definition = self._definition(query, ranking, search_filter)
         if definition is not None:
             ranking.insert(0, self._key(definition.chunk))

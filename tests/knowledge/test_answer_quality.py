@@ -242,6 +242,16 @@ def test_whole_lessons_are_ranked_by_bm25_too_and_that_orders_lessons_not_passag
     without = {h.chunk.chunk_id: h.score for h in retriever.retrieve(question, k=10)}
     assert with_votes == without  # passages keep the passage rankings' scores
 
+    # Whether the material answers is judged on the passages as the passage rankings alone order
+    # them; here a whole-lesson vote made strong enough to move the order sends the answer elsewhere.
+    moved = "What does a relay switch near the soil?"
+    plain = retriever.retrieve(moved, k=10)
+    retriever.lesson_keyword_weight = 50.0
+    voted, judged = retriever.retrieve_judged(moved, k=10)
+    assert voted == retriever.retrieve(moved, k=10)
+    assert voted[0].chunk.lesson_id == "lessons/2-safety" != plain[0].chunk.lesson_id
+    assert judged == plain
+
 
 def test_a_refusal_names_the_locked_premium_track_that_covers_the_question(tmp_path):
     """Title only: the learner learns where the answer is, never a word of the premium lesson."""
