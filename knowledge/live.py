@@ -86,7 +86,7 @@ class LiveRecords:
                 if copies is not None and all(c.course_id != chunk.course_id for c in copies):
                     copies.append(chunk)
             self._keyword = KeywordIndex(chunks, tokens=[tokens[r.record_id] for r in records])
-            self._lesson_keyword = _lesson_index(records, tokens)
+            self._lesson_keyword = _lesson_index(firsts, records, tokens)
             self._tokens = tokens  # records no longer live drop out
             self._seen = generation
 
@@ -174,20 +174,20 @@ class LiveRecords:
         return self._lesson_keyword
 
 
-def _lesson_index(records: Sequence[Record], tokens: dict[str, list[str]]) -> KeywordIndex:
+def _lesson_index(
+    firsts: dict[tuple[str, str], Chunk], records: Sequence[Record], tokens: dict[str, list[str]]
+) -> KeywordIndex:
     """BM25 over whole lessons: each lesson's chunks' tokens as one document (pages of no lesson left out).
 
     A lesson that uses the question's words throughout is better evidence than one lucky passage of a
-    sibling; BM25's length normalisation keeps a long lesson from winning on size alone.
+    sibling; BM25's length normalisation keeps a long lesson from winning on size alone. A lesson's
+    hit is its first chunk (``firsts``).
     """
-    firsts: dict[tuple[str, str], Chunk] = {}
     words: dict[tuple[str, str], list[str]] = {}
-    for r in records:  # sorted by source and position: the first record of a lesson is its first chunk
+    for r in records:
         if r.chunk.lesson_id:
-            key = (r.chunk.course_id, r.chunk.lesson_id)
-            firsts.setdefault(key, r.chunk)
-            words.setdefault(key, []).extend(tokens[r.record_id])
-    return KeywordIndex(list(firsts.values()), tokens=list(words.values()))
+            words.setdefault((r.chunk.course_id, r.chunk.lesson_id), []).extend(tokens[r.record_id])
+    return KeywordIndex([firsts[key] for key in words], tokens=list(words.values()))
 
 
 def translation_groups(chunks: Sequence[Chunk]) -> dict[tuple[str, str], tuple[str, str]]:

@@ -279,27 +279,33 @@ class FusedRetriever:
         language = detect_language(query)
         rankings = self._own_lists(query, language, depth, search_filter)
         if language != "en" and self.translated_keyword_weight:
-            rankings.extend(self._translated(query, depth, search_filter))
-        reach = self.dense.records.untranslated_languages(language, search_filter)
-        if reach and self.translator is None:
-            # Lessons only another language holds get no whole-lesson vote without the model's
-            # translation, so the question's own language would have the only ones: leave them out.
-            rankings.lessons = []
-        for other in reach if self.translator is not None else ():
-            rankings.extend(self._model_translated(query, other, depth, search_filter))
+            lessons = self._whole_lessons_vote(language, search_filter)
+            rankings.extend(self._translated(query, depth, search_filter, lessons))
+        if self.translator is not None:
+            for other in self.dense.records.untranslated_languages(language, search_filter):
+                rankings.extend(self._model_translated(query, other, depth, search_filter))
         return rankings
+
+    def _whole_lessons_vote(self, language: str, search_filter: SearchFilter | None) -> bool:
+        """Whether whole lessons vote for a question in ``language`` (asked after a catalogue refresh).
+
+        Lessons only another language holds get such votes only through the model's translation;
+        without it, the question's own language would have the only ones, so none are cast.
+        """
+        records = self.dense.records
+        return self.translator is not None or not records.untranslated_languages(language, search_filter)
 
     def _own_lists(
         self, query: str, language: str, depth: int, search_filter: SearchFilter | None
     ) -> Rankings:
         """The dense rankings and the keyword rankings (of passages, of lessons) of ``query`` as written."""
         records = self.keyword.records
-        passages = self.dense.ranked_lists(query, depth, search_filter)
-        lessons = []
-        for index, weight, found in (
-            (records.keyword, self.keyword_weight, passages),
-            (records.lesson_keyword, self.lesson_keyword_weight, lessons),
-        ):
+        passages = self.dense.ranked_lists(query, depth, search_filter)  # refreshes the catalogue
+        lessons: list[Ranking] = []
+        indexes = [(records.keyword, self.keyword_weight, passages)]
+        if self._whole_lessons_vote(language, search_filter):
+            indexes.append((records.lesson_keyword, self.lesson_keyword_weight, lessons))
+        for index, weight, found in indexes:
             hits = [ScoredChunk(c, s, keyword_score=s) for c, s in index.search(query, depth, search_filter)]
             # A keyword match counts as much as it covers the question: a chunk that shares one common
             # word with it (all a Chinese question finds in a Chinese course that lacks the lesson) must
@@ -334,8 +340,10 @@ class FusedRetriever:
 
         return Rankings(votes(own.passages), votes(own.lessons))
 
-    def _translated(self, query: str, depth: int, search_filter: SearchFilter | None) -> Rankings:
-        """Keyword matches of the question's dictionary translation in English passages and lessons."""
+    def _translated(
+        self, query: str, depth: int, search_filter: SearchFilter | None, lessons: bool
+    ) -> Rankings:
+        """Keyword matches of the question's dictionary translation in English passages (and lessons)."""
         base = search_filter or SearchFilter()
         records = self.keyword.records
         if "en" not in records.languages(search_filter):
@@ -343,10 +351,10 @@ class FusedRetriever:
         english = replace(base, languages=("en",))
         groups = translate_query(query)
         rankings = Rankings()
-        for index, found in (
-            (records.keyword, rankings.passages),
-            (records.lesson_keyword, rankings.lessons),
-        ):
+        indexes = [(records.keyword, rankings.passages)]
+        if lessons:
+            indexes.append((records.lesson_keyword, rankings.lessons))
+        for index, found in indexes:
             matches = index.search_groups(groups, depth, english)
             hits = [ScoredChunk(c, s, keyword_score=s) for c, s in matches]
             found.append((hits, [self.translated_keyword_weight] * len(hits)))
