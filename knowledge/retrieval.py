@@ -39,10 +39,12 @@ class Retriever(Protocol):
 class DenseRetriever:
     """Nearest neighbours of the question's embedding in the vector index.
 
-    With the paired embedder, an English question meets English passages through MiniLM (the stronger
-    English model) and passages in other languages through multilingual USE, as two rankings; any other
-    question is one USE ranking over every language, whose similarities compare across languages (a
-    Chinese question's best English passage scores as high as its best Chinese one).
+    With the paired embedder, a question meets the passages of its own language through its language's
+    model (MiniLM, the stronger English model, for English; multilingual USE otherwise), and lessons that
+    only other languages hold through USE, as a second ranking: across languages USE's similarities run
+    lower than within one, so in a shared ranking such a lesson's best passage would sit below many
+    passages in the question's language. Where every lesson has a copy in the question's language, or
+    none has, a question that is not English gets one USE ranking over every language.
     """
 
     def __init__(self, records: LiveRecords, embedder: Embedder, cross_lingual_weight: float = 1.0) -> None:
@@ -56,23 +58,28 @@ class DenseRetriever:
         """The rankings to fuse, each with a weight per chunk."""
         self.records.refresh()
         parts = getattr(self.embedder, "embed_query_parts", None)
-        languages = self.records.languages(search_filter)
         everything = self.records.narrowing(search_filter)
         if parts is None:
             return [_weighted(self._query(self.embedder.embed_query(query), depth, everything), 1.0)]
-        if detect_language(query) != "en" or "en" not in languages:
+        language = detect_language(query)
+        # The reach ranking is only for lessons in another language with no copy in the question's.
+        # Where every lesson has one (a course and its translation), it is not run at all.
+        others = tuple(self.records.untranslated_languages(language, search_filter))
+        own = [lang for lang in self.records.languages(search_filter) if lang not in others]
+        english = language == "en" and "en" in own
+        if not english and (not others or not own):
             return [_weighted(self._query(parts(query, ["use"])["use"], depth, everything), 1.0)]
-        # USE's ranking is for reach only: lessons in another language with no English copy. Where
-        # every lesson has one (an English course and its translation), it is not run at all.
-        others = tuple(self.records.untranslated_languages("en", search_filter))
-        vectors = parts(query, ["minilm", *(["use"] if others else [])])
+        model = "minilm" if english else "use"
+        vectors = parts(query, [model, *(["use"] if others else [])])
         base = search_filter or SearchFilter()
-        lists = [_weighted(self._query(vectors["minilm"], depth, replace(base, languages=("en",))), 1.0)]
+        # MiniLM embeds English passages only; USE's own ranking keeps copies in other languages too.
+        mine = replace(base, languages=("en",) if english else tuple(own))
+        lists = [_weighted(self._query(vectors[model], depth, mine), 1.0)]
         if others:
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
-            # This ranking is for reach: a lesson with an English copy was judged by MiniLM already, and
-            # USE's weaker second opinion of its translation would only blur that ranking.
-            hits = [h for h in hits if not self.records.has_copy_in(h.chunk, "en", search_filter)]
+            # This ranking is for reach: a lesson with a copy in the question's language was judged by
+            # the first ranking already, and a second opinion of its translation would only blur it.
+            hits = [h for h in hits if not self.records.has_copy_in(h.chunk, language, search_filter)]
             lists.append(_weighted(hits, self.cross_lingual_weight))
         return lists
 

@@ -168,6 +168,24 @@ def test_a_chinese_question_reaches_a_lesson_that_exists_only_in_english(both_la
 
 
 @pytest.mark.slow
+def test_lessons_only_english_holds_get_a_dense_ranking_of_their_own_for_a_chinese_question(both_languages):
+    # Across languages USE's similarities run lower than within one: in one shared ranking the English
+    # MFA lesson would sit below Chinese passages about passwords. As for an English question, the
+    # question's language is one ranking and the lessons it lacks are another.
+    from knowledge.models import SearchFilter
+
+    dense = both_languages.app.dense_retriever
+    own, reach = dense.ranked_lists("什么是多因素身份验证？为什么需要第二个因素？", 10)
+    assert {h.chunk.course_id for h in own[0]} == {"security-basics-zh"}
+    assert reach[0] and {h.chunk.course_id for h in reach[0]} == {"security-basics"}
+    assert not {h.chunk.lesson_id for h in reach[0]} & {"phishing", "passwords"}  # lessons with a copy
+    assert reach[0][0].chunk.lesson_id == "mfa"
+    # where every lesson in reach has a copy in the question's language, one ranking as before
+    chinese_only = SearchFilter(course_ids=("security-basics-zh",))
+    assert len(dense.ranked_lists("什么是多因素身份验证？", 10, chinese_only)) == 1
+
+
+@pytest.mark.slow
 def test_noise_words_do_not_turn_a_covered_question_into_a_refusal(both_languages):
     plain = both_languages.app.answers.answer("How do I report a phishing email?")
     noisy = both_languages.app.answers.answer(
