@@ -5,11 +5,13 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
+from knowledge.crosslingual import translate_query
 from knowledge.models import ScoredChunk
 from knowledge.text import detect_language, tokenize
 
 CITATION = re.compile(r"\[(\d{1,2})\]")
 """A numbered citation in an answer: ``[2]``."""
+_LEADING_CITATIONS = re.compile(r"^\s*(?:\[\d{1,2}\]\s*)+")
 SENTENCE_END = re.compile(r"(?<=[.!?。！？])\s+|(?<=[。！？])|\n+")
 
 
@@ -39,11 +41,13 @@ def keep_supported(
     """Drop the answer's sentences that the passages do not support; ``None`` when too little is left.
 
     A sentence is supported when at least ``min_support`` of its words occur in the passages. Small
-    models drift into their own memory; this keeps only what the course says. An answer in another
-    language than the question's (when the passages have that language) is not accepted either. A
-    sentence that only repeats ``question`` (small models sometimes end by echoing it) is dropped
-    and does not count against the answer. A sentence with an e-mail address or URL that no passage
-    holds as it is written is unsupported: a learner would copy it.
+    models drift into their own memory; this keeps only what the course says. Passages in another
+    language than the answer's are read through the dictionary (:func:`bilingual_share`): a Chinese
+    answer from a lesson only English holds is judged too, rather than quoted for want of shared
+    words. An answer in another language than the question's (when the passages have that language)
+    is not accepted. A sentence that only repeats ``question``, or asks part of it again (small models
+    sometimes end by echoing it), is dropped and does not count against the answer. A sentence with an
+    e-mail address or URL that no passage holds as it is written is unsupported: a learner would copy it.
     """
     if (
         language == "zh"
@@ -57,20 +61,51 @@ def keep_supported(
     sentences = []  # (sentence, its words), echoes of the question left out
     space = "" if language == "zh" else " "
     for sentence in SENTENCE_END.split(answer.strip()):
+        lead = _LEADING_CITATIONS.match(sentence)
+        if lead and sentences:  # "… fee. [1]", "…字节。[1]下一句": citations of the sentence before
+            sentences[-1] = (sentences[-1][0] + space + lead.group().strip(), sentences[-1][1])
+            sentence = sentence[lead.end() :]
         words = tokenize(CITATION.sub("", sentence))
-        if not words and sentences and CITATION.search(sentence):  # "… fee. [1]": the citation of the last
-            sentences[-1] = (sentences[-1][0] + space + sentence.strip(), sentences[-1][1])
-        elif sentence.strip() and not (echo and words == echo):
+        if sentence.strip() and not (echo and _echoes(sentence, words, echo)):
             sentences.append((sentence, words))
+    across = {p.chunk.language for p in passages} - {language}
+    if across and language != "zh":  # Chinese passages, read in English
+        vocabulary |= _rendered(p.chunk.text for p in passages if p.chunk.language == "zh")
     kept = []
     for sentence, words in sentences:
         if not _identifiers(sentence) <= addresses:
             continue
-        if not words or sum(w in vocabulary for w in words) / len(words) >= min_support:
+        share = sum(w in vocabulary for w in words) / len(words) if words else 1.0
+        if across and language == "zh" and share < min_support:  # English passages, a Chinese answer
+            share = max(share, bilingual_share(CITATION.sub("", sentence), vocabulary))
+        if share >= min_support:
             kept.append(sentence.strip())
     if not kept or len(kept) * 2 < len(sentences):
         return None
     return space.join(kept)
+
+
+def _echoes(sentence: str, words: list[str], question: list[str]) -> bool:
+    """Whether a sentence of the answer only repeats the question: all of it, or a part asked again."""
+    asks = CITATION.sub("", sentence).strip().endswith(("?", "？"))
+    return words == question or (asks and bool(words) and set(words) <= set(question))
+
+
+def bilingual_share(sentence: str, vocabulary: set[str]) -> float:
+    """The share of a Chinese sentence's words that English ``vocabulary`` holds in translation.
+
+    Each word counts as held when one of its dictionary renderings (CC-CEDICT, the word's first
+    senses) is wholly in the vocabulary; English words in the sentence count as themselves. Words the
+    dictionary lacks are not judged. 0.0 when nothing can be judged (or without the dictionary).
+    """
+    groups = translate_query(sentence)
+    held = sum(any(set(terms) <= vocabulary for terms in group) for group in groups)
+    return held / len(groups) if groups else 0.0
+
+
+def _rendered(texts: Iterable[str]) -> set[str]:
+    """The English terms of the dictionary renderings of every Chinese word in ``texts``."""
+    return {term for text in texts for group in translate_query(text) for terms in group for term in terms}
 
 
 _CODE = re.compile(r"```.*?(?:```|$)|`[^`\n]*`", re.S)

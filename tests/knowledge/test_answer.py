@@ -56,12 +56,38 @@ def test_an_english_answer_to_a_chinese_question_over_chinese_passages_is_reject
     assert keep_supported("钓鱼邮件通常制造紧迫感。", zh, "zh", 0.6) is not None
 
 
+def test_an_answer_from_passages_in_the_other_language_is_judged_through_the_dictionary():
+    # A Chinese answer shares no words with English passages: judged on words alone, every answer from
+    # an English-only lesson was unsupported and replaced by a quote. Through CC-CEDICT it is judged.
+    kept = keep_supported("传感器测量物理世界，执行器改变它。[2]", PASSAGES, "zh", 0.6)
+    assert kept == "传感器测量物理世界，执行器改变它。[2]"
+    assert keep_supported("香蕉在冬天的月球上长得最快。", PASSAGES, "zh", 0.6) is None
+    mixed = keep_supported("传感器测量物理世界。[2]香蕉在冬天的月球上长得最快。", PASSAGES, "zh", 0.6)
+    assert mixed == "传感器测量物理世界。[2]"
+    # and an English answer from a Chinese passage, through the passage's renderings
+    zh = [passage("传感器测量物理世界，执行器改变物理世界。", language="zh")]
+    english = "Sensors measure the physical world and actuators change it. [1]"
+    assert keep_supported(english, zh, "en", 0.6) == english
+    assert keep_supported("Bananas grow fastest on the moon in winter.", zh, "en", 0.6) is None
+
+
 def test_a_sentence_that_echoes_the_question_is_dropped():
     zh = [passage("收到可疑邮件时，点击报告钓鱼按钮。", language="zh")]
     kept = keep_supported(
         "点击报告钓鱼按钮。收到可疑邮件应该怎么办？[1]", zh, "zh", 0.6, question="收到可疑邮件应该怎么办？"
     )
     assert kept == "点击报告钓鱼按钮。[1]"
+    # A part of the question asked again is an echo too; a statement of the question's words is not.
+    question = "WAV 文件头有多少字节？内存 192KB 的单片机能录几秒？"
+    wav = [passage("A WAV file starts with a 44 byte header.")]
+    kept = keep_supported(
+        "WAV 文件头有 44 字节。[1]内存 192KB 的单片机能录几秒？", wav, "zh", 0.6, question=question
+    )
+    assert kept == "WAV 文件头有 44 字节。[1]"
+    stated = "An MQTT broker routes messages between devices."
+    assert (
+        keep_supported(stated, PASSAGES, "en", 0.6, question="Does an MQTT broker route messages?") == stated
+    )
     # Not an echo: a sentence with words of its own stays.
     answer = "MQTT brokers route messages [1]. What does an MQTT broker route between devices?"
     kept = keep_supported(answer, PASSAGES, "en", 0.6, question="What does an MQTT broker do?")
