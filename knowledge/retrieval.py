@@ -39,12 +39,13 @@ class Retriever(Protocol):
 class DenseRetriever:
     """Nearest neighbours of the question's embedding in the vector index.
 
-    With the paired embedder, a question meets the passages of its own language through its language's
-    model (MiniLM, the stronger English model, for English; multilingual USE otherwise), and lessons that
-    only other languages hold through USE, as a second ranking: across languages USE's similarities run
-    lower than within one, so in a shared ranking such a lesson's best passage would sit below many
-    passages in the question's language. Where every lesson has a copy in the question's language, or
-    none has, a question that is not English gets one USE ranking over every language.
+    With the paired embedder, an English question meets English passages through MiniLM (the stronger
+    English model) and passages in other languages through USE, as two rankings; any other question
+    is one USE ranking over every language, whose similarities compare across languages (a Chinese
+    question's best English passage scores as high as its best Chinese one). Across languages USE's
+    similarities still run lower than within one, so where the catalogue has lessons that only
+    other languages hold, those lessons are also ranked on their own, as a vote in the order of
+    lessons (:meth:`rankings`).
     """
 
     def __init__(self, records: LiveRecords, embedder: Embedder, cross_lingual_weight: float = 1.0) -> None:
@@ -55,33 +56,46 @@ class DenseRetriever:
     def ranked_lists(
         self, query: str, depth: int, search_filter: SearchFilter | None = None
     ) -> list[Ranking]:
-        """The rankings to fuse, each with a weight per chunk."""
+        """The passage rankings to fuse, each with a weight per chunk."""
+        return self.rankings(query, depth, search_filter).passages
+
+    def rankings(self, query: str, depth: int, search_filter: SearchFilter | None = None) -> Rankings:
+        """The passage rankings, and for a question that is not English, the lessons it lacks as a vote.
+
+        The vote orders lessons only, like the whole-lesson keyword ranking: whether the material
+        answers is judged on the passage rankings, where an uncovered question's best English passage
+        would otherwise always stand first in a ranking of its own.
+        """
         self.records.refresh()
         parts = getattr(self.embedder, "embed_query_parts", None)
         everything = self.records.narrowing(search_filter)
         if parts is None:
-            return [_weighted(self._query(self.embedder.embed_query(query), depth, everything), 1.0)]
+            return Rankings(
+                [_weighted(self._query(self.embedder.embed_query(query), depth, everything), 1.0)]
+            )
         language = detect_language(query)
         # The reach ranking is only for lessons in another language with no copy in the question's.
         # Where every lesson has one (a course and its translation), it is not run at all.
         others = tuple(self.records.untranslated_languages(language, search_filter))
-        own = [lang for lang in self.records.languages(search_filter) if lang not in others]
-        english = language == "en" and "en" in own
-        if not english and (not others or not own):
-            return [_weighted(self._query(parts(query, ["use"])["use"], depth, everything), 1.0)]
-        model = "minilm" if english else "use"
-        vectors = parts(query, [model, *(["use"] if others else [])])
+        english = language == "en" and "en" in self.records.languages(search_filter)
+        vectors = parts(query, ["minilm" if english else "use", *(["use"] if others else [])])
         base = search_filter or SearchFilter()
-        # MiniLM embeds English passages only; USE's own ranking keeps copies in other languages too.
-        mine = replace(base, languages=("en",) if english else tuple(own))
-        lists = [_weighted(self._query(vectors[model], depth, mine), 1.0)]
-        if others:
+        rankings = Rankings()
+        if english:
+            rankings.passages.append(
+                _weighted(self._query(vectors["minilm"], depth, replace(base, languages=("en",))), 1.0)
+            )
+        else:
+            rankings.passages.append(_weighted(self._query(vectors["use"], depth, everything), 1.0))
+        if others and (english or language in self.records.languages(search_filter)):
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
             # This ranking is for reach: a lesson with a copy in the question's language was judged by
             # the first ranking already, and a second opinion of its translation would only blur it.
             hits = [h for h in hits if not self.records.has_copy_in(h.chunk, language, search_filter)]
-            lists.append(_weighted(hits, self.cross_lingual_weight))
-        return lists
+            (rankings.passages if english else rankings.lessons).append(
+                _weighted(hits, self.cross_lingual_weight)
+            )
+        return rankings
 
     def retrieve(
         self, query: str, k: int = 5, search_filter: SearchFilter | None = None
@@ -307,8 +321,8 @@ class FusedRetriever:
     ) -> Rankings:
         """The dense rankings and the keyword rankings (of passages, of lessons) of ``query`` as written."""
         records = self.keyword.records
-        passages = self.dense.ranked_lists(query, depth, search_filter)  # refreshes the catalogue
-        lessons: list[Ranking] = []
+        dense = self.dense.rankings(query, depth, search_filter)  # refreshes the catalogue
+        passages, lessons = dense.passages, dense.lessons
         indexes = [(records.keyword, self.keyword_weight, passages)]
         if self._whole_lessons_vote(language, search_filter):
             indexes.append((records.lesson_keyword, self.lesson_keyword_weight, lessons))

@@ -168,21 +168,28 @@ def test_a_chinese_question_reaches_a_lesson_that_exists_only_in_english(both_la
 
 
 @pytest.mark.slow
-def test_lessons_only_english_holds_get_a_dense_ranking_of_their_own_for_a_chinese_question(both_languages):
-    # Across languages USE's similarities run lower than within one: in one shared ranking the English
-    # MFA lesson would sit below Chinese passages about passwords. As for an English question, the
-    # question's language is one ranking and the lessons it lacks are another.
+def test_lessons_only_english_holds_are_ranked_on_their_own_too_as_a_vote_for_a_chinese_question(
+    both_languages,
+):
+    # Across languages USE's similarities run lower than within one: in the one ranking over both
+    # languages, the English MFA lesson sits below Chinese passages about passwords. So the lessons
+    # English alone holds are also ranked on their own, as a vote in the order of lessons; the passage
+    # rankings, on which the evidence is judged, stay as they were.
     from knowledge.models import SearchFilter
 
-    dense = both_languages.app.dense_retriever
-    own, reach = dense.ranked_lists("什么是多因素身份验证？为什么需要第二个因素？", 10)
-    assert {h.chunk.course_id for h in own[0]} == {"security-basics-zh"}
+    question = "什么是多因素身份验证？为什么需要第二个因素？"
+    rankings = both_languages.app.dense_retriever.rankings(question, 10)
+    assert len(rankings.passages) == 1  # one USE ranking over every language
+    (reach,) = rankings.lessons
     assert reach[0] and {h.chunk.course_id for h in reach[0]} == {"security-basics"}
     assert not {h.chunk.lesson_id for h in reach[0]} & {"phishing", "passwords"}  # lessons with a copy
     assert reach[0][0].chunk.lesson_id == "mfa"
-    # where every lesson in reach has a copy in the question's language, one ranking as before
+    assert both_languages.app.retriever.lessons(question, 3)[0] == ("security-basics", "mfa")
+    voted, judged = both_languages.app.retriever.retrieve_judged(question, 5)
+    assert voted != judged  # the vote moved the answer's passages; the judged ones did not move with it
+    # where every lesson in reach has a copy in the question's language, no vote
     chinese_only = SearchFilter(course_ids=("security-basics-zh",))
-    assert len(dense.ranked_lists("什么是多因素身份验证？", 10, chinese_only)) == 1
+    assert both_languages.app.dense_retriever.rankings(question, 10, chinese_only).lessons == []
 
 
 @pytest.mark.slow
