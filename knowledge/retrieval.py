@@ -77,7 +77,8 @@ class DenseRetriever:
         # The reach ranking is only for lessons in another language with no copy in the question's.
         # Where every lesson has one (a course and its translation), it is not run at all.
         others = tuple(self.records.untranslated_languages(language, search_filter))
-        english = language == "en" and "en" in self.records.languages(search_filter)
+        held = self.records.languages(search_filter)
+        english = language == "en" and "en" in held
         vectors = parts(query, ["minilm" if english else "use", *(["use"] if others else [])])
         base = search_filter or SearchFilter()
         rankings = Rankings()
@@ -87,7 +88,7 @@ class DenseRetriever:
             )
         else:
             rankings.passages.append(_weighted(self._query(vectors["use"], depth, everything), 1.0))
-        if others and (english or language in self.records.languages(search_filter)):
+        if others and language in held:
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
             # This ranking is for reach: a lesson with a copy in the question's language was judged by
             # the first ranking already, and a second opinion of its translation would only blur it.
@@ -155,9 +156,11 @@ class FusedRetriever:
     lessons votes too, at ``lesson_keyword_weight``: a lesson that uses the question's words throughout
     gains on a sibling with one matching passage. It orders lessons only; passages keep the passage
     rankings' scores. Lessons that only another language holds get such votes only through the model's
-    translation, so without a translator none vote where those lessons are in reach. A lesson and its
-    translation pool their evidence, and the copy in the question's language is the one cited, when the
-    learner may see it. Passages then come best lesson first.
+    translation, so without a translator none vote where those lessons are in reach. For a question
+    that is not English, USE's ranking of such lessons votes in the same way
+    (:meth:`DenseRetriever.rankings`). A lesson and its translation pool their evidence, and the copy
+    in the question's language is the one cited, when the learner may see it. Passages then come best
+    lesson first.
 
     When the question's language differs from a passage's, keyword matches mean little (a Chinese
     question shares few words with an English lesson), so the keyword side's weight drops to
