@@ -59,12 +59,14 @@ class DenseRetriever:
         """The passage rankings to fuse, each with a weight per chunk."""
         return self.rankings(query, depth, search_filter).passages
 
-    def rankings(self, query: str, depth: int, search_filter: SearchFilter | None = None) -> Rankings:
+    def rankings(
+        self, query: str, depth: int, search_filter: SearchFilter | None = None, reach_vote: bool = True
+    ) -> Rankings:
         """The passage rankings, and for a question that is not English, the lessons it lacks as a vote.
 
-        The vote orders lessons only, like the whole-lesson keyword ranking: whether the material
-        answers is judged on the passage rankings, where an uncovered question's best English passage
-        would otherwise always stand first in a ranking of its own.
+        The vote (``reach_vote``) orders lessons only, like the whole-lesson keyword ranking: whether
+        the material answers is judged on the passage rankings, where an uncovered question's best
+        English passage would otherwise always stand first in a ranking of its own.
         """
         self.records.refresh()
         parts = getattr(self.embedder, "embed_query_parts", None)
@@ -88,7 +90,7 @@ class DenseRetriever:
             )
         else:
             rankings.passages.append(_weighted(self._query(vectors["use"], depth, everything), 1.0))
-        if others and language in held:
+        if others and language in held and (english or reach_vote):
             hits = self._query(vectors["use"], depth, replace(base, languages=others))
             # This ranking is for reach: a lesson with a copy in the question's language was judged by
             # the first ranking already, and a second opinion of its translation would only blur it.
@@ -157,7 +159,7 @@ class FusedRetriever:
     gains on a sibling with one matching passage. It orders lessons only; passages keep the passage
     rankings' scores. Lessons that only another language holds get such votes only through the model's
     translation, so without a translator none vote where those lessons are in reach. For a question
-    that is not English, USE's ranking of such lessons votes in the same way
+    that is not English, without a translator, USE's ranking of such lessons votes in the same way
     (:meth:`DenseRetriever.rankings`). A lesson and its translation pool their evidence, and the copy
     in the question's language is the one cited, when the learner may see it. Passages then come best
     lesson first.
@@ -324,7 +326,9 @@ class FusedRetriever:
     ) -> Rankings:
         """The dense rankings and the keyword rankings (of passages, of lessons) of ``query`` as written."""
         records = self.keyword.records
-        dense = self.dense.rankings(query, depth, search_filter)  # refreshes the catalogue
+        # refreshes the catalogue; the model's translation, where there is one, reaches the lessons
+        # of other languages in their own language, so USE's vote for them would count them twice
+        dense = self.dense.rankings(query, depth, search_filter, reach_vote=self.translator is None)
         passages, lessons = dense.passages, dense.lessons
         indexes = [(records.keyword, self.keyword_weight, passages)]
         if self._whole_lessons_vote(language, search_filter):

@@ -187,7 +187,9 @@ def test_lessons_only_english_holds_are_ranked_on_their_own_too_as_a_vote_for_a_
     assert both_languages.app.retriever.lessons(question, 3)[0] == ("security-basics", "mfa")
     voted, judged = both_languages.app.retriever.retrieve_judged(question, 5)
     assert voted != judged  # the vote moved the answer's passages; the judged ones did not move with it
-    # where every lesson in reach has a copy in the question's language, no vote
+    # with the model's translation (which reaches them in English) there is no vote, nor where every
+    # lesson in reach has a copy in the question's language
+    assert both_languages.app.dense_retriever.rankings(question, 10, reach_vote=False).lessons == []
     chinese_only = SearchFilter(course_ids=("security-basics-zh",))
     assert both_languages.app.dense_retriever.rankings(question, 10, chinese_only).lessons == []
 
