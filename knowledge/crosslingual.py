@@ -19,6 +19,7 @@ import gzip
 import importlib.resources
 import logging
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 
 import jieba
@@ -149,3 +150,8 @@ def translate_query(question: str) -> TermGroups:
             continue
         groups.extend(found for word in _dictionary_words(run, glosses) if (found := renderings(word)))
     return groups
+
+
+def holds(terms: set[str], renderings: Sequence[Sequence[str]]) -> bool:
+    """Whether ``terms`` (a passage's words) hold one of a word's renderings, all of its terms."""
+    return any(rendering and all(t in terms for t in rendering) for rendering in renderings)

@@ -28,7 +28,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from knowledge.crosslingual import translate_query
+from knowledge.crosslingual import holds, translate_query
 from knowledge.models import ScoredChunk
 from knowledge.text import CJK, detect_language, tokenize
 
@@ -143,7 +143,7 @@ def assess(
     coverage = 0.0
     for hit in hits[:top]:
         passage_terms = set(tokenize(f"{hit.chunk.lesson_title} {hit.chunk.heading} {hit.chunk.text}"))
-        held = sum(w for g, w in zip(groups, weights, strict=True) if _holds(passage_terms, g))
+        held = sum(w for g, w in zip(groups, weights, strict=True) if holds(passage_terms, g))
         coverage = max(coverage, held / total if total else 0.0)
     known = sum(w for df, w in zip(frequency, weights, strict=True) if df > 0) / total if total else 0.0
     dense_lessons = [
@@ -176,10 +176,6 @@ def _group_frequency(
         return min(document_frequency(t) for t in terms)
 
     return max((held(terms) for terms in renderings if terms), default=0.0)
-
-
-def _holds(passage_terms: set[str], renderings: Sequence[Sequence[str]]) -> bool:
-    return any(terms and all(t in passage_terms for t in terms) for terms in renderings)
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z0-9]*(?:[-.][A-Za-z0-9]+)*|[\u3400-\u9fff]+")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Sequence
 
-from knowledge.crosslingual import translate_query
+from knowledge.crosslingual import holds, translate_query
 from knowledge.models import ScoredChunk
 from knowledge.text import detect_language, tokenize
 
@@ -99,7 +99,7 @@ def bilingual_share(sentence: str, vocabulary: set[str]) -> float:
     dictionary lacks are not judged. 0.0 when nothing can be judged (or without the dictionary).
     """
     groups = translate_query(sentence)
-    held = sum(any(set(terms) <= vocabulary for terms in group) for group in groups)
+    held = sum(holds(vocabulary, group) for group in groups)
     return held / len(groups) if groups else 0.0
 
 
